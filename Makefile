@@ -1,0 +1,56 @@
+# socialcrm — the targets a newcomer can guess. Every target installs what it needs first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
+PORT ?= 3000
+CDK := npx --no-install cdk --no-notices
+
+.PHONY: install test lint synth local demo bench deploy layer schemas clean
+
+install: $(STAMP) $(NPM_STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+$(NPM_STAMP): package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
+
+test: install
+	$(PY) -m ruff check functions infra tests bench
+	$(PY) -m pytest -n 2 --dist loadfile
+
+lint: install
+	$(PY) -m ruff check functions infra tests bench
+	$(PY) -m ruff format --check functions infra tests bench
+	$(PY) -m mypy
+
+schemas: install
+	$(PY) -m socialcrm.schemas --write
+
+layer: install
+	$(PY) layers/build.py
+
+synth: install layer
+	$(CDK) synth --quiet
+
+local: install
+	$(PY) -m socialcrm.local --port $(PORT)
+
+demo: install
+	$(PY) -m socialcrm.local.demo --port $(PORT)
+
+bench: install
+	$(PY) bench/run.py
+
+deploy: install layer
+	$(CDK) deploy --all
+
+clean:
+	rm -rf cdk.out layers/build .pytest_cache

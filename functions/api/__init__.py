@@ -1,0 +1,1 @@
+"""The api function's Lambda entry point."""

@@ -1,0 +1,42 @@
+"""The CRM API function: read routes behind API Gateway with IAM authorisation."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.logging import correlation_paths
+
+from socialcrm.api.crm import CrmRuntime, build_router
+from socialcrm.api.responses import register_error_handlers
+from socialcrm.dal.models import bind
+from socialcrm.dal.repository import InteractionRepository, SubjectRepository
+from socialcrm.observability import logger, metrics
+from socialcrm.tracing import tracer
+from socialcrm.settings import ApiSettings
+
+
+@lru_cache(maxsize=1)
+def runtime() -> CrmRuntime:
+    settings = ApiSettings.from_env()
+    bind(
+        {"interactions": settings.interactions_table, "subjects": settings.subjects_table},
+        region=settings.aws_region,
+        host=settings.endpoint_url,
+    )
+    return CrmRuntime(
+        secrets=settings.secrets_source(), interactions=InteractionRepository(), subjects=SubjectRepository()
+    )
+
+
+app = APIGatewayHttpResolver(enable_validation=True)
+app.include_router(build_router(runtime))
+register_error_handlers(app)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""The enrich function's Lambda entry point."""

@@ -1,0 +1,1 @@
+"""socialcrm: the Social CRM pipeline's domain package, shared by every function."""

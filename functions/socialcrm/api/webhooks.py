@@ -1,0 +1,108 @@
+"""``GET`` and ``POST /webhooks/{platform}``: handshakes and deliveries, for Lambda and the local stack."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from socialcrm.api.responses import documented_errors
+from socialcrm.errors import BadRequestError
+from socialcrm.ingest import DedupePort, IngestOutcome, QueuePort, answer_handshake, ingest_delivery
+from socialcrm.observability import logger
+from socialcrm.platforms import Delivery
+from socialcrm.secrets import SecretsSource
+
+DEFAULT_REMAINING_MS = 10_000
+
+
+@dataclass(frozen=True)
+class IngestRuntime:
+    """What the webhook routes need, built once per process by the handler or the local stack."""
+
+    secrets: SecretsSource
+    dedupe: DedupePort
+    queue: QueuePort
+    # Called with each delivery's outcome (the Lambda handler records business metrics with it).
+    on_outcome: Callable[[str, IngestOutcome], None] | None = None
+
+
+def build_router(runtime: Callable[[], IngestRuntime]) -> Router:
+    router = Router()
+
+    @router.get(
+        "/webhooks/<platform>",
+        summary="Answer a platform's verification handshake",
+        description="Meta and WebSub: the challenge echoed as text/plain. X and LinkedIn: a JSON challenge response.",
+        responses={200: {"description": "Handshake answered"}, **documented_errors(400, 403, 404, 405)},
+    )
+    def verify_subscription(platform: str) -> Response[str]:
+        query = router.current_event.query_string_parameters or {}
+        reply = answer_handshake(platform, query, runtime().secrets.get())
+        logger.info("handshake answered", platform=platform)
+        return Response(status_code=reply.status, content_type=reply.content_type, body=reply.body)
+
+    @router.post(
+        "/webhooks/<platform>",
+        summary="Receive a platform's signed delivery",
+        description="Verifies the signature over the raw body, normalises every interaction, queues the new ones.",
+        responses={
+            200: {
+                "description": "Accepted, or already seen (counts of received, queued and duplicate interactions)"
+            },
+            **documented_errors(400, 401, 404, 413, 503),
+        },
+    )
+    def receive(platform: str) -> Response[str]:
+        event = router.current_event
+        env = runtime()
+        context = router.lambda_context
+        remaining = context.get_remaining_time_in_millis() if context is not None else DEFAULT_REMAINING_MS
+        delivery = Delivery(
+            body=_raw_body(event.body, event.is_base64_encoded),
+            headers={k.lower(): v for k, v in (event.headers or {}).items()},
+            query=event.query_string_parameters or {},
+        )
+        outcome = ingest_delivery(
+            platform,
+            delivery,
+            secrets=env.secrets.get(),
+            dedupe=env.dedupe,
+            queue=env.queue,
+            received_at=datetime.now(tz=UTC),
+            remaining_ms=remaining,
+        )
+        if env.on_outcome is not None:
+            env.on_outcome(platform, outcome)
+        logger.info(
+            "received",
+            platform=platform,
+            interactions=outcome.received,
+            queued=outcome.queued,
+            duplicates=outcome.duplicates,
+        )
+        return Response(
+            status_code=200,
+            content_type="application/json",
+            body=f'{{"received":{outcome.received},"queued":{outcome.queued},'
+            f'"duplicates":{outcome.duplicates}}}',
+        )
+
+    return router
+
+
+def _raw_body(body: str | None, is_base64: bool) -> bytes:
+    """The exact bytes the platform signed: API Gateway hands text as str, binary as base64."""
+    if not body:
+        return b""
+    if is_base64:
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise BadRequestError("The body is not valid base64.") from exc
+    return body.encode("utf-8", "surrogatepass")

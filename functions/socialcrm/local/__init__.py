@@ -1,0 +1,1 @@
+"""The local stack: the whole pipeline on one machine, on an embedded AWS (moto)."""

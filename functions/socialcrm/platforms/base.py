@@ -1,0 +1,113 @@
+"""What every platform adapter provides, and the small pieces they share.
+
+An adapter is a module-level object with four duties, each pure (no I/O):
+
+* ``handshake(query, secret)`` answers the platform's GET verification;
+* ``verify(delivery, secret, now)`` checks the signature over the raw bytes (constant time);
+* ``normalise(delivery)`` turns the body into zero or more :class:`InteractionDraft` s, skipping
+  what is not a customer interaction (the brand's own posts, echoes, status updates);
+* ``secret_model`` names the pydantic model of its entry in the platform-secrets document.
+
+Errors are the domain's (``socialcrm.errors``): ``SignatureError``/``StaleTimestampError`` → 401,
+``VerifyTokenError`` → 403, ``UnparseableError`` → 400, ``BadRequestError`` → 400.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel
+
+from socialcrm.errors import BadRequestError, UnparseableError
+from socialcrm.models import InteractionDraft
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One HTTP request as the platform sent it. Header names are lower-case."""
+
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass(frozen=True)
+class HandshakeReply:
+    body: str
+    content_type: str = "text/plain"
+    status: int = 200
+
+
+class PlatformAdapter(Protocol):
+    name: ClassVar[str]
+    secret_model: ClassVar[type[BaseModel]]
+
+    def handshake(self, query: Mapping[str, str], secret: Any) -> HandshakeReply: ...
+
+    def verify(self, delivery: Delivery, secret: Any, now: float) -> None: ...
+
+    def normalise(self, delivery: Delivery) -> list[InteractionDraft]: ...
+
+
+def digests_equal(expected: str, received: str) -> bool:
+    """Constant-time comparison of two signature strings."""
+    return hmac.compare_digest(expected.encode(), received.encode())
+
+
+def required_query(query: Mapping[str, str], name: str) -> str:
+    value = query.get(name)
+    if not value:
+        raise BadRequestError(f"The handshake needs the query parameter '{name}'.")
+    return value
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    """Parse a JSON object body, or raise ``UnparseableError``."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UnparseableError("The body is not valid JSON.") from exc
+    if not isinstance(payload, dict):
+        raise UnparseableError("The body must be a JSON object.")
+    return payload
+
+
+def from_epoch_seconds(value: Any) -> datetime:
+    """Epoch seconds (int, float or digit string) → aware UTC datetime; ``UnparseableError`` if not."""
+    try:
+        return datetime.fromtimestamp(float(value), tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError) as exc:
+        raise UnparseableError(f"'{value}' is not a timestamp in seconds.") from exc
+
+
+def from_epoch_millis(value: Any) -> datetime:
+    """Epoch milliseconds → aware UTC datetime; ``UnparseableError`` if not."""
+    try:
+        return datetime.fromtimestamp(float(value) / 1000, tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError) as exc:
+        raise UnparseableError(f"'{value}' is not a timestamp in milliseconds.") from exc
+
+
+def from_iso8601(value: Any) -> datetime:
+    """ISO-8601 / RFC 3339 (``Z`` suffix, nanosecond fractions tolerated) → aware UTC datetime."""
+    if not isinstance(value, str):
+        raise UnparseableError(f"'{value}' is not an ISO-8601 time.")
+    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    head, dot, rest = text.partition(".")
+    if dot:  # trim fractions beyond microseconds: Python parses at most six digits
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        rest = rest[:digits][:6] + rest[digits:]
+        text = f"{head}.{rest}"
+    try:
+        parsed = datetime.fromisoformat(text)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise UnparseableError(f"'{value}' is not an ISO-8601 time.") from exc

@@ -1,0 +1,131 @@
+"""The platform-secrets document (DESIGN.md, "Platform secrets") and where it is read from.
+
+In AWS: one Secrets Manager secret, read through Powertools Parameters with caching. Locally: the
+JSON file named by ``SOCIALCRM_SECRETS_FILE``. Both are validated by :class:`PlatformSecrets`;
+``schemas/platform-secrets.schema.json`` is generated from it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from socialcrm.errors import ConfigurationError
+
+SECRETS_CACHE_SECONDS = 300
+
+
+_WHSEC_PATTERN = r"^whsec_[A-Za-z0-9+/=]+$"
+
+
+class _Secret(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MetaSecret(_Secret):
+    app_secret: SecretStr = Field(min_length=1)
+    verify_token: SecretStr = Field(min_length=1)
+
+
+class XSecret(_Secret):
+    consumer_secret: SecretStr = Field(min_length=1)
+
+
+class LinkedInSecret(_Secret):
+    client_secret: SecretStr = Field(min_length=1)
+
+
+class TikTokSecret(_Secret):
+    client_secret: SecretStr = Field(min_length=1)
+
+
+class YouTubeSecret(_Secret):
+    hub_secret: SecretStr = Field(min_length=1)
+    verify_token: SecretStr = Field(min_length=1)
+
+
+class GenericSecret(_Secret):
+    # pydantic cannot apply ``pattern`` to a SecretStr (TypeError at validation): check it in a validator.
+    webhook_secret: SecretStr = Field(json_schema_extra={"pattern": _WHSEC_PATTERN})
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _is_whsec(cls, value: SecretStr) -> SecretStr:
+        if not re.fullmatch(_WHSEC_PATTERN, value.get_secret_value()):
+            raise ValueError("must be 'whsec_' followed by base64")
+        return value
+
+
+class PlatformSecrets(_Secret):
+    """Every platform's entry is optional: a platform without one answers 404 on its route."""
+
+    meta: MetaSecret | None = None
+    x: XSecret | None = None
+    linkedin: LinkedInSecret | None = None
+    tiktok: TikTokSecret | None = None
+    youtube: YouTubeSecret | None = None
+    generic: GenericSecret | None = None
+    subject_pepper: SecretStr = Field(min_length=16, description="Key of the subject_id HMAC.")
+
+    def for_platform(self, name: str) -> Any | None:
+        return getattr(self, name, None)
+
+    @classmethod
+    def parse(cls, document: Any, *, origin: str) -> PlatformSecrets:
+        """Validate a secrets document, with a message naming the field that is wrong."""
+        try:
+            return cls.model_validate(document)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or '(document)'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise ConfigurationError(
+                f"The platform-secrets document from {origin} is invalid: {problems}"
+            ) from exc
+
+
+def load_secrets_file(path: str | Path) -> PlatformSecrets:
+    """Read and validate a local secrets file."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigurationError(f"The secrets file {path} does not exist.") from exc
+    except ValueError as exc:
+        raise ConfigurationError(f"The secrets file {path} is not valid JSON: {exc}") from exc
+    return PlatformSecrets.parse(document, origin=str(path))
+
+
+@lru_cache(maxsize=4)
+def _cached_file(path: str, mtime_ns: int) -> PlatformSecrets:
+    return load_secrets_file(path)
+
+
+class SecretsSource:
+    """Where the platform-secrets document comes from: a local file or a Secrets Manager secret."""
+
+    def __init__(self, *, file: str | None = None, secret_name: str | None = None) -> None:
+        if not file and not secret_name:
+            raise ConfigurationError("Set SOCIALCRM_SECRETS_FILE (local) or SECRETS_NAME (AWS).")
+        self._file = file
+        self._secret_name = secret_name
+
+    def get(self) -> PlatformSecrets:
+        if self._file:
+            # Re-read when the file changes, so a developer can edit secrets without a restart.
+            return _cached_file(self._file, Path(self._file).stat().st_mtime_ns)
+        from aws_lambda_powertools.utilities import parameters
+
+        assert self._secret_name is not None
+        document = parameters.get_secret(self._secret_name, transform="json", max_age=SECRETS_CACHE_SECONDS)
+        return _parsed_secret(json.dumps(document, sort_keys=True), self._secret_name)
+
+
+@lru_cache(maxsize=4)
+def _parsed_secret(document_json: str, name: str) -> PlatformSecrets:
+    return PlatformSecrets.parse(json.loads(document_json), origin=f"secret {name}")

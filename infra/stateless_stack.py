@@ -1,0 +1,80 @@
+"""The stateless stack: functions, queues, HTTP API and alarms; safe to replace at any time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.consumers import Consumers
+from infra.crm_api import CrmApi
+from infra.http_api import HttpEndpoint
+from infra.ingest import Ingest
+from infra.lambdas import ARCHITECTURE, RUNTIME, PipelineFunction, SharedCode, function_code
+from infra.layer import DependencyLayer
+from infra.monitoring import Monitoring
+from socialcrm import topology
+
+
+class StatelessStack(Stack):
+    """Composes the stateless concerns from the stateful stack's resources (constructor arguments).
+
+    ``functions`` holds every ``PipelineFunction`` keyed like ``topology.FUNCTIONS``; building the stack
+    fails if topology declares a function that no construct here builds.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        key: kms.IKey,
+        tables: Mapping[str, dynamodb.ITable],
+        bus: events.IEventBus,
+        secret: secretsmanager.ISecret,
+        layer_dir: Path,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        layer = DependencyLayer(self, "Dependencies", layer_dir=layer_dir, runtime=RUNTIME, architecture=ARCHITECTURE)
+        shared = SharedCode(code=function_code(), layer=layer.layer)
+
+        self.consumers = Consumers(self, "Consumers", shared=shared, key=key, tables=tables, bus=bus)
+        self.ingest = Ingest(
+            self,
+            "Ingest",
+            shared=shared,
+            idempotency_table=tables["idempotency"],
+            inbound_queue=self.consumers.queues["inbound"].queue,
+            secret=secret,
+        )
+        self.crm_api = CrmApi(
+            self,
+            "CrmApi",
+            shared=shared,
+            interactions=tables["interactions"],
+            subjects=tables["subjects"],
+            secret=secret,
+        )
+        self.functions: dict[str, PipelineFunction] = {
+            "ingest": self.ingest.function,
+            "api": self.crm_api.function,
+            **self.consumers.functions,
+        }
+        unbuilt = set(topology.FUNCTIONS) - set(self.functions)
+        if unbuilt:
+            raise ValueError(
+                f"topology.FUNCTIONS declares {sorted(unbuilt)} but no construct in infra/ builds it: "
+                "add one with its grants (see infra/consumers.py)."
+            )
+        self.http = HttpEndpoint(
+            self, "Http", handlers={key: function.fn for key, function in self.functions.items()}
+        )
+        self.monitoring = Monitoring(self, "Monitoring", key=key, queues=self.consumers.queues)

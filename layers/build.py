@@ -1,0 +1,163 @@
+"""Build the third-party dependency layer for Lambda (python3.13, arm64) without Docker.
+
+The layer holds what ``pyproject.toml`` lists in ``[project].dependencies`` and nothing else: pip
+downloads the prebuilt manylinux aarch64 wheels for CPython 3.13 and unpacks them into
+``layers/build/python`` (the ``python/`` folder Lambda puts on ``sys.path`` from ``/opt``). boto3,
+botocore and s3transfer are removed afterwards: the Lambda runtime already provides them.
+
+A stamp file records the dependency list and the build options; when they have not changed the
+build is skipped, so ``make synth`` stays fast. ``--force`` rebuilds anyway.
+
+Usage: ``.venv/bin/python layers/build.py [--force]`` (``make layer``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYPROJECT = ROOT / "pyproject.toml"
+BUILD_DIR = ROOT / "layers" / "build"
+STAMP_NAME = "stamp.json"
+
+# The Lambda runtime the layer is built for (infra/ deploys python3.13 on arm64; a test checks they agree).
+PYTHON_VERSION = "3.13"
+IMPLEMENTATION = "cp"
+# The python3.13 runtime runs on Amazon Linux 2023 (glibc 2.34): wheels tagged manylinux2014
+# (glibc 2.17) up to manylinux_2_34 all load there.
+PLATFORMS = ("manylinux2014_aarch64", *(f"manylinux_2_{minor}_aarch64" for minor in range(17, 35)))
+# Provided by the Lambda runtime itself; shipping them would only grow the layer.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+
+
+class LayerBuildError(RuntimeError):
+    """The layer could not be built; the message says why and what to do."""
+
+
+def runtime_dependencies(pyproject: Path = PYPROJECT) -> list[str]:
+    """The requirement strings of ``[project].dependencies``, in file order.
+
+    >>> "pydantic>=2.7" in runtime_dependencies()
+    True
+    """
+    with pyproject.open("rb") as handle:
+        project = tomllib.load(handle).get("project", {})
+    dependencies = project.get("dependencies")
+    if not dependencies:
+        raise LayerBuildError(f"{pyproject} has no [project].dependencies to build the layer from.")
+    return [str(requirement) for requirement in dependencies]
+
+
+def build_options() -> dict[str, object]:
+    """Everything besides the dependency list that decides the layer's content (recorded in the stamp)."""
+    return {
+        "python_version": PYTHON_VERSION,
+        "implementation": IMPLEMENTATION,
+        "platforms": list(PLATFORMS),
+        "removed": list(RUNTIME_PROVIDED),
+    }
+
+
+def pip_command(dependencies: list[str], target: Path) -> list[str]:
+    """The pip invocation that installs ``dependencies`` for Lambda's platform into ``target``."""
+    platform_args = [arg for platform in PLATFORMS for arg in ("--platform", platform)]
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        *platform_args,
+        "--only-binary=:all:",
+        "--python-version",
+        PYTHON_VERSION,
+        "--implementation",
+        IMPLEMENTATION,
+        "--target",
+        str(target),
+        *dependencies,
+    ]
+
+
+def prune(site_packages: Path) -> None:
+    """Remove the runtime-provided packages (and their metadata) and every ``__pycache__``."""
+    for name in RUNTIME_PROVIDED:
+        shutil.rmtree(site_packages / name, ignore_errors=True)
+        for metadata in site_packages.glob(f"{name}-*.dist-info"):
+            shutil.rmtree(metadata, ignore_errors=True)
+    for cache in sorted(site_packages.rglob("__pycache__"), reverse=True):
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def _stamp(dependencies: list[str]) -> dict[str, object]:
+    return {"dependencies": dependencies, **build_options()}
+
+
+def is_up_to_date(build_dir: Path, dependencies: list[str]) -> bool:
+    """True when ``build_dir`` holds a layer built from exactly these dependencies and options."""
+    stamp_file = build_dir / STAMP_NAME
+    if not (build_dir / "python").is_dir() or not stamp_file.is_file():
+        return False
+    try:
+        return json.loads(stamp_file.read_text(encoding="utf-8")) == _stamp(dependencies)
+    except ValueError:
+        return False
+
+
+def build_layer(build_dir: Path = BUILD_DIR, *, force: bool = False, pyproject: Path = PYPROJECT) -> Path:
+    """Build the layer into ``build_dir/python`` unless it is up to date; return ``build_dir``.
+
+    The packages are installed into a staging folder first and moved into place only when pip
+    succeeded, so a failed build never leaves a half-filled layer that ``cdk synth`` would ship.
+    """
+    dependencies = runtime_dependencies(pyproject)
+    if not force and is_up_to_date(build_dir, dependencies):
+        print(f"layer: up to date ({build_dir / 'python'}); pass --force to rebuild")
+        return build_dir
+
+    staging = build_dir / ".staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    print(f"layer: installing {len(dependencies)} dependencies for python{PYTHON_VERSION} arm64 …")
+    result = subprocess.run(pip_command(dependencies, staging), check=False)  # noqa: S603 (fixed argv)
+    if result.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise LayerBuildError(
+            f"pip exited with status {result.returncode} while building the layer. Check that PyPI is "
+            "reachable and that every dependency in pyproject.toml publishes a wheel for "
+            f"CPython {PYTHON_VERSION} on manylinux aarch64 (the layer is built without Docker, so "
+            "source distributions cannot be compiled)."
+        )
+    prune(staging)
+
+    target = build_dir / "python"
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    (build_dir / STAMP_NAME).write_text(json.dumps(_stamp(dependencies), indent=2) + "\n", encoding="utf-8")
+    size_mb = sum(f.stat().st_size for f in target.rglob("*") if f.is_file()) / 1_000_000
+    print(f"layer: built {target} ({size_mb:.1f} MB unzipped)")
+    return build_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--force", action="store_true", help="rebuild even when the stamp matches")
+    args = parser.parse_args(argv)
+    try:
+        build_layer(force=args.force)
+    except LayerBuildError as exc:
+        print(f"layer: FAILED: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Shared test helpers: API Gateway events, a Lambda context, the dev secrets."""
