@@ -17,7 +17,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
 sys.path[:0] = [str(_ROOT), str(_ROOT / "functions")]
 
-from aws_cdk import App, Aspects, AspectPriority, Tags  # noqa: E402
+from aws_cdk import App, AspectPriority, Aspects, Tags  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
 from infra.layer import LayerNotBuiltError, layer_dir_from_context  # noqa: E402

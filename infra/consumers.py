@@ -62,7 +62,9 @@ class Consumers(Construct):
         bus: events.IEventBus,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.queues = {name: WorkQueue(self, name, spec=spec, key=key) for name, spec in topology.QUEUES.items()}
+        self.queues = {
+            name: WorkQueue(self, name, spec=spec, key=key) for name, spec in topology.QUEUES.items()
+        }
         self.functions = {"enrich": self._enrich(shared, tables, bus)}
 
     def _enrich(

@@ -18,5 +18,8 @@ class Bus(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, bus_name: str = topology.BUS_NAME) -> None:
         super().__init__(scope, construct_id)
         self.bus = events.EventBus(
-            self, "Bus", event_bus_name=bus_name, description="socialcrm domain events (ids, no personal data)"
+            self,
+            "Bus",
+            event_bus_name=bus_name,
+            description="socialcrm domain events (ids, no personal data)",
         )

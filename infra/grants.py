@@ -19,6 +19,8 @@ from aws_cdk import aws_sqs as sqs
 _TABLE_WRITES = frozenset(
     {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
 )
+# The only item actions that apply to a secondary index.
+_INDEX_READS = frozenset({"dynamodb:Query", "dynamodb:Scan"})
 # What DynamoDB needs from the caller to use a table's customer-managed key on its behalf.
 KEY_ACTIONS_TABLE_READ = ("kms:Decrypt", "kms:DescribeKey")
 KEY_ACTIONS_TABLE_WRITE = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
@@ -41,12 +43,18 @@ def grant_key_via(grantee: iam.IGrantable, key: kms.IKey, actions: Sequence[str]
 def grant_table(
     grantee: iam.IGrantable, table: dynamodb.ITable, actions: Sequence[str], *, indexes: Sequence[str] = ()
 ) -> iam.Grant:
-    """Allow ``actions`` on the table and on the named indexes, plus the key use they imply."""
+    """Allow ``actions`` on the table, its reads (Query, Scan) on the named indexes, and the key use
+    they imply."""
     grant = iam.Grant.add_to_principal(
-        grantee=grantee,
-        actions=list(actions),
-        resource_arns=[table.table_arn, *(f"{table.table_arn}/index/{index}" for index in indexes)],
+        grantee=grantee, actions=list(actions), resource_arns=[table.table_arn]
     )
+    index_actions = [action for action in actions if action in _INDEX_READS]
+    if indexes and index_actions:
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=index_actions,
+            resource_arns=[f"{table.table_arn}/index/{index}" for index in indexes],
+        )
     if table.encryption_key is not None:
         writes = _TABLE_WRITES.intersection(actions)
         key_actions = KEY_ACTIONS_TABLE_WRITE if writes else KEY_ACTIONS_TABLE_READ
@@ -56,7 +64,9 @@ def grant_table(
 
 def grant_send(grantee: iam.IGrantable, queue: sqs.IQueue) -> iam.Grant:
     """Allow ``sqs:SendMessage`` (which covers ``SendMessageBatch``) on the queue, and its key."""
-    grant = iam.Grant.add_to_principal(grantee=grantee, actions=["sqs:SendMessage"], resource_arns=[queue.queue_arn])
+    grant = iam.Grant.add_to_principal(
+        grantee=grantee, actions=["sqs:SendMessage"], resource_arns=[queue.queue_arn]
+    )
     if queue.encryption_master_key is not None:
         grant_key_via(grantee, queue.encryption_master_key, KEY_ACTIONS_QUEUE_SEND, "sqs")
     return grant

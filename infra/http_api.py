@@ -66,7 +66,10 @@ class HttpEndpoint(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.api = apigwv2.HttpApi(
-            self, "HttpApi", description="socialcrm: platform webhooks and the CRM API", create_default_stage=False
+            self,
+            "HttpApi",
+            description="socialcrm: platform webhooks and the CRM API",
+            create_default_stage=False,
         )
         self.access_logs = logs.LogGroup(self, "AccessLogs", retention=ACCESS_LOG_RETENTION)
         self.stage = self.api.add_stage(
@@ -74,7 +77,9 @@ class HttpEndpoint(Construct):
             stage_name="$default",
             auto_deploy=True,
             detailed_metrics_enabled=True,
-            throttle=apigwv2.ThrottleSettings(rate_limit=THROTTLE_RATE_LIMIT, burst_limit=THROTTLE_BURST_LIMIT),
+            throttle=apigwv2.ThrottleSettings(
+                rate_limit=THROTTLE_RATE_LIMIT, burst_limit=THROTTLE_BURST_LIMIT
+            ),
             access_log_settings=_AccessLogSettings(
                 apigwv2.LogGroupLogDestination(self.access_logs),
                 apigateway.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":"))),
@@ -84,16 +89,21 @@ class HttpEndpoint(Construct):
         used = {function_key for _method, _path, function_key, _iam in routes}
         missing = used - set(handlers)
         if missing:
-            raise ValueError(f"topology.ROUTES names functions with no handler in the stack: {sorted(missing)}")
+            raise ValueError(
+                f"topology.ROUTES names functions with no handler in the stack: {sorted(missing)}"
+            )
         lambda_integrations = {
-            key: integrations.HttpLambdaIntegration(f"{key}-integration", handlers[key]) for key in sorted(used)
+            key: integrations.HttpLambdaIntegration(f"{key}-integration", handlers[key])
+            for key in sorted(used)
         }
         for method, path, function_key, iam_authorised in routes:
             created = self.api.add_routes(
                 path=path,
                 methods=[apigwv2.HttpMethod[method]],
                 integration=lambda_integrations[function_key],
-                authorizer=authorizers.HttpIamAuthorizer() if iam_authorised else apigwv2.HttpNoneAuthorizer(),
+                authorizer=authorizers.HttpIamAuthorizer()
+                if iam_authorised
+                else apigwv2.HttpNoneAuthorizer(),
             )
             if not iam_authorised:
                 NagSuppressions.add_resource_suppressions(

@@ -57,14 +57,16 @@ def resource_environment(
 ) -> dict[str, str]:
     """The environment variables that name the resources a function uses, as ``topology`` declares them.
 
-    ``tables`` and ``queues`` are keyed like ``topology.TABLES`` and ``topology.QUEUES``.
+    ``tables`` and ``queues`` are keyed like ``topology.TABLES`` and ``topology.QUEUES``. ``SECRETS_NAME``
+    carries the secret's full ARN: Secrets Manager takes an ARN wherever it takes a name, and the
+    ARN identifies the secret exactly (CloudFormation would otherwise parse the name out of it).
     """
     env = {topology.TABLES[key].env_var: table.table_name for key, table in (tables or {}).items()}
     env |= {topology.QUEUES[key].env_var: queue.queue_url for key, queue in (queues or {}).items()}
     if bus is not None:
         env[EVENT_BUS_ENV] = bus.event_bus_name
     if secret is not None:
-        env[SECRETS_ENV] = secret.secret_name
+        env[SECRETS_ENV] = secret.secret_arn
     return env
 
 

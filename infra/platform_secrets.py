@@ -9,7 +9,7 @@ from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 # Shown in the console next to the secret: what an operator must put in it.
-SECRET_DESCRIPTION = (
+DESCRIPTION_FOR_OPERATORS = (
     "socialcrm platform secrets: one JSON document. Format: "
     '{"meta": {"app_secret": "...", "verify_token": "..."}, "x": {"consumer_secret": "..."}, '
     '"linkedin": {"client_secret": "..."}, "tiktok": {"client_secret": "..."}, '
@@ -18,6 +18,8 @@ SECRET_DESCRIPTION = (
     "subject_pepper is generated at creation and keys every subject_id: keep it when you edit the "
     "document and never change it. JSON Schema: schemas/platform-secrets.schema.json."
 )
+# The document a new secret starts from: no platform configured yet (each answers 404 until added).
+INITIAL_DOCUMENT = "{}"
 PEPPER_LENGTH = 64
 
 
@@ -30,10 +32,10 @@ class PlatformSecrets(Construct):
             self,
             "Secret",
             secret_name=secret_name,
-            description=SECRET_DESCRIPTION,
+            description=DESCRIPTION_FOR_OPERATORS,
             encryption_key=key,
             generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template="{}",
+                secret_string_template=INITIAL_DOCUMENT,
                 generate_string_key="subject_pepper",
                 password_length=PEPPER_LENGTH,
                 exclude_punctuation=True,

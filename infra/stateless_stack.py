@@ -43,7 +43,9 @@ class StatelessStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        layer = DependencyLayer(self, "Dependencies", layer_dir=layer_dir, runtime=RUNTIME, architecture=ARCHITECTURE)
+        layer = DependencyLayer(
+            self, "Dependencies", layer_dir=layer_dir, runtime=RUNTIME, architecture=ARCHITECTURE
+        )
         shared = SharedCode(code=function_code(), layer=layer.layer)
 
         self.consumers = Consumers(self, "Consumers", shared=shared, key=key, tables=tables, bus=bus)

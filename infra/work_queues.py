@@ -17,7 +17,9 @@ DLQ_RETENTION = Duration.days(14)
 class WorkQueue(Construct):
     """``queue`` (KMS-encrypted, TLS only) whose messages move to ``dlq`` after ``max_receive_count``."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, spec: topology.QueueSpec, key: kms.IKey) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, spec: topology.QueueSpec, key: kms.IKey
+    ) -> None:
         super().__init__(scope, construct_id)
         self.spec = spec
         self.dlq = sqs.Queue(

@@ -40,12 +40,13 @@ class LayerBuildError(RuntimeError):
     """The layer could not be built; the message says why and what to do."""
 
 
-def runtime_dependencies(pyproject: Path = PYPROJECT) -> list[str]:
+def runtime_dependencies(pyproject: Path | None = None) -> list[str]:
     """The requirement strings of ``[project].dependencies``, in file order.
 
     >>> "pydantic>=2.7" in runtime_dependencies()
     True
     """
+    pyproject = pyproject or PYPROJECT
     with pyproject.open("rb") as handle:
         project = tomllib.load(handle).get("project", {})
     dependencies = project.get("dependencies")
@@ -112,12 +113,15 @@ def is_up_to_date(build_dir: Path, dependencies: list[str]) -> bool:
         return False
 
 
-def build_layer(build_dir: Path = BUILD_DIR, *, force: bool = False, pyproject: Path = PYPROJECT) -> Path:
-    """Build the layer into ``build_dir/python`` unless it is up to date; return ``build_dir``.
+def build_layer(build_dir: Path | None = None, *, force: bool = False, pyproject: Path | None = None) -> Path:
+    """Build the layer into ``build_dir/python`` (default ``layers/build``) unless it is up to date.
+
+    Returns ``build_dir``.
 
     The packages are installed into a staging folder first and moved into place only when pip
     succeeded, so a failed build never leaves a half-filled layer that ``cdk synth`` would ship.
     """
+    build_dir = build_dir or BUILD_DIR
     dependencies = runtime_dependencies(pyproject)
     if not force and is_up_to_date(build_dir, dependencies):
         print(f"layer: up to date ({build_dir / 'python'}); pass --force to rebuild")

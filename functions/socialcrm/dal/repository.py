@@ -30,6 +30,16 @@ def _iso(value: datetime) -> str:
 
 
 class InteractionRepository:
+    def __init__(self) -> None:
+        self._connection: Connection | None = None
+
+    @property
+    def connection(self) -> Connection:
+        """One connection (one botocore client) for the transactions, built on first use."""
+        if self._connection is None:
+            self._connection = Connection(region=InteractionItem.Meta.region, host=InteractionItem.Meta.host)
+        return self._connection
+
     def store_new(self, interaction: Interaction, *, enriched_at: datetime) -> bool:
         """Write the interaction and count it into its subject's profile, in one transaction.
 
@@ -68,11 +78,9 @@ class InteractionRepository:
 
         return self._transact(write)
 
-    @staticmethod
-    def _transact(write: Any) -> bool:
-        connection = Connection(region=InteractionItem.Meta.region, host=InteractionItem.Meta.host)
+    def _transact(self, write: Any) -> bool:
         try:
-            with TransactWrite(connection=connection) as tx:
+            with TransactWrite(connection=self.connection) as tx:
                 write(tx)
         except TransactWriteError as exc:
             reasons = exc.cancellation_reasons

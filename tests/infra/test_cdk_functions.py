@@ -1,0 +1,95 @@
+"""Every function of topology: python3.13 on arm64, traced, JSON logs with retention, the layer, its env."""
+
+from __future__ import annotations
+
+import pytest
+
+from socialcrm import settings, topology
+
+pytestmark = pytest.mark.infra
+
+# The settings model each handler reads its environment with.
+SETTINGS = {"ingest": settings.IngestSettings, "api": settings.ApiSettings, "enrich": settings.EnrichSettings}
+
+# The resources whose names each function is told about, and nothing else.
+EXPECTED_RESOURCE_ENV = {
+    "ingest": {"IDEMPOTENCY_TABLE", "INBOUND_QUEUE_URL", "SECRETS_NAME"},
+    "api": {"INTERACTIONS_TABLE", "SUBJECTS_TABLE", "SECRETS_NAME"},
+    "enrich": {"INTERACTIONS_TABLE", "SUBJECTS_TABLE", "INBOUND_QUEUE_URL", "EVENT_BUS_NAME"},
+}
+
+
+def _function(synthesis, key: str) -> dict:
+    logical_id = synthesis.service_id(synthesis.service.functions[key].fn)
+    return synthesis.service_template.to_json()["Resources"][logical_id]["Properties"]
+
+
+def test_every_topology_function_is_deployed_once(synthesis):
+    assert set(synthesis.service.functions) == set(topology.FUNCTIONS)
+    synthesis.service_template.resource_count_is("AWS::Lambda::Function", len(topology.FUNCTIONS))
+
+
+@pytest.mark.parametrize("key", sorted(topology.FUNCTIONS))
+def test_function_runs_python313_on_arm64_traced_with_json_logs_and_the_layer(synthesis, key):
+    # Given the function built from its spec
+    spec = topology.FUNCTIONS[key]
+    props = _function(synthesis, key)
+    function = synthesis.service.functions[key]
+    # Then it has the runtime, architecture, handler, sizing and tracing the project deploys
+    assert props["Runtime"] == "python3.13"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == spec.handler
+    assert props["MemorySize"] == spec.memory_mb
+    assert props["Timeout"] == spec.timeout_seconds
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    # And it logs JSON into its own log group, which expires entries
+    log_group_id = synthesis.service_id(function.log_group)
+    assert props["LoggingConfig"]["LogFormat"] == "JSON"
+    assert props["LoggingConfig"]["LogGroup"] == {"Ref": log_group_id}
+    log_group = synthesis.service_template.to_json()["Resources"][log_group_id]["Properties"]
+    assert log_group["RetentionInDays"] > 0
+    # And it ships the dependency layer
+    layer_id = synthesis.service_id(synthesis.service.node.find_child("Dependencies").layer)
+    assert props["Layers"] == [{"Ref": layer_id}]
+
+
+@pytest.mark.parametrize("key", sorted(topology.FUNCTIONS))
+def test_function_environment_names_powertools_service_and_its_resources(synthesis, key):
+    env = _function(synthesis, key)["Environment"]["Variables"]
+    assert env["POWERTOOLS_SERVICE_NAME"] == f"socialcrm-{key}"
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "socialcrm"
+    resource_vars = set(env) - {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
+    assert resource_vars - set(topology.FUNCTIONS[key].environment) == EXPECTED_RESOURCE_ENV[key]
+
+
+def test_environment_variables_carry_the_right_resources(synthesis):
+    # Given the resources of both stacks, as the stateless template refers to them
+    data, service = synthesis.data, synthesis.service
+    ingest = _function(synthesis, "ingest")["Environment"]["Variables"]
+    enrich = _function(synthesis, "enrich")["Environment"]["Variables"]
+    # Then each variable names the resource topology says it does
+    assert ingest["IDEMPOTENCY_TABLE"] == synthesis.in_service(data.tables["idempotency"].table_name)
+    assert ingest["INBOUND_QUEUE_URL"] == synthesis.in_service(
+        service.consumers.queues["inbound"].queue.queue_url
+    )
+    assert ingest["SECRETS_NAME"] == synthesis.in_service(data.secret.secret_arn)
+    assert enrich["INTERACTIONS_TABLE"] == synthesis.in_service(data.tables["interactions"].table_name)
+    assert enrich["SUBJECTS_TABLE"] == synthesis.in_service(data.tables["subjects"].table_name)
+    assert enrich["EVENT_BUS_NAME"] == synthesis.in_service(data.bus.event_bus_name)
+
+
+@pytest.mark.parametrize("key", sorted(SETTINGS))
+def test_function_environment_satisfies_the_handlers_settings_model(synthesis, key):
+    # Given the environment CloudFormation will set (values are references until deploy time)
+    env = {name: "resolved-at-deploy" for name in _function(synthesis, key)["Environment"]["Variables"]}
+    env["AWS_REGION"] = "eu-west-1"  # set by the Lambda runtime itself
+    # When the handler reads its settings from it
+    loaded = SETTINGS[key].from_env(env)
+    # Then nothing the handler requires is missing
+    assert loaded is not None
+
+
+def test_function_code_asset_ships_no_bytecode_or_install_metadata():
+    from infra.lambdas import ASSET_EXCLUDES
+
+    assert {"__pycache__", "*.pyc", "*.egg-info"} <= set(ASSET_EXCLUDES)

@@ -1,0 +1,171 @@
+"""Least privilege: each function's role holds exactly the grants its code needs, nothing more."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.infra
+
+LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+TABLE_KEY_READ = {"kms:Decrypt", "kms:DescribeKey"}
+TABLE_KEY_WRITE = {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"}
+
+
+def _pairs(actions: set[str], resource: str) -> set[tuple[str, str]]:
+    return {(action, resource) for action in actions}
+
+
+def _baseline(function_key: str) -> set[tuple[str, str]]:
+    """What every function holds: writing its own log group, sending traces."""
+    return _pairs(LOGS, f"logs:{function_key}") | _pairs(XRAY, "*")
+
+
+EXPECTED: dict[str, set[tuple[str, str]]] = {
+    "ingest": _baseline("ingest")
+    | _pairs(
+        {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+        "table:idempotency",
+    )
+    | _pairs(TABLE_KEY_WRITE, "key via dynamodb")
+    | {("sqs:SendMessage", "queue:inbound")}
+    | _pairs({"kms:Decrypt", "kms:GenerateDataKey"}, "key via sqs")
+    | {("secretsmanager:GetSecretValue", "secret"), ("kms:Decrypt", "key via secretsmanager")},
+    "api": _baseline("api")
+    | _pairs({"dynamodb:GetItem", "dynamodb:Query"}, "table:interactions")
+    | {("dynamodb:Query", "table:interactions/index/by_subject")}
+    | _pairs({"dynamodb:GetItem", "dynamodb:Query"}, "table:subjects")
+    | _pairs(TABLE_KEY_READ, "key via dynamodb")
+    | {("secretsmanager:GetSecretValue", "secret"), ("kms:Decrypt", "key via secretsmanager")},
+    "enrich": _baseline("enrich")
+    | _pairs(
+        {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query"},
+        "table:interactions",
+    )
+    | _pairs({"dynamodb:UpdateItem", "dynamodb:GetItem"}, "table:subjects")
+    | _pairs(TABLE_KEY_WRITE, "key via dynamodb")
+    | {("events:PutEvents", "bus")}
+    | _pairs({"comprehend:BatchDetectSentiment", "comprehend:BatchDetectDominantLanguage"}, "*")
+    # the SQS event source polls with the function's role (CDK's grantConsumeMessages) ...
+    | _pairs(
+        {
+            "sqs:ReceiveMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueUrl",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+        },
+        "queue:inbound",
+    )
+    | {("kms:Decrypt", "key")}
+    # ... and enrich re-queues interactions whose sentiment is still pending
+    | {("sqs:SendMessage", "queue:inbound")}
+    | _pairs({"kms:Decrypt", "kms:GenerateDataKey"}, "key via sqs"),
+}
+
+
+def _labels(synthesis) -> dict[str, str]:
+    """Readable names for every resource a policy may point at, keyed by its rendered JSON."""
+    data, service = synthesis.data, synthesis.service
+    named: dict[str, Any] = {
+        "key": data.key.key_arn,
+        "secret": data.secret.secret_arn,
+        "bus": data.bus.event_bus_arn,
+    }
+    for key, table in data.tables.items():
+        named[f"table:{key}"] = table.table_arn
+        for index in ("by_subject",):
+            named[f"table:{key}/index/{index}"] = f"{table.table_arn}/index/{index}"
+    for key, work_queue in service.consumers.queues.items():
+        named[f"queue:{key}"] = work_queue.queue.queue_arn
+        named[f"dlq:{key}"] = work_queue.dlq.queue_arn
+    for key, function in service.functions.items():
+        named[f"logs:{key}"] = function.log_group.log_group_arn
+    labels = {
+        json.dumps(synthesis.in_service(token), sort_keys=True): label for label, token in named.items()
+    }
+    labels[json.dumps("*")] = "*"
+    return labels
+
+
+def _via(statement: dict[str, Any]) -> str:
+    condition = statement.get("Condition")
+    if not condition:
+        return ""
+    via = condition["StringEquals"]["kms:ViaService"]
+    service = via["Fn::Join"][1][0].rstrip(".")  # ["dynamodb.", {"Ref": "AWS::Region"}, ".amazonaws.com"]
+    assert condition == {"StringEquals": {"kms:ViaService": via}}, f"unexpected condition {condition}"
+    return f" via {service}"
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def granted(synthesis, function_key: str) -> set[tuple[str, str]]:
+    """Every (action, resource label) the function's role is allowed, across all its policies."""
+    labels = _labels(synthesis)
+    role_id = synthesis.service_id(synthesis.service.functions[function_key].role)
+    pairs: set[tuple[str, str]] = set()
+    for policy in synthesis.service_template.find_resources("AWS::IAM::Policy").values():
+        if {"Ref": role_id} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            for resource in _as_list(statement["Resource"]):
+                rendered = json.dumps(resource, sort_keys=True)
+                label = labels.get(rendered, f"UNKNOWN {rendered}") + _via(statement)
+                pairs |= {(action, label) for action in _as_list(statement["Action"])}
+    return pairs
+
+
+@pytest.mark.parametrize("function_key", sorted(EXPECTED))
+def test_function_role_holds_exactly_the_expected_actions_on_the_expected_resources(synthesis, function_key):
+    # Given the synthesised stateless stack
+    # When the policies attached to the function's role are flattened to (action, resource)
+    actual = granted(synthesis, function_key)
+    # Then they are exactly the grants its code needs
+    assert sorted(actual - EXPECTED[function_key]) == [], "more than needed"
+    assert sorted(EXPECTED[function_key] - actual) == [], "missing"
+
+
+def test_ingest_cannot_touch_the_crm_tables_or_the_bus(synthesis):
+    # Given the ingest function's grants
+    resources = {resource for _action, resource in granted(synthesis, "ingest")}
+    # Then nothing names the interactions or subjects tables (or their indexes), nor the bus
+    assert not [r for r in resources if r.startswith(("table:interactions", "table:subjects", "bus"))]
+    # And it has no Comprehend access: enrichment happens later, off the request path
+    assert not [a for a, _ in granted(synthesis, "ingest") if a.startswith("comprehend:")]
+
+
+def test_no_policy_in_the_app_allows_a_wildcard_action(synthesis):
+    # Given every identity policy of the stateless stack
+    for template in (synthesis.service_template, synthesis.data_template):
+        for policy in template.find_resources("AWS::IAM::Policy").values():
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                # Then every action is spelt out, never "*" or "service:*" or "kms:GenerateDataKey*"
+                for action in _as_list(statement["Action"]):
+                    assert "*" not in action, action
+
+
+def test_resource_star_is_granted_only_for_services_without_resource_level_permissions(synthesis):
+    for function_key in EXPECTED:
+        starred = {action for action, resource in granted(synthesis, function_key) if resource == "*"}
+        assert {action.split(":")[0] for action in starred} <= {"xray", "comprehend"}, function_key
+
+
+def test_each_function_has_its_own_role_with_no_managed_policy(synthesis):
+    # Given the functions of the stateless stack
+    functions = synthesis.service_template.find_resources("AWS::Lambda::Function")
+    roles = [fn["Properties"]["Role"]["Fn::GetAtt"][0] for fn in functions.values()]
+    # Then no two functions share a role, and no role carries an AWS managed policy
+    assert len(roles) == len(set(roles)) == len(synthesis.service.functions)
+    for role_id in roles:
+        role = synthesis.service_template.to_json()["Resources"][role_id]["Properties"]
+        assert "ManagedPolicyArns" not in role
+        assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+            "Service": "lambda.amazonaws.com"
+        }

@@ -1,0 +1,73 @@
+"""cdk-nag's AwsSolutions checks: no unsuppressed error, every suppression explained."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from aws_cdk import Token
+from aws_cdk.assertions import Annotations, Match
+
+pytestmark = pytest.mark.infra
+
+
+def _stacks(synthesis):
+    return {"data": synthesis.data, "service": synthesis.service}
+
+
+def _templates(synthesis):
+    return {"data": synthesis.data_template, "service": synthesis.service_template}
+
+
+@pytest.mark.parametrize("stack_name", ["data", "service"])
+def test_no_unsuppressed_aws_solutions_error(synthesis, stack_name):
+    # Given the synthesised stack with cdk-nag applied by the app
+    stack = _stacks(synthesis)[stack_name]
+    # When its AwsSolutions error annotations are collected
+    errors = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
+    # Then there are none
+    assert [f"{e.id}: {e.entry.data}" for e in errors] == []
+
+
+@pytest.mark.parametrize("stack_name", ["data", "service"])
+def test_no_aws_solutions_warning_either(synthesis, stack_name):
+    stack = _stacks(synthesis)[stack_name]
+    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("AwsSolutions-.*"))
+    assert [f"{w.id}: {w.entry.data}" for w in warnings] == []
+
+
+def test_every_nag_suppression_carries_a_specific_reason(synthesis):
+    # Given every suppression recorded in the templates' metadata
+    suppressions = [
+        rule
+        for template in _templates(synthesis).values()
+        for resource in template.to_json()["Resources"].values()
+        for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+    ]
+    assert suppressions, "the app is expected to suppress a few findings (X-Ray, Comprehend, webhooks)"
+    for rule in suppressions:
+        # Then each names a rule and says why, in a sentence, not a placeholder
+        assert rule["id"].startswith("AwsSolutions-"), rule
+        assert len(rule["reason"]) >= 60, rule
+
+
+def test_wildcard_resource_suppressions_are_limited_to_the_star_resource(synthesis):
+    # Given the IAM5 (wildcard) suppressions
+    for template in _templates(synthesis).values():
+        for resource in template.to_json()["Resources"].values():
+            for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
+                if rule["id"] == "AwsSolutions-IAM5":
+                    # Then they only ever excuse "Resource::*", never a wildcard action or ARN pattern
+                    assert rule.get("applies_to") == ["Resource::*"], rule
+
+
+def test_stacks_are_environment_agnostic_and_need_no_lookup(synthesis):
+    # Given the app's stacks
+    assembly = synthesis.app.synth()
+    for stack in _stacks(synthesis).values():
+        # Then no account or region is baked in: `cdk synth` needs no AWS credentials
+        assert Token.is_unresolved(stack.account) and Token.is_unresolved(stack.region)
+    # And no context lookup is pending (a lookup would call AWS during synth)
+    manifest = json.loads((Path(assembly.directory) / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest.get("missing", []) == []
