@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 PORT ?= 3000
 CDK := npx --no-install cdk --no-notices
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
 .PHONY: install test lint synth local demo bench deploy layer schemas clean
 

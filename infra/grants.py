@@ -1,8 +1,8 @@
 """Least-privilege grants: explicit actions on explicit resources, never a wildcard.
 
-CDK's ``table.grant*`` helpers add ``<table>/index/*`` and ``kms:*Key*`` wildcards; these helpers name
-each index and each KMS action instead, and let the function use the data key only through the
-service that owns the data (``kms:ViaService``).
+CDK's ``table.grant*`` helpers add ``<table>/index/*``, ``kms:GenerateDataKey*`` and ``kms:ReEncrypt*``
+wildcards; these helpers name each index and each KMS action instead, and let a function use the data
+key only through the service that owns the data (``kms:ViaService``).
 """
 
 from __future__ import annotations
