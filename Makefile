@@ -8,6 +8,8 @@ NPM_STAMP := node_modules/.installed
 PORT ?= 3000
 CDK := npx --no-install cdk --no-notices
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 
 .PHONY: install test lint synth local demo bench deploy layer schemas clean
 

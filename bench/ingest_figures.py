@@ -32,7 +32,7 @@ class InMemorySqs:
     def __init__(self) -> None:
         self.calls = 0
 
-    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
         self.calls += 1
         return {"Successful": [{"Id": e["Id"], "MessageId": e["Id"]} for e in Entries], "Failed": []}
 
@@ -44,16 +44,16 @@ class InMemoryDynamoDb:
         self.items: dict[str, dict[str, Any]] = {}
         self.calls = 0
 
-    def put_item(self, TableName: str, Item: dict[str, Any], **_: Any) -> dict[str, Any]:  # noqa: N803
+    def put_item(self, TableName: str, Item: dict[str, Any], **_: Any) -> dict[str, Any]:
         self.calls += 1
         self.items[Item["id"]["S"]] = Item
         return {}
 
-    def update_item(self, TableName: str, Key: dict[str, Any], **_: Any) -> dict[str, Any]:  # noqa: N803
+    def update_item(self, TableName: str, Key: dict[str, Any], **_: Any) -> dict[str, Any]:
         self.calls += 1
         return {}
 
-    def delete_item(self, TableName: str, Key: dict[str, Any], **_: Any) -> dict[str, Any]:  # noqa: N803
+    def delete_item(self, TableName: str, Key: dict[str, Any], **_: Any) -> dict[str, Any]:
         self.calls += 1
         self.items.pop(Key["id"]["S"], None)
         return {}
@@ -63,9 +63,14 @@ def meta_delivery(n: int) -> bytes:
     """A realistic Page comment delivery of about 2 KB, with a unique comment id."""
     value = {
         "from": {"id": "7234567890123456", "name": "Aisyah Rahman"},
-        "post": {"status_type": "added_photos", "is_published": True, "updated_time": "2025-08-19T10:00:00+0000",
-                 "permalink_url": "https://www.facebook.com/102938475610293/posts/12345", "promotion_status": "inactive",
-                 "id": "102938475610293_12345"},
+        "post": {
+            "status_type": "added_photos",
+            "is_published": True,
+            "updated_time": "2025-08-19T10:00:00+0000",
+            "permalink_url": "https://www.facebook.com/102938475610293/posts/12345",
+            "promotion_status": "inactive",
+            "id": "102938475610293_12345",
+        },
         "message": "कितने का है? How much is the blue one, and do you ship to Pune? " * 12,
         "post_id": "102938475610293_12345",
         "comment_id": f"12345_{n}",
@@ -74,8 +79,12 @@ def meta_delivery(n: int) -> bytes:
         "item": "comment",
         "verb": "add",
     }
-    body = {"object": "page", "entry": [{"id": "102938475610293", "time": 1755600001,
-                                         "changes": [{"field": "feed", "value": value}]}]}
+    body = {
+        "object": "page",
+        "entry": [
+            {"id": "102938475610293", "time": 1755600001, "changes": [{"field": "feed", "value": value}]}
+        ],
+    }
     return json.dumps(body).encode()
 
 
@@ -86,8 +95,12 @@ def _event(body: bytes, signature: str) -> dict[str, Any]:
         "rawPath": "/webhooks/meta",
         "rawQueryString": "",
         "headers": {"content-type": "application/json", "x-hub-signature-256": signature},
-        "requestContext": {"http": {"method": "POST", "path": "/webhooks/meta", "sourceIp": "192.0.2.1"},
-                           "requestId": "r", "stage": "$default", "routeKey": "POST /webhooks/{platform}"},
+        "requestContext": {
+            "http": {"method": "POST", "path": "/webhooks/meta", "sourceIp": "192.0.2.1"},
+            "requestId": "r",
+            "stage": "$default",
+            "routeKey": "POST /webhooks/{platform}",
+        },
         "pathParameters": {"platform": "meta"},
         "body": body.decode(),
         "isBase64Encoded": False,
@@ -134,12 +147,18 @@ def _bare_handler(secret: bytes):
 
 
 def measure_latency() -> dict[str, Any]:
-    os.environ.update({"SOCIALCRM_SECRETS_FILE": str(SECRETS), "IDEMPOTENCY_TABLE": "bench",
-                       "INBOUND_QUEUE_URL": "https://sqs.local/bench",
-                       "POWERTOOLS_LOG_LEVEL": "WARNING", "AWS_DEFAULT_REGION": "eu-west-1"})
+    os.environ.update(
+        {
+            "SOCIALCRM_SECRETS_FILE": str(SECRETS),
+            "IDEMPOTENCY_TABLE": "bench",
+            "INBOUND_QUEUE_URL": "https://sqs.local/bench",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+        }
+    )
+    import ingest.handler as handler
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    import ingest.handler as handler
     from socialcrm.api.webhooks import IngestRuntime
     from socialcrm.dedupe import Deduplicator
     from socialcrm.platforms.meta import signed_headers

@@ -13,8 +13,8 @@ from socialcrm.api.responses import register_error_handlers
 from socialcrm.dal.models import bind
 from socialcrm.dal.repository import InteractionRepository, SubjectRepository
 from socialcrm.observability import logger, metrics
-from socialcrm.tracing import tracer
 from socialcrm.settings import ApiSettings
+from socialcrm.tracing import tracer
 
 
 @lru_cache(maxsize=1)

@@ -12,8 +12,8 @@ from aws_lambda_powertools.utilities.data_classes import SQSEvent
 from socialcrm.enrich_batch import QueuedRecord, process_batch
 from socialcrm.enrich_runtime import EnrichRuntime, build_runtime
 from socialcrm.observability import MetricUnit, logger, metrics
-from socialcrm.tracing import tracer
 from socialcrm.settings import EnrichSettings
+from socialcrm.tracing import tracer
 
 
 @lru_cache(maxsize=1)

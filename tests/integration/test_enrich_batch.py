@@ -130,7 +130,7 @@ class RejectingFirstEntries:
     def __init__(self, client, failures: int) -> None:
         self.client, self.failures, self.calls = client, failures, []
 
-    def put_events(self, Entries):  # noqa: N803 (boto3's parameter name)
+    def put_events(self, Entries):
         self.calls.append([json.loads(e["Detail"])["interaction_id"] for e in Entries])
         if self.failures:
             failing, self.failures = self.failures, 0
@@ -159,7 +159,7 @@ def test_events_still_rejected_after_retries_fail_their_records(aws):
     resources, _ = aws
 
     class AlwaysRejecting:
-        def put_events(self, Entries):  # noqa: N803
+        def put_events(self, Entries):
             return {
                 "FailedEntryCount": len(Entries),
                 "Entries": [{"ErrorCode": "ThrottlingException"}] * len(Entries),

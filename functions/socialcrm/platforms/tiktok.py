@@ -183,6 +183,7 @@ def _is_new_comment(event: str) -> bool:
 def _content(payload: dict[str, Any], event: str) -> dict[str, Any]:
     """The event's ``content``: a string holding a JSON object."""
     content = payload.get("content")
+    event = event[:64]  # it is echoed in the messages below
     if not isinstance(content, str):
         raise UnparseableError(f"A TikTok '{event}' event needs 'content' as a JSON string.")
     try:

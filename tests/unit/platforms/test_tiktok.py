@@ -424,6 +424,36 @@ PAYLOADS = st.fixed_dictionaries(
 )
 
 
+def paths_of(node: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every key path of a JSON document, the root included."""
+    found = [prefix]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += paths_of(value, (*prefix, key))
+    return found
+
+
+def replaced(node: Any, path: tuple[str, ...], value: Any) -> Any:
+    """A copy of ``node`` with the value at ``path`` replaced (``...`` deletes it)."""
+    if not path:
+        return None if value is ... else value
+    copy = dict(node)
+    if len(path) == 1 and value is ...:
+        del copy[path[0]]
+    else:
+        copy[path[0]] = replaced(node[path[0]], path[1:], value)
+    return copy
+
+
+def mutations(documents: list[Any]) -> st.SearchStrategy[Any]:
+    """A real document with one value, at any depth, replaced by any JSON value or deleted."""
+    return st.sampled_from(documents).flatmap(
+        lambda doc: st.builds(
+            replaced, st.just(doc), st.sampled_from(paths_of(doc)), JSON_VALUES | st.just(...)
+        )
+    )
+
+
 def only_domain_errors(call, *args) -> None:
     with contextlib.suppress(SocialCrmError):
         call(*args)
@@ -433,6 +463,25 @@ def only_domain_errors(call, *args) -> None:
 @given(PAYLOADS)
 def test_normalise_raises_only_domain_errors_for_wrong_types_at_any_depth(payload):
     only_domain_errors(adapter.normalise, delivery_of(payload))
+
+
+def with_parsed_content(name: str) -> dict[str, Any]:
+    payload = json.loads(fixture(name))
+    return {**payload, "content": json.loads(payload["content"])}
+
+
+STORED = [with_parsed_content(name) for name in ("im_receive_msg_hindi_reply.json", "comment_reply.json")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(mutations(STORED))
+def test_normalise_raises_only_domain_errors_when_one_value_of_a_real_event_has_the_wrong_type(payload):
+    # Given a real stored event with one value, at any depth of the double-parsed content, replaced
+    content = payload.get("content") if isinstance(payload, dict) else None
+    if isinstance(content, dict):
+        payload = {**payload, "content": json.dumps(content)}
+    # When normalised, Then a draft or a domain error, nothing else
+    only_domain_errors(adapter.normalise, Delivery(json.dumps(payload).encode()))
 
 
 @settings(deadline=None)
