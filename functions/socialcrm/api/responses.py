@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
@@ -21,7 +22,7 @@ class ErrorBody(BaseModel):
     message: str
 
 
-def documented_errors(*statuses: int) -> dict[int, dict]:
+def documented_errors(*statuses: int) -> dict[int, Any]:
     """OpenAPI ``responses`` entries for the error statuses a route can answer."""
     meaning = {
         400: "Unparseable or invalid request",

@@ -64,7 +64,7 @@ def build_router(runtime: Callable[[], IngestRuntime]) -> Router:
         context = router.lambda_context
         remaining = context.get_remaining_time_in_millis() if context is not None else DEFAULT_REMAINING_MS
         delivery = Delivery(
-            body=_raw_body(event.body, event.is_base64_encoded),
+            body=_raw_body(event.body, bool(event.is_base64_encoded)),
             headers={k.lower(): v for k, v in (event.headers or {}).items()},
             query=event.query_string_parameters or {},
         )

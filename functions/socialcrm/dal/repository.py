@@ -61,11 +61,11 @@ class InteractionRepository:
 
         True when it was PENDING and is now complete; False when it was not pending (nothing to do).
         """
-        actions: list[Any] = [
-            InteractionItem.language.set(interaction.language),
-            InteractionItem.sentiment_status.set(interaction.sentiment_status),
-            InteractionItem.enriched_at.set(_iso(enriched_at)),
-        ]
+        actions: list[Any] = [InteractionItem.enriched_at.set(_iso(enriched_at))]
+        if interaction.language is not None:
+            actions.append(InteractionItem.language.set(interaction.language))
+        if interaction.sentiment_status is not None:
+            actions.append(InteractionItem.sentiment_status.set(interaction.sentiment_status))
         if interaction.sentiment is not None:
             actions.append(InteractionItem.sentiment.set(interaction.sentiment.model_dump(mode="json")))
         profile_update = profile_actions(interaction, new_interaction=False)

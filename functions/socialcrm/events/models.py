@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -49,4 +49,106 @@ class InteractionEnriched(EventDetail):
         )
 
 
-EVENT_MODELS: tuple[type[EventDetail], ...] = (InteractionEnriched,)
+Priority = Literal["P1", "P2", "P3", "P4"]
+CaseStatus = Literal["open", "pending", "resolved"]
+
+
+class InteractionRouted(EventDetail):
+    """A case was opened for an interaction: who works it, how urgently, and why (the rules that matched)."""
+
+    detail_type: ClassVar[str] = "InteractionRouted"
+
+    case_id: str
+    interaction_id: str
+    subject_id: str = Field(pattern=r"^[0-9a-f]{64}$")
+    platform: Platform
+    kind: Kind
+    language: str | None
+    sentiment: SentimentLabel | None
+    teams: list[str]
+    priority: Priority
+    tags: list[str]
+    rules: list[str]
+    opened_at: AwareDatetime
+    sla_due_at: AwareDatetime
+
+
+class CaseUpdated(EventDetail):
+    """A case changed (assignee, status, first response); ``sla_met`` is known once it was answered."""
+
+    detail_type: ClassVar[str] = "CaseUpdated"
+
+    case_id: str
+    subject_id: str = Field(pattern=r"^[0-9a-f]{64}$")
+    platform: Platform
+    teams: list[str]
+    priority: Priority
+    status: CaseStatus
+    opened_at: AwareDatetime
+    sla_due_at: AwareDatetime
+    first_response_at: AwareDatetime | None
+    resolved_at: AwareDatetime | None
+    sla_met: bool | None
+    updated_at: AwareDatetime
+
+
+class SlaBreached(EventDetail):
+    """A case reached its SLA due time without a first response."""
+
+    detail_type: ClassVar[str] = "SlaBreached"
+
+    case_id: str
+    subject_id: str = Field(pattern=r"^[0-9a-f]{64}$")
+    platform: Platform
+    teams: list[str]
+    priority: Priority
+    opened_at: AwareDatetime
+    sla_due_at: AwareDatetime
+    breached_at: AwareDatetime
+
+
+class SpikeDetected(EventDetail):
+    """Negative interactions on one topic and platform passed the floor and k times their baseline."""
+
+    detail_type: ClassVar[str] = "SpikeDetected"
+
+    topic: str
+    platform: Platform
+    window_start: AwareDatetime
+    window_minutes: int
+    count: int
+    baseline: float
+    case_id: str | None
+
+
+class ErasureRequested(EventDetail):
+    """A compliance officer asked for erasure; the request record holds what the erase consumer needs."""
+
+    detail_type: ClassVar[str] = "ErasureRequested"
+
+    request_id: str
+    subject_count: int
+    requested_at: AwareDatetime
+
+
+class ErasureCompleted(EventDetail):
+    """An erasure finished; counts per store and whether verification found nothing left."""
+
+    detail_type: ClassVar[str] = "ErasureCompleted"
+
+    request_id: str
+    status: Literal["COMPLETED", "FAILED"]
+    erased: dict[str, int]
+    verified: bool
+    completed_at: AwareDatetime
+
+
+EVENT_MODELS: tuple[type[EventDetail], ...] = (
+    InteractionEnriched,
+    InteractionRouted,
+    CaseUpdated,
+    SlaBreached,
+    SpikeDetected,
+    ErasureRequested,
+    ErasureCompleted,
+)

@@ -1,0 +1,3 @@
+from socialcrm.cli import main
+
+raise SystemExit(main())
