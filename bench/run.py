@@ -19,7 +19,7 @@ ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT / "functions"), str(ROOT)]
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
-MODULES = ["ingest_figures", "enrichment", "pipeline_figures", "local"]
+MODULES = ["ingest_figures", "enrichment", "pipeline_figures", "erasure", "local", "reporting"]
 RESULTS = HERE / "results.json"
 
 

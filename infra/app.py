@@ -23,6 +23,7 @@ from cdk_nag import AwsSolutionsChecks  # noqa: E402
 from infra.layer import LayerNotBuiltError, layer_dir_from_context  # noqa: E402
 from infra.stateful_stack import StatefulStack  # noqa: E402
 from infra.stateless_stack import StatelessStack  # noqa: E402
+from socialcrm.routing.rules import RulesError  # noqa: E402
 
 STATEFUL_STACK_NAME = "socialcrm-data"
 STATELESS_STACK_NAME = "socialcrm-service"
@@ -59,6 +60,9 @@ def main() -> int:
         build_app(app)
     except LayerNotBuiltError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except RulesError as exc:  # config/rules.yaml is invalid: name the rule and field, deploy nothing
+        print(f"error: {exc.message}", file=sys.stderr)
         return 1
     app.synth()
     return 0

@@ -43,6 +43,7 @@ def subscribe(function: PipelineFunction, work_queue: WorkQueue) -> None:
             batch_size=queue_spec.batch_size,
             max_batching_window=Duration.seconds(window) if window else None,
             report_batch_item_failures=True,
+            max_concurrency=queue_spec.max_concurrency,
         )
     )
 
@@ -83,7 +84,11 @@ class Consumers(Construct):
             spec=spec,
             shared=shared,
             environment=resource_environment(
-                tables={"interactions": interactions, "subjects": subjects},
+                tables={
+                    "interactions": interactions,
+                    "subjects": subjects,
+                    "suppressions": tables["suppressions"],
+                },
                 queues={spec.queue: inbound.queue},
                 bus=bus,
             ),
@@ -91,6 +96,8 @@ class Consumers(Construct):
         fn = function.fn
         grant_table(fn, interactions, ENRICH_INTERACTION_ACTIONS)
         grant_table(fn, subjects, ENRICH_SUBJECT_ACTIONS)
+        # the suppression seam: erasure tombstones and objections, read before anything is stored
+        grant_table(fn, tables["suppressions"], ("dynamodb:GetItem",))
         bus.grant_put_events_to(fn)
         grant_send(fn, inbound.queue)
         subscribe(function, inbound)

@@ -13,13 +13,18 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra.bus_subscriptions import BusSubscriptions
 from infra.consumers import Consumers
 from infra.crm_api import CrmApi
+from infra.dashboard import Dashboard
 from infra.http_api import HttpEndpoint
 from infra.ingest import Ingest
 from infra.lambdas import ARCHITECTURE, RUNTIME, PipelineFunction, SharedCode, function_code
 from infra.layer import DependencyLayer
 from infra.monitoring import Monitoring
+from infra.privacy import Privacy
+from infra.reporting import Reporting
+from infra.routing import Routing
 from socialcrm import topology
 
 
@@ -65,10 +70,35 @@ class StatelessStack(Stack):
             subjects=tables["subjects"],
             secret=secret,
         )
+        self.privacy = Privacy(
+            self,
+            "Privacy",
+            shared=shared,
+            tables=tables,
+            bus=bus,
+            secret=secret,
+            erasure_queue=self.consumers.queues["erasure"],
+        )
+        self.privacy.grant_export(self.crm_api.function)
+        self.reporting = Reporting(
+            self, "Reporting", shared=shared, tables=tables, queues=self.consumers.queues
+        )
+        self.reporting.grant_summary(self.crm_api.function)
+        self.routing = Routing(
+            self, "Routing", shared=shared, key=key, tables=tables, bus=bus, queues=self.consumers.queues
+        )
+        self.routing.serve_cases_api(self.crm_api.function)
+        # every queue topology subscribes to detail-types is fed by a rule on the bus
+        self.bus_subscriptions = BusSubscriptions(
+            self, "BusSubscriptions", bus=bus, queues=self.consumers.queues
+        )
         self.functions: dict[str, PipelineFunction] = {
             "ingest": self.ingest.function,
             "api": self.crm_api.function,
             **self.consumers.functions,
+            **self.privacy.functions,
+            **self.reporting.functions,
+            **self.routing.functions,
         }
         unbuilt = set(topology.FUNCTIONS) - set(self.functions)
         if unbuilt:
@@ -80,3 +110,12 @@ class StatelessStack(Stack):
             self, "Http", handlers={key: function.fn for key, function in self.functions.items()}
         )
         self.monitoring = Monitoring(self, "Monitoring", key=key, queues=self.consumers.queues)
+        self.bus_subscriptions.alarm_to(self.monitoring.topic)
+        self.routing.alarm_to(self.monitoring.topic)
+        self.dashboard = Dashboard(
+            self,
+            "Dashboard",
+            functions=self.functions,
+            queues=self.consumers.queues,
+            topic=self.monitoring.topic,
+        )

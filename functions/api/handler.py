@@ -8,12 +8,15 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 
+from socialcrm.api import cases, reports
 from socialcrm.api.crm import CrmRuntime, build_router
 from socialcrm.api.responses import register_error_handlers
 from socialcrm.dal.models import bind
 from socialcrm.dal.repository import InteractionRepository, SubjectRepository
 from socialcrm.observability import logger, metrics
-from socialcrm.settings import ApiSettings
+from socialcrm.privacy.runtime import export_stores
+from socialcrm.routing.runtime import CasesRuntime, build_cases_runtime
+from socialcrm.settings import ApiSettings, CasesApiSettings, ReportsApiSettings
 from socialcrm.tracing import tracer
 
 
@@ -25,13 +28,30 @@ def runtime() -> CrmRuntime:
         region=settings.aws_region,
         host=settings.endpoint_url,
     )
+    stores, suppressions = export_stores(settings)
     return CrmRuntime(
-        secrets=settings.secrets_source(), interactions=InteractionRepository(), subjects=SubjectRepository()
+        secrets=settings.secrets_source(),
+        interactions=InteractionRepository(),
+        subjects=SubjectRepository(),
+        stores=stores,
+        suppressions=suppressions,
     )
+
+
+@lru_cache(maxsize=1)
+def reports_runtime() -> reports.ReportsRuntime:
+    return reports.build_runtime(ReportsApiSettings.from_env())
+
+
+@lru_cache(maxsize=1)
+def cases_runtime() -> CasesRuntime:
+    return build_cases_runtime(CasesApiSettings.from_env())
 
 
 app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(build_router(runtime))
+app.include_router(reports.build_router(reports_runtime))
+app.include_router(cases.build_router(cases_runtime))
 register_error_handlers(app)
 
 

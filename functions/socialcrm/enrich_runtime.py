@@ -14,7 +14,8 @@ from socialcrm.enrichment.language import LanguageIdentifier
 from socialcrm.enrichment.service import enrich
 from socialcrm.events.publisher import EventPublisher
 from socialcrm.models import Interaction
-from socialcrm.privacy import NoSuppression, SuppressionCheck
+from socialcrm.privacy import SuppressionCheck
+from socialcrm.privacy.suppression import DynamoSuppressionCheck, SuppressionTable
 from socialcrm.queueing import InboundQueue
 from socialcrm.settings import EnrichSettings
 
@@ -41,5 +42,5 @@ def build_runtime(settings: EnrichSettings) -> EnrichRuntime:
         store=InteractionRepository(),
         publisher=EventPublisher(settings.event_bus_name, EVENT_SOURCE),
         pending_queue=InboundQueue(settings.inbound_queue_url),
-        suppression=NoSuppression(),
+        suppression=DynamoSuppressionCheck(SuppressionTable(settings.suppressions_table)),
     )

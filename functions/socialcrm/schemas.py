@@ -37,6 +37,12 @@ def _generic_envelope() -> type[BaseModel]:
     return ENVELOPE_MODEL  # type: ignore[no-any-return]
 
 
+def _routing_rules() -> type[BaseModel]:
+    from socialcrm.routing.rules import rules_json_schema
+
+    return rules_json_schema()
+
+
 def _registry() -> dict[str, Callable[[], dict[str, Any]]]:
     from socialcrm.events.models import EVENT_MODELS
     from socialcrm.models import Interaction
@@ -57,6 +63,11 @@ def _registry() -> dict[str, Callable[[], dict[str, Any]]]:
             _generic_envelope(),
             "generic-webhook.schema.json",
             "Body of a delivery to POST /webhooks/generic.",
+        ),
+        "schemas/routing-rules.schema.json": lambda: _schema(
+            _routing_rules(),
+            "routing-rules.schema.json",
+            "The routing rules document (config/rules.yaml; AppConfig in AWS).",
         ),
     }
     for model in EVENT_MODELS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 
@@ -19,7 +20,7 @@ class _Settings(BaseModel):
         try:
             return cls.model_validate(dict(os.environ if env is None else env))
         except ValidationError as exc:
-            missing = ", ".join(str(err["loc"][0]) for err in exc.errors())
+            missing = ", ".join(str(err["loc"][0]) if err["loc"] else err["msg"] for err in exc.errors())
             raise ConfigurationError(f"{cls.__name__}: missing or invalid environment: {missing}") from exc
 
 
@@ -58,8 +59,140 @@ class EnrichSettings(_AwsSettings):
     subjects_table: str = Field(alias="SUBJECTS_TABLE")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
     inbound_queue_url: str = Field(alias="INBOUND_QUEUE_URL")
+    suppressions_table: str = Field(alias="SUPPRESSIONS_TABLE")
 
 
 class ApiSettings(_AwsSettings, SecretsSettings):
     interactions_table: str = Field(alias="INTERACTIONS_TABLE")
     subjects_table: str = Field(alias="SUBJECTS_TABLE")
+    # The export (GDPR Art. 15) reads every personal-data store, and the subject's suppression state.
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
+    suppressions_table: str = Field(alias="SUPPRESSIONS_TABLE")
+    cases_table: str = Field(alias="CASES_TABLE")
+    report_seen_table: str = Field(alias="REPORT_SEEN_TABLE")
+
+
+class PrivacySettings(_AwsSettings, SecretsSettings):
+    """The privacy API: erasure requests and objections (the pepper turns user ids into subject ids)."""
+
+    erasure_requests_table: str = Field(alias="ERASURE_REQUESTS_TABLE")
+    suppressions_table: str = Field(alias="SUPPRESSIONS_TABLE")
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME")
+
+
+class EraseSettings(_AwsSettings):
+    """The erase consumer: every personal-data store, the tombstones, the requests, its own queue."""
+
+    erasure_requests_table: str = Field(alias="ERASURE_REQUESTS_TABLE")
+    suppressions_table: str = Field(alias="SUPPRESSIONS_TABLE")
+    interactions_table: str = Field(alias="INTERACTIONS_TABLE")
+    subjects_table: str = Field(alias="SUBJECTS_TABLE")
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
+    cases_table: str = Field(alias="CASES_TABLE")
+    report_seen_table: str = Field(alias="REPORT_SEEN_TABLE")
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME")
+    erasure_queue_url: str = Field(alias="ERASURE_QUEUE_URL")
+    # Verification waits this long after the tombstone, so a writer that checked just before it has
+    # finished (the enrich function's timeout plus a margin); the local stack and tests set it lower.
+    settle_seconds: int = Field(default=90, ge=0, le=900, alias="ERASURE_SETTLE_SECONDS")
+
+
+class ReportSettings(_AwsSettings):
+    """The report consumer: the counters and the facts it has counted."""
+
+    report_counters_table: str = Field(alias="REPORT_COUNTERS_TABLE")
+    report_seen_table: str = Field(alias="REPORT_SEEN_TABLE")
+
+
+class ReportsApiSettings(_AwsSettings):
+    """The reports routes of the api function: read-only on the counters."""
+
+    report_counters_table: str = Field(alias="REPORT_COUNTERS_TABLE")
+
+
+class DailyReportSettings(_AwsSettings):
+    """The daily report: the counters, and where the report goes (a folder locally, else the bucket)."""
+
+    report_counters_table: str = Field(alias="REPORT_COUNTERS_TABLE")
+    reports_dir: str | None = Field(default=None, alias="REPORTS_DIR")
+    reports_bucket: str | None = Field(default=None, alias="REPORTS_BUCKET")
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> DailyReportSettings:
+        if not (self.reports_dir or self.reports_bucket):
+            raise ValueError("set REPORTS_DIR (local) or REPORTS_BUCKET (AWS)")
+        return self
+
+
+class RulesSourceSettings(_Settings):
+    """Where the routing rules are read: AppConfig in AWS (all three ids), else a file (the local stack)."""
+
+    rules_file: str | None = Field(default=None, alias="RULES_FILE")
+    rules_application: str | None = Field(default=None, alias="RULES_APPCONFIG_APPLICATION")
+    rules_environment: str | None = Field(default=None, alias="RULES_APPCONFIG_ENVIRONMENT")
+    rules_profile: str | None = Field(default=None, alias="RULES_APPCONFIG_PROFILE")
+    rules_max_age_seconds: int = Field(default=60, ge=0, le=3600, alias="RULES_MAX_AGE_SECONDS")
+
+    @model_validator(mode="after")
+    def _whole_appconfig(self) -> RulesSourceSettings:
+        given = [self.rules_application, self.rules_environment, self.rules_profile]
+        if any(given) and not all(given):
+            raise ValueError("set all of RULES_APPCONFIG_APPLICATION, _ENVIRONMENT and _PROFILE, or none")
+        return self
+
+
+class SlaClockSettings(_Settings):
+    """The SLA clocks: an EventBridge Scheduler group in AWS; none set, an in-process timer (local)."""
+
+    sla_schedule_group: str | None = Field(default=None, alias="SLA_SCHEDULE_GROUP")
+    sla_target_arn: str | None = Field(default=None, alias="SLA_TARGET_ARN")
+    sla_role_arn: str | None = Field(default=None, alias="SLA_ROLE_ARN")
+
+
+class TeamTopicsSettings(_Settings):
+    """Each team's SNS topic, as JSON ``{"support": "arn:aws:sns:…"}``; none: notifications are logged."""
+
+    team_topics_json: str | None = Field(default=None, alias="TEAM_TOPICS")
+
+    @property
+    def team_topics(self) -> dict[str, str]:
+        """team → topic ARN; an unreadable value is a configuration error (named), not a silent default."""
+        if not self.team_topics_json:
+            return {}
+        try:
+            topics = json.loads(self.team_topics_json)
+        except ValueError as exc:
+            raise ConfigurationError("TEAM_TOPICS is not JSON") from exc
+        if not isinstance(topics, dict) or not all(isinstance(v, str) for v in topics.values()):
+            raise ConfigurationError('TEAM_TOPICS must be a JSON object {"team": "topic ARN"}')
+        return topics
+
+
+class RouteSettings(_AwsSettings, RulesSourceSettings, SlaClockSettings, TeamTopicsSettings):
+    """The route consumer: reads interactions, writes cases and counters, sets clocks, publishes."""
+
+    interactions_table: str = Field(alias="INTERACTIONS_TABLE")
+    cases_table: str = Field(alias="CASES_TABLE")
+    counters_table: str = Field(alias="COUNTERS_TABLE")
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME")
+
+
+class SlaSettings(_AwsSettings, TeamTopicsSettings):
+    """The sla function (invoked by a case's schedule): the cases, the bus, the team topics."""
+
+    cases_table: str = Field(alias="CASES_TABLE")
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME")
+
+
+class CasesApiSettings(_AwsSettings, SlaClockSettings):
+    """The work-queue routes of the api function: the cases, the bus, the clocks to stop."""
+
+    cases_table: str = Field(alias="CASES_TABLE")
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME")
+
+
+class ReplaySettings(_AwsSettings):
+    """``socialcrm rules dry-run``: reads interactions and cases, writes nothing."""
+
+    interactions_table: str = Field(alias="INTERACTIONS_TABLE")
+    cases_table: str = Field(alias="CASES_TABLE")

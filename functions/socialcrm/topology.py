@@ -18,6 +18,20 @@ RETENTION_DAYS: dict[str, int] = {
     "idempotency": 8,
     "interactions": 730,
     "subjects": 730,
+    "cases": 1095,
+    # Erasure tombstones: as long as interactions, so no message from before an erasure can come back
+    # while it could still be held (an objection has no expiry: it lasts until lifted).
+    "suppressions": 730,
+    # The proof of each erasure (pseudonymous subject ids, counts, times, requester): six years, the
+    # limitation period for claims in several EU member states (docs/decisions.md, "Privacy").
+    "erasure_requests": 2190,
+    # Report counters are aggregates (no personal data): three years, for year-on-year comparison.
+    "report_counters": 1096,
+    # Facts the report consumer has counted (digests, no ids): longer than any reportable range
+    # (366 days), so no redelivered or republished event can count twice in a report.
+    "report_seen": 400,
+    # Spike counters: a window and its baseline, then gone (aggregates per topic, no ids).
+    "counters": 2,
 }
 
 
@@ -58,6 +72,8 @@ class QueueSpec:
     batching_window_seconds: int = 0
     # Detail-types of the socialcrm bus routed to this queue (empty: fed directly, not by the bus).
     detail_types: tuple[str, ...] = ()
+    # Most concurrent invocations its event source may run (None: as many as Lambda scales to).
+    max_concurrency: int | None = None
 
     @property
     def local_name(self) -> str:
@@ -98,6 +114,54 @@ TABLES: dict[str, TableSpec] = {
         partition_key=Attribute("subject_id"),
         ttl_attribute="expires_at",
     ),
+    # Routed cases: one row per case plus one per team it is queued for (work queues by team and status,
+    # most urgent first); by_subject lets erasure delete a subject's cases. No names, handles or text.
+    "cases": TableSpec(
+        key="cases",
+        env_var="CASES_TABLE",
+        partition_key=Attribute("case_id"),
+        indexes=(
+            IndexSpec("by_queue", Attribute("queue"), Attribute("rank")),
+            IndexSpec("by_subject", Attribute("subject_id"), Attribute("opened_at")),
+        ),
+        ttl_attribute="expires_at",
+    ),
+    # Spike detection: atomic counters of negative interactions per topic, platform and time bucket.
+    "counters": TableSpec(
+        key="counters",
+        env_var="COUNTERS_TABLE",
+        partition_key=Attribute("counter_id"),
+        ttl_attribute="expires_at",
+    ),
+    # Erasure tombstones and objections (GDPR Art. 17 and 21), read by enrich before it stores anything.
+    "suppressions": TableSpec(
+        key="suppressions",
+        env_var="SUPPRESSIONS_TABLE",
+        partition_key=Attribute("subject_id"),
+        ttl_attribute="expires_at",
+    ),
+    # Erasure requests and their proof (no raw identifiers: subject ids, counts, times, requester).
+    "erasure_requests": TableSpec(
+        key="erasure_requests",
+        env_var="ERASURE_REQUESTS_TABLE",
+        partition_key=Attribute("request_id"),
+        ttl_attribute="expires_at",
+    ),
+    # Report counters: one item per day x dimension (aggregates only, never an id: erasure leaves it).
+    "report_counters": TableSpec(
+        key="report_counters",
+        env_var="REPORT_COUNTERS_TABLE",
+        partition_key=Attribute("day"),
+        sort_key=Attribute("dimension"),
+        ttl_attribute="expires_at",
+    ),
+    # What the report consumer has counted: SHA-256 digests of fact keys (no personal data).
+    "report_seen": TableSpec(
+        key="report_seen",
+        env_var="REPORT_SEEN_TABLE",
+        partition_key=Attribute("fact"),
+        ttl_attribute="expires_at",
+    ),
 }
 
 QUEUES: dict[str, QueueSpec] = {
@@ -109,6 +173,33 @@ QUEUES: dict[str, QueueSpec] = {
         # Large batches let Comprehend's 25-document batch calls run full per language (cost per message).
         batch_size=1000,
         batching_window_seconds=5,
+    ),
+    "route": QueueSpec(
+        key="route",
+        env_var="ROUTE_QUEUE_URL",
+        visibility_timeout_seconds=180,  # six times the route function's timeout
+        max_receive_count=5,
+        batch_size=10,
+        detail_types=("InteractionEnriched",),
+    ),
+    "erasure": QueueSpec(
+        key="erasure",
+        env_var="ERASURE_QUEUE_URL",
+        visibility_timeout_seconds=1800,  # six times the erase function's timeout
+        max_receive_count=5,
+        batch_size=1,  # one erasure request per invocation: its own time budget and its own retry
+        detail_types=("ErasureRequested",),
+    ),
+    "report": QueueSpec(
+        key="report",
+        env_var="REPORT_QUEUE_URL",
+        visibility_timeout_seconds=180,  # six times the report function's timeout
+        max_receive_count=5,
+        batch_size=100,
+        batching_window_seconds=5,
+        detail_types=("InteractionEnriched", "InteractionRouted", "CaseUpdated", "SlaBreached", "SpikeDetected"),
+        # Counters of one day are few hot items: a few writers keep transaction conflicts rare.
+        max_concurrency=5,
     ),
 }
 
@@ -124,6 +215,32 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         timeout_seconds=60,
         queue="inbound",
     ),
+    "route": FunctionSpec(
+        key="route", handler="route.handler.lambda_handler", memory_mb=512, timeout_seconds=30, queue="route"
+    ),
+    # Invoked by EventBridge Scheduler at a case's SLA warning and due times (no queue).
+    "sla": FunctionSpec(key="sla", handler="sla.handler.lambda_handler", memory_mb=256, timeout_seconds=15),
+    "privacy": FunctionSpec(
+        key="privacy", handler="privacy.handler.lambda_handler", memory_mb=512, timeout_seconds=15
+    ),
+    "erase": FunctionSpec(
+        key="erase",
+        handler="erase.handler.lambda_handler",
+        memory_mb=512,
+        timeout_seconds=300,
+        queue="erasure",
+    ),
+    "report": FunctionSpec(
+        key="report", handler="report.handler.lambda_handler", memory_mb=512, timeout_seconds=30, queue="report"
+    ),
+    "daily_report": FunctionSpec(
+        key="daily_report",
+        handler="daily_report.handler.lambda_handler",
+        memory_mb=1024,
+        timeout_seconds=120,
+        # matplotlib writes its font cache on first import; /tmp is Lambda's only writable folder.
+        environment={"MPLCONFIGDIR": "/tmp/matplotlib"},  # noqa: S108
+    ),
 }
 
 # HTTP routes: (method, path in API Gateway syntax, function key, IAM-authorised?)
@@ -133,7 +250,20 @@ ROUTES: tuple[tuple[str, str, str, bool], ...] = (
     ("GET", "/interactions/{interaction_id}", "api", True),
     ("GET", "/subjects/{platform}/{user_id}/interactions", "api", True),
     ("GET", "/subjects/{platform}/{user_id}/export", "api", True),
+    ("POST", "/erasure-requests", "privacy", True),
+    ("GET", "/erasure-requests/{request_id}", "privacy", True),
+    ("POST", "/erasure-requests/{request_id}/retry", "privacy", True),
+    ("GET", "/subjects/{platform}/{user_id}/objection", "privacy", True),
+    ("PUT", "/subjects/{platform}/{user_id}/objection", "privacy", True),
+    ("DELETE", "/subjects/{platform}/{user_id}/objection", "privacy", True),
+    ("GET", "/reports/summary", "api", True),
+    ("GET", "/cases", "api", True),
+    ("GET", "/cases/{case_id}", "api", True),
+    ("PATCH", "/cases/{case_id}", "api", True),
 )
+
+# The EventBridge Scheduler group holding every case's one-time SLA schedules (warning and due).
+SLA_SCHEDULE_GROUP = "socialcrm-sla"
 
 # Largest body a function can be handed synchronously (Lambda's 6 MB request limit).
 MAX_WEBHOOK_BYTES = 6 * 1024 * 1024

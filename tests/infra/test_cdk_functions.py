@@ -13,13 +13,71 @@ pytestmark = pytest.mark.infra
 ROOT = Path(__file__).resolve().parents[2]
 
 # The settings model each handler reads its environment with.
-SETTINGS = {"ingest": settings.IngestSettings, "api": settings.ApiSettings, "enrich": settings.EnrichSettings}
+SETTINGS = {
+    "ingest": settings.IngestSettings,
+    "api": settings.ApiSettings,
+    "enrich": settings.EnrichSettings,
+    "privacy": settings.PrivacySettings,
+    "erase": settings.EraseSettings,
+    "report": settings.ReportSettings,
+    "daily_report": settings.DailyReportSettings,
+    "route": settings.RouteSettings,
+    "sla": settings.SlaSettings,
+}
 
 # The resources whose names each function is told about, and nothing else.
 EXPECTED_RESOURCE_ENV = {
     "ingest": {"IDEMPOTENCY_TABLE", "INBOUND_QUEUE_URL", "SECRETS_NAME"},
-    "api": {"INTERACTIONS_TABLE", "SUBJECTS_TABLE", "SECRETS_NAME"},
-    "enrich": {"INTERACTIONS_TABLE", "SUBJECTS_TABLE", "INBOUND_QUEUE_URL", "EVENT_BUS_NAME"},
+    "api": {
+        "INTERACTIONS_TABLE",
+        "SUBJECTS_TABLE",
+        "SECRETS_NAME",
+        # the access export reads every personal-data store and the suppression state
+        "IDEMPOTENCY_TABLE",
+        "CASES_TABLE",
+        "REPORT_SEEN_TABLE",
+        "SUPPRESSIONS_TABLE",
+        # GET /reports/summary reads the report counters
+        "REPORT_COUNTERS_TABLE",
+        # the work queues (/cases) update cases, announce CaseUpdated and stop SLA clocks
+        "EVENT_BUS_NAME",
+        "SLA_SCHEDULE_GROUP",
+    },
+    "enrich": {
+        "INTERACTIONS_TABLE",
+        "SUBJECTS_TABLE",
+        "INBOUND_QUEUE_URL",
+        "EVENT_BUS_NAME",
+        "SUPPRESSIONS_TABLE",
+    },
+    "privacy": {"ERASURE_REQUESTS_TABLE", "SUPPRESSIONS_TABLE", "EVENT_BUS_NAME", "SECRETS_NAME"},
+    "erase": {
+        "ERASURE_REQUESTS_TABLE",
+        "SUPPRESSIONS_TABLE",
+        "INTERACTIONS_TABLE",
+        "SUBJECTS_TABLE",
+        "IDEMPOTENCY_TABLE",
+        "CASES_TABLE",
+        "REPORT_SEEN_TABLE",
+        "EVENT_BUS_NAME",
+        "ERASURE_QUEUE_URL",
+    },
+    "report": {"REPORT_COUNTERS_TABLE", "REPORT_SEEN_TABLE"},
+    "daily_report": {"REPORT_COUNTERS_TABLE", "REPORTS_BUCKET"},
+    "route": {
+        "INTERACTIONS_TABLE",
+        "CASES_TABLE",
+        "COUNTERS_TABLE",
+        "EVENT_BUS_NAME",
+        "SLA_SCHEDULE_GROUP",
+        "SLA_TARGET_ARN",
+        "SLA_ROLE_ARN",
+        "TEAM_TOPICS",
+        "RULES_APPCONFIG_APPLICATION",
+        "RULES_APPCONFIG_ENVIRONMENT",
+        "RULES_APPCONFIG_PROFILE",
+    },
+    "sla": {"CASES_TABLE", "EVENT_BUS_NAME", "TEAM_TOPICS"},
 }
 
 

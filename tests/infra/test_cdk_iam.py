@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from infra.routing import SCHEDULES_RESOURCE
+
 pytestmark = pytest.mark.infra
 
 LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
@@ -39,8 +41,21 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     | {("dynamodb:Query", "table:interactions/index/by_subject")}
     | _pairs({"dynamodb:GetItem", "dynamodb:Query"}, "table:subjects")
     | _pairs(TABLE_KEY_READ, "key via dynamodb")
-    | {("secretsmanager:GetSecretValue", "secret"), ("kms:Decrypt", "key via secretsmanager")},
+    | {("secretsmanager:GetSecretValue", "secret"), ("kms:Decrypt", "key via secretsmanager")}
+    # the access export (GDPR Art. 15) reads every personal-data store and the suppression state
+    | {("dynamodb:BatchGetItem", "table:idempotency"), ("dynamodb:GetItem", "table:suppressions")}
+    | {("dynamodb:BatchGetItem", "table:report_seen")}
+    | {("dynamodb:Query", "table:cases"), ("dynamodb:Query", "table:cases/index/by_subject")}
+    # GET /reports/summary reads the report counters
+    | {("dynamodb:Query", "table:report_counters")}
+    # the work queues (/cases): read and update cases, stop their SLA clocks, announce CaseUpdated
+    | _pairs({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "table:cases")
+    | {("dynamodb:Query", "table:cases/index/by_queue")}
+    | _pairs(TABLE_KEY_WRITE, "key via dynamodb")
+    | {("scheduler:DeleteSchedule", "sla-schedules"), ("events:PutEvents", "bus")},
     "enrich": _baseline("enrich")
+    # the suppression seam: erasure tombstones and objections
+    | {("dynamodb:GetItem", "table:suppressions")}
     | _pairs(
         {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query"},
         "table:interactions",
@@ -64,6 +79,84 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     # ... and enrich re-queues interactions whose sentiment is still pending
     | {("sqs:SendMessage", "queue:inbound")}
     | _pairs({"kms:Decrypt", "kms:GenerateDataKey"}, "key via sqs"),
+    # erasure requests and objections; never a personal-data store
+    "privacy": _baseline("privacy")
+    | _pairs({"dynamodb:GetItem", "dynamodb:PutItem"}, "table:erasure_requests")
+    | _pairs({"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, "table:suppressions")
+    | _pairs(TABLE_KEY_WRITE, "key via dynamodb")
+    | {("events:PutEvents", "bus")}
+    | {("secretsmanager:GetSecretValue", "secret"), ("kms:Decrypt", "key via secretsmanager")},
+    # the erase consumer: index queries, batched deletes, consistent re-reads; no Scan
+    "erase": _baseline("erase")
+    | _pairs({"dynamodb:GetItem", "dynamodb:PutItem"}, "table:erasure_requests")
+    | {("dynamodb:UpdateItem", "table:suppressions")}
+    | _pairs({"dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"}, "table:idempotency")
+    | _pairs({"dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"}, "table:report_seen")
+    | _pairs({"dynamodb:DeleteItem", "dynamodb:GetItem"}, "table:subjects")
+    | _pairs({"dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"}, "table:interactions")
+    | _pairs({"dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"}, "table:cases")
+    | {
+        ("dynamodb:Query", "table:interactions/index/by_subject"),
+        ("dynamodb:Query", "table:cases/index/by_subject"),
+    }
+    | _pairs(TABLE_KEY_WRITE, "key via dynamodb")
+    | {("events:PutEvents", "bus")}
+    | _pairs(
+        {
+            "sqs:ReceiveMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueUrl",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+        },
+        "queue:erasure",
+    )
+    | {("kms:Decrypt", "key")}
+    # a request that must continue later (settle period, time budget) goes back on its own queue
+    | {("sqs:SendMessage", "queue:erasure")}
+    | _pairs({"kms:Decrypt", "kms:GenerateDataKey"}, "key via sqs"),
+}
+
+
+ROUTE_QUEUE_CONSUMER = _pairs(
+    {
+        "sqs:ReceiveMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueUrl",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+    },
+    "queue:route",
+) | {("kms:Decrypt", "key")}
+TEAM_TOPICS = {f"topic:{team}" for team in ("support", "product", "sales", "marketing", "pr")}
+NOTIFY_TEAMS = {("sns:Publish", topic) for topic in TEAM_TOPICS} | _pairs(
+    {"kms:Decrypt", "kms:GenerateDataKey"}, "key via sns"
+)
+
+EXPECTED |= {
+    # route: the interaction (text, history, routing), cases, spike counters, SLA schedules, teams, rules
+    "route": _baseline("route")
+    | _pairs({"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"}, "table:interactions")
+    | {("dynamodb:Query", "table:interactions/index/by_subject")}
+    | _pairs({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "table:cases")
+    | _pairs({"dynamodb:UpdateItem", "dynamodb:BatchGetItem"}, "table:counters")
+    | _pairs(TABLE_KEY_WRITE, "key via dynamodb")
+    | {("events:PutEvents", "bus")}
+    | {
+        ("scheduler:CreateSchedule", "sla-schedules"),
+        ("iam:PassRole", "sla-scheduler-role to scheduler.amazonaws.com"),
+    }
+    | _pairs({"appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"}, "rules")
+    | NOTIFY_TEAMS
+    | ROUTE_QUEUE_CONSUMER,
+    # sla: invoked by a case's schedule; the case, the bus, the teams, and its own dead-letter queue
+    "sla": _baseline("sla")
+    | _pairs({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "table:cases")
+    | _pairs(TABLE_KEY_WRITE, "key via dynamodb")
+    | {("events:PutEvents", "bus")}
+    | NOTIFY_TEAMS
+    | {("sqs:SendMessage", "dlq:sla")}
+    | _pairs({"kms:Decrypt", "kms:GenerateDataKey"}, "key via sqs"),
 }
 
 
@@ -77,13 +170,20 @@ def _labels(synthesis) -> dict[str, str]:
     }
     for key, table in data.tables.items():
         named[f"table:{key}"] = table.table_arn
-        for index in ("by_subject",):
+        for index in ("by_subject", "by_queue"):
             named[f"table:{key}/index/{index}"] = f"{table.table_arn}/index/{index}"
     for key, work_queue in service.consumers.queues.items():
         named[f"queue:{key}"] = work_queue.queue.queue_arn
         named[f"dlq:{key}"] = work_queue.dlq.queue_arn
     for key, function in service.functions.items():
         named[f"logs:{key}"] = function.log_group.log_group_arn
+    routing = service.routing
+    named["sla-scheduler-role"] = routing.scheduler_role.role_arn
+    named["sla-schedules"] = SCHEDULES_RESOURCE
+    named["rules"] = routing._rules_arn()
+    named["dlq:sla"] = routing.sla_dlq.queue_arn
+    for team, topic in routing.topics.items():
+        named[f"topic:{team}"] = topic.topic_arn
     labels = {
         json.dumps(synthesis.in_service(token), sort_keys=True): label for label, token in named.items()
     }
@@ -95,6 +195,11 @@ def _via(statement: dict[str, Any]) -> str:
     condition = statement.get("Condition")
     if not condition:
         return ""
+    if "iam:PassedToService" in condition.get("StringEquals", {}):  # iam:PassRole, to one service only
+        assert condition == {
+            "StringEquals": {"iam:PassedToService": condition["StringEquals"]["iam:PassedToService"]}
+        }
+        return f" to {condition['StringEquals']['iam:PassedToService']}"
     via = condition["StringEquals"]["kms:ViaService"]
     service = via["Fn::Join"][1][0].rstrip(".")  # ["dynamodb.", {"Ref": "AWS::Region"}, ".amazonaws.com"]
     assert condition == {"StringEquals": {"kms:ViaService": via}}, f"unexpected condition {condition}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -52,14 +53,22 @@ def test_every_nag_suppression_carries_a_specific_reason(synthesis):
         assert len(rule["reason"]) >= 60, rule
 
 
-def test_wildcard_resource_suppressions_are_limited_to_the_star_resource(synthesis):
+# "Resource::*" (services without resource-level permissions), or the children of one named resource:
+# "<prefix>/*" or "<prefix>:*" whose prefix holds no wildcard (a bucket prefix, a function's versions,
+# the schedules of one schedule group).
+_SCOPED_RESOURCE = re.compile(r"^Resource::(\*|[^*]+[/:]\*)$")
+
+
+def test_wildcard_suppressions_never_excuse_an_action_and_only_scoped_resources(synthesis):
     # Given the IAM5 (wildcard) suppressions
     for template in _templates(synthesis).values():
         for resource in template.to_json()["Resources"].values():
             for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
                 if rule["id"] == "AwsSolutions-IAM5":
-                    # Then they only ever excuse "Resource::*", never a wildcard action or ARN pattern
-                    assert rule.get("applies_to") == ["Resource::*"], rule
+                    # Then each names what it excuses: never a wildcard action, never an open ARN pattern
+                    assert rule.get("applies_to"), rule
+                    for excused in rule["applies_to"]:
+                        assert _SCOPED_RESOURCE.match(excused), rule
 
 
 def test_stacks_are_environment_agnostic_and_need_no_lookup(synthesis):

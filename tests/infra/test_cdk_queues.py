@@ -61,7 +61,7 @@ def _alarms_on(synthesis, queue_id: str, metric: str) -> list[dict]:
     return [
         alarm["Properties"]
         for alarm in alarms.values()
-        if alarm["Properties"]["MetricName"] == metric
+        if alarm["Properties"].get("MetricName") == metric  # metric-math alarms have none
         and alarm["Properties"]["Namespace"] == "AWS/SQS"
         and alarm["Properties"]["Dimensions"]
         == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]

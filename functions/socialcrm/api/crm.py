@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -12,9 +11,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from socialcrm.api.responses import documented_errors
 from socialcrm.dal.repository import InteractionRepository, SubjectRepository
-from socialcrm.errors import BadRequestError, NotFoundError
+from socialcrm.errors import BadRequestError, ConfigurationError, NotFoundError
 from socialcrm.models import PLATFORMS, subject_id
 from socialcrm.observability import logger
+from socialcrm.privacy.access import export_subject as export_subject_data
+from socialcrm.privacy.stores import StoreRegistry
+from socialcrm.privacy.suppression import SuppressionTable
 from socialcrm.secrets import SecretsSource
 
 MAX_PAGE = 100
@@ -25,6 +27,9 @@ class CrmRuntime:
     secrets: SecretsSource
     interactions: InteractionRepository
     subjects: SubjectRepository
+    # The personal-data stores and the suppression state, read by the export (socialcrm.privacy.runtime).
+    stores: StoreRegistry | None = None
+    suppressions: SuppressionTable | None = None
 
 
 def _subject(runtime: CrmRuntime, platform: str, user_id: str) -> str:
@@ -70,20 +75,16 @@ def build_router(runtime: Callable[[], CrmRuntime]) -> Router:
     @router.get(
         "/subjects/<platform>/<user_id>/export",
         summary="Everything held about a data subject (GDPR Art. 15)",
+        description="One JSON document: each personal-data store, and the subject's suppression state.",
         responses={200: {"description": "The subject's data from every store"}, **documented_errors(400)},
     )
     def export_subject(platform: str, user_id: str) -> dict[str, Any]:
         env = runtime()
         subject = _subject(env, platform, user_id)
-        interactions = env.interactions.all_for_subject(subject)
-        logger.info("export", subject_id=subject, interactions=len(interactions))
-        return {
-            "subject_id": subject,
-            "generated_at": datetime.now(tz=UTC).isoformat(),
-            "stores": {
-                "subjects": env.subjects.get(subject),
-                "interactions": [i.model_dump(mode="json") for i in interactions],
-            },
-        }
+        if env.stores is None or env.suppressions is None:
+            raise ConfigurationError("The export needs the personal-data stores (socialcrm.privacy.runtime).")
+        document = export_subject_data(subject, stores=env.stores, suppressions=env.suppressions)
+        logger.info("export", subject_id=subject, interactions=len(document["stores"]["interactions"]))
+        return document
 
     return router

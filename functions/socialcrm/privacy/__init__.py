@@ -1,6 +1,9 @@
-"""Privacy: the suppression seam the enrich function asks before it stores anything.
+"""Privacy: the suppression seam the enrich function asks before it stores anything, and (in the
+modules of this package) erasure, access export, objections and their stores.
 
-Today nothing is suppressed; erasure tombstones and objections (GDPR Art. 17 and 21) fill this seam.
+The seam's production answer is :class:`socialcrm.privacy.suppression.DynamoSuppressionCheck`: erasure
+tombstones and objections (GDPR Art. 17 and 21) read from the suppressions table. ``NoSuppression`` is
+for tests and benchmarks that measure other things.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ class SuppressionCheck(Protocol):
 
 
 class NoSuppression:
-    """Suppresses nothing: the seam's answer until erasure and objection land."""
+    """Suppresses nothing (tests and benchmarks of other stages)."""
 
     def suppressed(self, interaction: Interaction) -> bool:
         return False

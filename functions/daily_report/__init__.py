@@ -1,0 +1,1 @@
+"""The daily report's Lambda entry point (invoked by EventBridge Scheduler)."""

@@ -1,0 +1,1 @@
+"""The erase function's Lambda entry point."""

@@ -1,0 +1,1 @@
+"""The privacy function's Lambda entry point."""

@@ -1,0 +1,1 @@
+"""The report consumer's Lambda entry point."""

@@ -1,0 +1,1 @@
+"""The route function's Lambda entry point."""

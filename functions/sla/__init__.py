@@ -1,0 +1,1 @@
+"""The sla function's Lambda entry point."""

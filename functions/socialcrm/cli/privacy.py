@@ -1,0 +1,334 @@
+"""``socialcrm privacy``: erasure (GDPR Art. 17), access export (Art. 15) and objections (Art. 21).
+
+    socialcrm privacy erase --platform x --user-id 123 --reference T-42 [--also instagram:abc] [--wait]
+    socialcrm privacy status REQUEST_ID [--json]
+    socialcrm privacy retry REQUEST_ID
+    socialcrm privacy export --platform x --user-id 123 -o subject.json
+    socialcrm privacy object --platform x --user-id 123 --reference T-50
+    socialcrm privacy lift-objection --platform x --user-id 123
+    socialcrm privacy objection --platform x --user-id 123
+
+Requests go to the deployed API (``--api-url`` or ``SOCIALCRM_API_URL``) signed with SigV4 (service
+``execute-api``; credentials from the default chain: environment, profile, SSO, instance role), or to
+the local stack with ``--local`` (``http://127.0.0.1:3000`` unless ``--api-url`` says otherwise, unsigned).
+Exit codes: 0 done, 1 the erasure FAILED, 2 the request could not be made (the message says why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from socialcrm.cli import CliError
+
+LOCAL_URL = "http://127.0.0.1:3000"
+SERVICE = "execute-api"
+HTTP_TIMEOUT_SECONDS = 30
+FINAL = ("COMPLETED", "FAILED")
+_REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$")
+
+# Seams for the tests: how to wait, and what time it is.
+sleep: Callable[[float], None] = time.sleep
+clock: Callable[[], float] = time.monotonic
+
+
+def register(subparsers: Any) -> None:
+    group = subparsers.add_parser(
+        "privacy", help="GDPR: erase a data subject, export what is held, record objections"
+    )
+    commands = group.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(
+        name: str, help_text: str, func: Callable[[argparse.Namespace], int]
+    ) -> argparse.ArgumentParser:
+        parser = commands.add_parser(name, help=help_text, description=help_text)
+        parser.add_argument("--api-url", help="the API's base URL (default: SOCIALCRM_API_URL)")
+        parser.add_argument("--local", action="store_true", help=f"the local stack ({LOCAL_URL}), unsigned")
+        parser.add_argument(
+            "--region", help="region to sign for (default: AWS_REGION, the profile, or the URL)"
+        )
+        parser.set_defaults(func=func)
+        return parser
+
+    def subject(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--platform", required=True, help="facebook, instagram, messenger, whatsapp, x, ..."
+        )
+        parser.add_argument("--user-id", required=True, help="the platform's id of the person")
+
+    erase = command("erase", "request the erasure of a data subject (every store, verified)", _erase)
+    subject(erase)
+    erase.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="PLATFORM:USER_ID",
+        help="more identities of the person",
+    )
+    erase.add_argument("--reference", required=True, help="the ticket that asked for it (e.g. T-42)")
+    erase.add_argument("--wait", action="store_true", help="wait until it is COMPLETED or FAILED")
+    erase.add_argument("--timeout", type=int, default=900, help="seconds --wait waits (900)")
+    erase.add_argument("--interval", type=float, default=5.0, help="seconds between checks (5)")
+
+    status = command("status", "an erasure request's status, counts per store and verification", _status)
+    status.add_argument("request_id")
+    status.add_argument("--json", action="store_true", help="print the request as JSON")
+
+    retry = command("retry", "start a FAILED erasure request again (it continues where it stopped)", _retry)
+    retry.add_argument("request_id")
+
+    export = command("export", "everything held about a data subject, as one JSON document", _export)
+    subject(export)
+    export.add_argument(
+        "-o", "--output", help="write it to this file (owner-only permissions) instead of stdout"
+    )
+
+    objection = command(
+        "object", "record an objection: nothing of the subject is processed until lifted", _object
+    )
+    subject(objection)
+    objection.add_argument("--reference", required=True, help="the ticket that recorded it")
+
+    lift = command("lift-objection", "lift an objection: new messages are processed again", _lift)
+    subject(lift)
+
+    show = command("objection", "whether the subject objected, and any erasure tombstone", _show_objection)
+    subject(show)
+
+
+# -- the HTTP client --------------------------------------------------------------------------------
+
+
+class Api:
+    """The socialcrm API over HTTP: JSON in and out, SigV4-signed unless it is the local stack."""
+
+    def __init__(self, base_url: str, *, credentials: Any | None, region: str | None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.credentials = credentials
+        self.region = region
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        url = self.base_url + path
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"accept": "application/json"}
+        if data is not None:
+            headers["content-type"] = "application/json"
+        if self.credentials is not None:
+            headers = self._signed(method, url, data, headers)
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310
+                return _json(response.read(), response.status, url)
+        except urllib.error.HTTPError as exc:
+            raise CliError(_http_error(exc, signed=self.credentials is not None)) from exc
+        except urllib.error.URLError as exc:
+            raise CliError(f"cannot reach the API at {self.base_url}: {exc.reason}{self._hint()}") from exc
+        except (TimeoutError, ConnectionError) as exc:
+            raise CliError(f"cannot reach the API at {self.base_url}: {exc}{self._hint()}") from exc
+
+    def _hint(self) -> str:
+        if self.credentials is None:
+            return " (is the local stack running? `make local`)"
+        return " (check --api-url or SOCIALCRM_API_URL)"
+
+    def _signed(self, method: str, url: str, data: bytes | None, headers: dict[str, str]) -> dict[str, str]:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        request = AWSRequest(method=method, url=url, data=data, headers=headers)
+        SigV4Auth(self.credentials, SERVICE, self.region).add_auth(request)
+        return dict(request.headers.items())
+
+
+def _json(raw: bytes, status: int, url: str) -> Any:
+    try:
+        return json.loads(raw or b"null")
+    except ValueError as exc:
+        raise CliError(f"the API answered {status} with something that is not JSON ({url})") from exc
+
+
+def _http_error(exc: urllib.error.HTTPError, *, signed: bool) -> str:
+    raw = exc.read()
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    message = body.get("message") or raw.decode("utf-8", "replace").strip()[:200] or exc.reason
+    code = body.get("error")
+    text = f"the API refused the request: {exc.code} {code + ': ' if code else ''}{message}"
+    if exc.code == 403 and signed and not code:  # API Gateway's own answer: the IAM check failed
+        text += " (is your AWS principal allowed execute-api:Invoke on this API, and the region right?)"
+    return text
+
+
+def _api(args: argparse.Namespace) -> Api:
+    url = args.api_url or (LOCAL_URL if args.local else os.environ.get("SOCIALCRM_API_URL"))
+    if not url:
+        raise CliError("no API to talk to: pass --api-url (or set SOCIALCRM_API_URL), or --local")
+    if not url.startswith(("http://", "https://")):
+        raise CliError(f"--api-url must start with http:// or https://, not {url!r}")
+    if args.local:
+        return Api(url, credentials=None, region=None)
+    import botocore.session
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        session = botocore.session.get_session()
+        credentials = session.get_credentials()
+        region = args.region or os.environ.get("AWS_REGION") or session.get_config_variable("region")
+    except BotoCoreError as exc:
+        raise CliError(f"cannot load AWS credentials: {exc}") from exc
+    if credentials is None:
+        raise CliError(
+            "no AWS credentials found: configure them (aws configure, AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY), or use --local for the local stack"
+        )
+    host = url.split("/")[2].split(":")[0]
+    from_url = _REGION_IN_HOST.search(host)
+    region = args.region or (from_url.group(1) if from_url else region)
+    if not region:
+        raise CliError("no region to sign for: pass --region or set AWS_REGION")
+    try:
+        frozen = credentials.get_frozen_credentials()
+    except BotoCoreError as exc:
+        raise CliError(f"cannot load AWS credentials: {exc}") from exc
+    return Api(url, credentials=frozen, region=region)
+
+
+def _subject_path(args: argparse.Namespace, suffix: str) -> str:
+    return f"/subjects/{quote(args.platform, safe='')}/{quote(args.user_id, safe='')}/{suffix}"
+
+
+def _identity(value: str) -> dict[str, str]:
+    platform, sep, user_id = value.partition(":")
+    if not sep or not platform or not user_id:
+        raise CliError(f"--also takes PLATFORM:USER_ID (e.g. instagram:17841400000), not {value!r}")
+    return {"platform": platform, "user_id": user_id}
+
+
+# -- commands ---------------------------------------------------------------------------------------
+
+
+def _erase(args: argparse.Namespace) -> int:
+    api = _api(args)
+    subjects = [{"platform": args.platform, "user_id": args.user_id}, *map(_identity, args.also)]
+    accepted = api.call("POST", "/erasure-requests", {"subjects": subjects, "reference": args.reference})
+    request_id = accepted["request_id"]
+    print(
+        f"erasure request {request_id} accepted ({accepted['status']}): "
+        f"{accepted['subject_count']} subject(s), due {accepted['due_at']}"
+    )
+    if not args.wait:
+        print(f"follow it with: socialcrm privacy status {request_id}")
+        return 0
+    record = _wait(api, request_id, timeout=args.timeout, interval=args.interval)
+    print(_summary(record))
+    return 0 if record["status"] == "COMPLETED" else 1
+
+
+def _wait(api: Api, request_id: str, *, timeout: int, interval: float) -> dict[str, Any]:
+    """Poll until the request is COMPLETED or FAILED, printing progress (to stderr) as it changes."""
+    started = clock()
+    last = None
+    while True:
+        record: dict[str, Any] = api.call("GET", f"/erasure-requests/{quote(request_id, safe='')}")
+        progress = (record["status"], json.dumps(record.get("erased", {}), sort_keys=True))
+        elapsed = clock() - started
+        if progress != last:
+            counts = (
+                ", ".join(f"{store} {n}" for store, n in record.get("erased", {}).items()) or "nothing yet"
+            )
+            print(f"  [{elapsed:4.0f}s] {record['status']}: erased {counts}", file=sys.stderr, flush=True)
+            last = progress
+        if record["status"] in FINAL:
+            return record
+        if elapsed >= timeout:
+            raise CliError(
+                f"erasure request {request_id} is still {record['status']} after {timeout}s; "
+                f"check again with: socialcrm privacy status {request_id}"
+            )
+        sleep(interval)
+
+
+def _summary(record: dict[str, Any]) -> str:
+    lines = [
+        f"erasure request {record['request_id']}: {record['status']}, "
+        f"verified {'yes' if record.get('verified') else 'no'}",
+        f"  reference {record.get('reference')}, requested by {record.get('requested_by')}",
+        f"  requested {record.get('requested_at')}, due {record.get('due_at')}, completed {record.get('completed_at') or '-'}",
+    ]
+    for store, count in record.get("erased", {}).items():
+        lines.append(f"  {store:<14} {count:>8} erased")
+    failure = record.get("failure")
+    if failure:
+        lines.append(f"  failed at {failure['store']}: {failure['reason']} ({failure['at']})")
+        lines.append(f"  restart it with: socialcrm privacy retry {record['request_id']}")
+    return "\n".join(lines)
+
+
+def _status(args: argparse.Namespace) -> int:
+    record = _api(args).call("GET", f"/erasure-requests/{quote(args.request_id, safe='')}")
+    print(json.dumps(record, indent=2) if args.json else _summary(record))
+    return 1 if record["status"] == "FAILED" else 0
+
+
+def _retry(args: argparse.Namespace) -> int:
+    record = _api(args).call("POST", f"/erasure-requests/{quote(args.request_id, safe='')}/retry")
+    print(f"erasure request {record['request_id']} restarted (was {record['status']})")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    document = _api(args).call("GET", _subject_path(args, "export"))
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if not args.output:
+        sys.stdout.write(text)
+        return 0
+    path = Path(args.output)
+    try:
+        # The export is personal data: readable by its owner only.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror}") from exc
+    stores = document.get("stores", {})
+    held = ", ".join(
+        f"{name} {len(value) if isinstance(value, list) else int(value is not None)}"
+        for name, value in stores.items()
+    )
+    print(f"wrote {path} ({held})", file=sys.stderr)
+    return 0
+
+
+def _object(args: argparse.Namespace) -> int:
+    state = _api(args).call("PUT", _subject_path(args, "objection"), {"reference": args.reference})
+    print(f"objection recorded for subject {state['subject_id']} since {state['objected_at']}")
+    return 0
+
+
+def _lift(args: argparse.Namespace) -> int:
+    state = _api(args).call("DELETE", _subject_path(args, "objection"))
+    tombstone = f"; erasure tombstone of {state['erased_at']} stays" if state.get("erased_at") else ""
+    print(f"objection lifted for subject {state['subject_id']}{tombstone}")
+    return 0
+
+
+def _show_objection(args: argparse.Namespace) -> int:
+    state = _api(args).call("GET", _subject_path(args, "objection"))
+    objection = f"objected since {state['objected_at']}" if state["objection"] else "no objection"
+    erased = f", erased at {state['erased_at']}" if state.get("erased_at") else ""
+    print(f"subject {state['subject_id']}: {objection}{erased}")
+    return 0

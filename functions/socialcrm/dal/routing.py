@@ -1,0 +1,386 @@
+"""Routing's tables (cases, spike counters) and the reads routing makes of interactions.
+
+Cases table: one row per case (``row = "case"``, key = the case id) plus one per team the case is
+queued for (key ``<case id>#<team>``), each carrying the whole case, so a work queue is one query of
+the ``by_queue`` index (``queue = "<team>|<status>"``, ``rank = "<priority>#<due>#<case id>"``: most
+urgent first, then the soonest due). The case row's queue is ``"*|<status>"`` (every team).
+Every row carries the ``subject_id``, so erasure finds all of a subject's rows through ``by_subject``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PynamoDBException, TransactWriteError, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from socialcrm.dal.models import InteractionItem
+from socialcrm.dal.repository import InteractionRepository, StoreError
+from socialcrm.errors import BadRequestError
+from socialcrm.models import Interaction, Routing
+from socialcrm.routing.case import INTERNAL_FIELDS, Case
+from socialcrm.routing.evaluator import HistoryEntry
+from socialcrm.topology import RETENTION_DAYS
+
+ALL_TEAMS = "*"
+UPDATE_ATTEMPTS = 3
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class CaseQueueIndex(GlobalSecondaryIndex["CaseItem"]):
+    """Work queues: a team's cases of one status, most urgent first."""
+
+    class Meta:
+        index_name = "by_queue"
+        projection = AllProjection()
+
+    queue = UnicodeAttribute(hash_key=True)
+    rank = UnicodeAttribute(range_key=True)
+
+
+class CaseSubjectIndex(GlobalSecondaryIndex["CaseItem"]):
+    """A subject's case rows (erasure and export without scans)."""
+
+    class Meta:
+        index_name = "by_subject"
+        projection = AllProjection()
+
+    subject_id = UnicodeAttribute(hash_key=True)
+    opened_at = UnicodeAttribute(range_key=True)
+
+
+class CaseItem(Model):
+    class Meta:
+        table_name = "socialcrm-cases"
+        region: str | None = None
+        host: str | None = None
+
+    case_id = UnicodeAttribute(hash_key=True)  # the row's key: the case id, or "<case id>#<team>"
+    case_ref = UnicodeAttribute()  # the case's id, on every row of the case
+    row = UnicodeAttribute()  # "case" or "team"
+    queue = UnicodeAttribute()
+    rank = UnicodeAttribute()
+    subject_id = UnicodeAttribute()
+    opened_at = UnicodeAttribute()
+    version = NumberAttribute(default=0)
+    body = MapAttribute()  # type: ignore[var-annotated]
+    announced = BooleanAttribute(default=False)
+    breach_announced = BooleanAttribute(default=False)
+    claimed_by = UnicodeAttribute(null=True)  # on the case row only
+    expires_at = TTLAttribute(null=True)
+
+    by_queue = CaseQueueIndex()
+    by_subject = CaseSubjectIndex()
+
+
+class CounterItem(Model):
+    class Meta:
+        table_name = "socialcrm-counters"
+        region: str | None = None
+        host: str | None = None
+
+    counter_id = UnicodeAttribute(hash_key=True)
+    hits = NumberAttribute(default=0)
+    fired_at = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+MODELS: dict[str, type[Model]] = {"cases": CaseItem, "counters": CounterItem}
+
+
+def bind(table_names: dict[str, str], *, region: str | None, host: str | None = None) -> None:
+    """Point routing's models at their tables (as ``socialcrm.dal.models.bind`` does for the others)."""
+    for key, model in MODELS.items():
+        if key in table_names:
+            model.Meta.table_name = table_names[key]
+        model.Meta.region = region  # type: ignore[attr-defined]
+        model.Meta.host = host  # type: ignore[attr-defined]
+        model._connection = None
+
+
+def queue_key(team: str, status: str) -> str:
+    return f"{team}|{status}"
+
+
+def rank_of(case: Case) -> str:
+    return f"{case.priority}#{_iso(case.sla_due_at)}#{case.case_id}"
+
+
+class CaseRepository:
+    def __init__(self) -> None:
+        self._connection: Connection | None = None
+
+    @property
+    def connection(self) -> Connection:
+        if self._connection is None:
+            self._connection = Connection(region=CaseItem.Meta.region, host=CaseItem.Meta.host)
+        return self._connection
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    def get(self, case_id: str) -> Case | None:
+        try:
+            item = CaseItem.get(case_id, consistent_read=True)
+        except CaseItem.DoesNotExist:
+            return None
+        except PynamoDBException as exc:
+            raise StoreError("Could not read the case.") from exc
+        return self._case(item) if item.row == "case" else None
+
+    def queue(
+        self, *, team: str | None, status: str, priority: str | None, limit: int, cursor: str | None = None
+    ) -> tuple[list[Case], str | None]:
+        """A page of a work queue, most urgent first (then soonest due); the cursor is opaque."""
+        key = queue_key(team or ALL_TEAMS, status)
+        try:
+            results = CaseItem.by_queue.query(
+                key,
+                range_key_condition=CaseItem.rank.startswith(f"{priority}#") if priority else None,
+                limit=limit,
+                last_evaluated_key=_decode_cursor(cursor, key),
+            )
+            page = [self._case(item) for item in results]
+        except PynamoDBException as exc:
+            raise StoreError("Could not read the work queue.") from exc
+        return page, _encode_cursor(results.last_evaluated_key)
+
+    # -- writes --------------------------------------------------------------------------------------
+
+    def open(self, case: Case) -> bool:
+        rows = self._rows(case)
+        try:
+            with TransactWrite(connection=self.connection) as tx:
+                tx.save(rows[0], condition=CaseItem.case_id.does_not_exist())
+                for row in rows[1:]:
+                    tx.save(row)
+        except TransactWriteError as exc:
+            if _condition_failed(exc):
+                return False
+            raise StoreError("Could not open the case.") from exc
+        except PynamoDBException as exc:
+            raise StoreError("Could not open the case.") from exc
+        return True
+
+    def update(self, case_id: str, change: Callable[[Case], Case | None]) -> tuple[Case | None, bool]:
+        for _attempt in range(UPDATE_ATTEMPTS):
+            current = self.get(case_id)
+            if current is None:
+                return None, False
+            changed = change(current)
+            if changed is None:
+                return current, False
+            changed = changed.model_copy(update={"version": current.version + 1})
+            if self._write(current, changed):
+                return changed, True
+        raise StoreError(f"The case {case_id} kept changing; retry.")
+
+    def _write(self, current: Case, changed: Case) -> bool:
+        main, *teams = self._rows(changed)
+        try:
+            with TransactWrite(connection=self.connection) as tx:
+                tx.update(
+                    main,
+                    actions=[
+                        CaseItem.body.set(main.body),
+                        CaseItem.queue.set(main.queue),
+                        CaseItem.rank.set(main.rank),
+                        CaseItem.version.set(changed.version),
+                    ],
+                    condition=CaseItem.version == current.version,
+                )
+                for row in teams:
+                    tx.save(row)
+        except TransactWriteError as exc:
+            if _condition_failed(exc):
+                return False
+            raise StoreError("Could not update the case.") from exc
+        except PynamoDBException as exc:
+            raise StoreError("Could not update the case.") from exc
+        return True
+
+    def mark(self, case_id: str, **flags: bool) -> None:
+        actions = [getattr(CaseItem, name).set(value) for name, value in flags.items()]
+        try:
+            CaseItem(case_id).update(actions=actions, condition=CaseItem.case_id.exists())
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return  # erased meanwhile
+            raise StoreError("Could not update the case.") from exc
+        except PynamoDBException as exc:
+            raise StoreError("Could not update the case.") from exc
+
+    # -- mapping -------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _rows(case: Case) -> list[CaseItem]:
+        body = case.model_dump(mode="json", exclude=set(INTERNAL_FIELDS), exclude_none=True)
+        common: dict[str, Any] = {
+            "case_ref": case.case_id,
+            "rank": rank_of(case),
+            "subject_id": case.subject_id,
+            "opened_at": _iso(case.opened_at),
+            "version": case.version,
+            "body": body,
+            "expires_at": case.opened_at + timedelta(days=RETENTION_DAYS["cases"]),
+        }
+        rows = [
+            CaseItem(
+                case.case_id,
+                row="case",
+                queue=queue_key(ALL_TEAMS, case.status),
+                claimed_by=case.claimed_by,
+                **common,
+            )
+        ]
+        rows += [
+            CaseItem(f"{case.case_id}#{team}", row="team", queue=queue_key(team, case.status), **common)
+            for team in case.teams
+        ]
+        return rows
+
+    @staticmethod
+    def _case(item: CaseItem) -> Case:
+        body = item.body.as_dict() if hasattr(item.body, "as_dict") else dict(item.body)
+        return Case.model_validate(
+            {
+                **body,
+                "version": int(item.version or 0),
+                "announced": bool(item.announced),
+                "breach_announced": bool(item.breach_announced),
+                "claimed_by": item.claimed_by,
+            }
+        )
+
+
+class CounterRepository:
+    """Atomic spike counters (``UpdateItem ADD``), read in batches, expiring by TTL."""
+
+    def increment(self, key: str, *, expires_at: datetime) -> tuple[int, bool]:
+        item = CounterItem(key)
+        try:
+            item.update(actions=[CounterItem.hits.add(1), CounterItem.expires_at.set(expires_at)])
+        except PynamoDBException as exc:
+            raise StoreError("Could not count the interaction.") from exc
+        return int(item.hits), item.fired_at is not None
+
+    def read(self, keys: Sequence[str]) -> dict[str, tuple[int, bool]]:
+        try:
+            items = list(CounterItem.batch_get(list(dict.fromkeys(keys))))
+        except PynamoDBException as exc:
+            raise StoreError("Could not read the counters.") from exc
+        return {item.counter_id: (int(item.hits), item.fired_at is not None) for item in items}
+
+    def mark_fired(self, key: str) -> None:
+        try:
+            CounterItem(key).update(actions=[CounterItem.fired_at.set(_iso(datetime.now(tz=UTC)))])
+        except PynamoDBException as exc:
+            raise StoreError("Could not update the counter.") from exc
+
+
+class InteractionHistory:
+    """A subject's recent interactions through the ``by_subject`` index (bounded; no text read)."""
+
+    def recent(self, subject_id: str, *, since: datetime, until: datetime, limit: int) -> list[HistoryEntry]:
+        try:
+            items = list(
+                InteractionItem.by_subject.query(
+                    subject_id,
+                    range_key_condition=InteractionItem.occurred_at.between(_iso(since), _iso(until)),
+                    scan_index_forward=False,
+                    limit=limit,
+                    attributes_to_get=["interaction_id", "occurred_at", "sentiment"],
+                )
+            )
+        except PynamoDBException as exc:
+            raise StoreError("Could not read the subject's history.") from exc
+        entries = []
+        for item in items:
+            sentiment = item.sentiment.as_dict() if item.sentiment is not None else None
+            scores = (sentiment or {}).get("scores") or {}
+            entries.append(
+                HistoryEntry(
+                    interaction_id=item.interaction_id,
+                    occurred_at=datetime.fromisoformat(item.occurred_at.replace("Z", "+00:00")),
+                    sentiment=sentiment.get("label") if sentiment else None,
+                    score=(float(scores["positive"]) - float(scores["negative"])) if scores else None,
+                )
+            )
+        return entries
+
+
+class InteractionRouting:
+    """Writes a case's routing onto its interaction (``GET /interactions/{id}`` shows it)."""
+
+    def record(self, interaction_id: str, routing: Routing) -> bool:
+        try:
+            InteractionItem(interaction_id).update(
+                actions=[InteractionItem.routing.set(routing.model_dump(mode="json"))],
+                condition=InteractionItem.interaction_id.exists(),
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False  # erased meanwhile
+            raise StoreError("Could not record the routing.") from exc
+        except PynamoDBException as exc:
+            raise StoreError("Could not record the routing.") from exc
+        return True
+
+
+def interactions_since(since: datetime) -> Iterator[Interaction]:
+    """Every stored interaction that occurred since ``since`` (a paginated scan: operator tools only)."""
+    try:
+        for item in InteractionItem.scan(filter_condition=InteractionItem.occurred_at >= _iso(since)):
+            yield InteractionRepository._from_item(item)
+    except PynamoDBException as exc:
+        raise StoreError("Could not read the interactions.") from exc
+
+
+def _condition_failed(exc: TransactWriteError) -> bool:
+    reasons = exc.cancellation_reasons
+    return bool(reasons) and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed"
+
+
+_CURSOR_KEYS = {"case_id", "queue", "rank"}
+
+
+def _encode_cursor(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None, queue: str) -> dict[str, Any] | None:
+    """The key a previous page ended on; a cursor of another queue, or not ours, is a 400."""
+    if not cursor:
+        return None
+    invalid = BadRequestError("The cursor is not one this API returned for this queue.")
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise invalid from exc
+    if (
+        not isinstance(key, dict)
+        or set(key) != _CURSOR_KEYS
+        or not all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values())
+        or key["queue"]["S"] != queue
+    ):
+        raise invalid
+    return key

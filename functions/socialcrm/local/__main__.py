@@ -1,0 +1,103 @@
+"""``make local``: the whole pipeline on this machine until Ctrl-C (``python -m socialcrm.local --port 3000``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from types import FrameType
+
+from socialcrm.errors import ConfigurationError
+from socialcrm.local import logs
+from socialcrm.local.stack import LocalStack, LocalStackError
+from socialcrm.observability import logger
+from socialcrm.topology import FUNCTIONS, QUEUES, ROUTES
+
+PLATFORM_ROUTES = ("meta", "x", "linkedin", "tiktok", "youtube", "generic")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="make local", description="Run the socialcrm pipeline locally.")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")), help="HTTP API port")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP API address (loopback by default)")
+    parser.add_argument(
+        "--secrets-file",
+        default=None,
+        help="platform-secrets JSON (default: $SOCIALCRM_SECRETS_FILE, else config/dev-secrets.json)",
+    )
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser.parse_args(argv)
+
+
+def banner(stack: LocalStack) -> str:
+    """What is running and where, for a person; names of configured platforms, never their secrets."""
+    assert stack.secrets is not None
+    configured = [name for name in PLATFORM_ROUTES if stack.secrets.for_platform(name) is not None]
+    lines = [
+        "socialcrm local stack",
+        f"  HTTP API      {stack.url}",
+        *(f"                {method:<4} {path}" for method, path, _function, _iam in ROUTES),
+        f"  embedded AWS  {stack.aws_url}  (moto; AWS_ENDPOINT_URL={stack.aws_url} aws ... to look inside)",
+        f"  Comprehend    {stack.comprehend_url}  (offline analyser)",
+        f"  secrets       {_shown(stack)}  (platforms: {', '.join(configured) or 'none'})",
+    ]
+    for queue in QUEUES.values():
+        consumers = ", ".join(spec.key for spec in FUNCTIONS.values() if spec.queue == queue.key) or "nobody"
+        window = (
+            queue.batching_window_seconds
+            if stack.batching_window_seconds is None
+            else stack.batching_window_seconds
+        )
+        lines.append(
+            f"  queue         {queue.local_name} → {consumers} (batch {queue.batch_size}, window {window:g} s, "
+            f"DLQ after {queue.max_receive_count} receives)"
+        )
+    lines.append("Logs follow: received → queued → enriched. Ctrl-C stops everything.")
+    return "\n".join(lines)
+
+
+def _shown(stack: LocalStack) -> str:
+    try:
+        return str(stack.secrets_file.relative_to(os.getcwd()))
+    except ValueError:
+        return str(stack.secrets_file)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    stack = LocalStack(args.port, host=args.host, secrets_file=args.secrets_file)
+    undo_logs = logs.install(logger, args.log_level)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)  # even when started with SIGINT ignored (a background job)
+    try:
+        stack.start()
+    except (ConfigurationError, LocalStackError) as exc:
+        undo_logs()
+        print(f"make local: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        stack.stop()
+        return 0
+    try:
+        print(banner(stack), flush=True)
+        while stack.running:
+            time.sleep(0.5)
+        print("make local: the HTTP API stopped unexpectedly.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+        return 0
+    finally:
+        stack.stop()
+        undo_logs()
+        print("stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

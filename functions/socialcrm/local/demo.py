@@ -1,0 +1,498 @@
+"""``make demo``: start the local stack, play a morning of webhooks from every platform, print what happened.
+
+The deliveries are what the platforms send (:mod:`socialcrm.local.deliveries`), signed with the
+development secrets: English and Hindi, complaints, praise, purchase questions, a read receipt, one
+redelivery and one forged signature. The demo waits for the pipeline (each interaction readable,
+enriched and, when routing runs, routed), then prints per platform what arrived, its language,
+sentiment and routing, the answers to the duplicate and the forgery, the report summary and an
+erasure when those routes exist, and stops the stack. Exit code 0 when everything arrived.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import httpx
+
+from socialcrm.errors import ConfigurationError
+from socialcrm.local import deliveries as d
+from socialcrm.local import logs
+from socialcrm.local.stack import LocalStack, LocalStackError
+from socialcrm.observability import logger
+from socialcrm.topology import FUNCTIONS, ROUTES
+
+PLATFORM_ROUTES = ("meta", "x", "linkedin", "tiktok", "youtube", "generic")
+PIPELINE_DEADLINE_SECONDS = 60.0
+ROUTING_DEADLINE_SECONDS = 30.0
+ERASURE_DEADLINE_SECONDS = 90.0
+TEXT_WIDTH = 40
+ID_WIDTH = 44
+
+
+@dataclass
+class Sent:
+    """One delivery of the demo and what the API answered."""
+
+    label: str
+    payload: d.Payload
+    how: str = "signed"  # signed | duplicate | forged
+    status: int = 0
+    answer: dict[str, Any] = field(default_factory=dict)
+
+
+def morning(at: datetime) -> list[Sent]:
+    """The demo's deliveries: a realistic morning for a retail brand, a few minutes apart."""
+
+    def t(minutes: int) -> datetime:
+        return at - timedelta(minutes=30 - minutes)
+
+    hindi_comment = d.facebook_comment(
+        "1152241093327104_884312907731",
+        "7234567890123456",
+        "Aarav Mehta",
+        "मेरा ऑर्डर दो हफ्ते से नहीं आया और कस्टमर केयर कोई जवाब नहीं दे रहा। बहुत खराब सर्विस, मुझे पैसे वापस चाहिए।",
+        t(0),
+    )
+    return [
+        Sent("Facebook comment, Hindi complaint", hindi_comment),
+        Sent(
+            "Instagram DM, praise",
+            d.instagram_message(
+                "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQxNDA1NzI2NjUzMDI2OjM0MDI4",
+                "5349211864701234",
+                "Just got the linen kurta and I absolutely love it! The fabric is gorgeous, thank you so much 😍",
+                t(2),
+            ),
+        ),
+        Sent(
+            "WhatsApp message, purchase question",
+            d.whatsapp_message(
+                "wamid.HBgMOTE5ODc2NTQzMjEwFQIAEhggNDFCMjk2QjA3RkNCNjM5QzEzNUE5RkM4",
+                "919876543210",
+                "Priya Sharma",
+                "Hi! Is the blue cotton kurta available in size M? How much is delivery to Pune?",
+                t(4),
+            ),
+        ),
+        Sent(
+            "WhatsApp read receipt",
+            d.whatsapp_read_receipt("wamid.HBgMOTE5ODc2NTQzMjEwFQIAERgSQzU3RkU0", "919876543210", t(5)),
+        ),
+        Sent(
+            "X mention, Hindi (lang=hi)",
+            d.x_mention(
+                "1861034512894627842",
+                "1422556069",
+                "rohit_k",
+                "@AcmeStoreIN मेरा रिफंड तीन हफ्ते से अटका है, कोई जवाब नहीं मिल रहा। बहुत निराश हूँ।",
+                "hi",
+                t(7),
+            ),
+        ),
+        Sent(
+            "X DM",
+            d.x_direct_message(
+                "1861037790012745733",
+                "3001969357",
+                "meera_writes",
+                "Hey, when does the winter collection go on sale? I want to buy the wool shawl as a gift.",
+                t(9),
+            ),
+        ),
+        Sent(
+            "LinkedIn comment",
+            d.linkedin_comment(
+                5603453321,
+                "urn:li:person:zLqTygBP8S",
+                "Great to see Acme opening a warehouse in Bengaluru. Congratulations to the whole team!",
+                t(12),
+            ),
+        ),
+        Sent(
+            "TikTok business message",
+            d.tiktok_message(
+                "7440211875631270401",
+                "-000buyerOpenIdNeha",
+                "neha.styles",
+                "Does the denim jacket from your last video come in black? I want to order two.",
+                t(15),
+            ),
+        ),
+        Sent(
+            "YouTube upload",
+            d.youtube_upload(
+                "Xk3vQ9Lm2pA",
+                "UC9ReviewsWithRahul0001",
+                "Reviews with Rahul",
+                "Acme linen kurta review after thirty days of wear: honest opinion",
+                t(18),
+            ),
+        ),
+        Sent(
+            "review (Standard Webhooks)",
+            d.generic_review(
+                "rv-20261123-0042",
+                "cust-88213",
+                "homecook_asha",
+                "Delivery took two weeks and the pressure cooker box arrived crushed. Terrible packaging.",
+                t(21),
+            ),
+        ),
+        Sent("Facebook comment again (Meta retry)", hindi_comment, how="duplicate"),
+        Sent(
+            "X mention with a forged signature",
+            d.x_mention(
+                "1861040000000000001",
+                "99999999",
+                "not_x",
+                "@AcmeStoreIN click here for free vouchers",
+                "en",
+                t(25),
+            ),
+            how="forged",
+        ),
+    ]
+
+
+# --- running -----------------------------------------------------------------------------------------
+
+
+class Demo:
+    def __init__(self, stack: LocalStack, http: httpx.Client, out: Callable[[str], None] = print) -> None:
+        assert stack.secrets is not None
+        self.stack, self.http, self.out = stack, http, out
+        self.signer = d.Signer(stack.secrets)
+        self.handshakes: dict[str, str] = {}
+        self.sent: list[Sent] = []
+        self.stored: dict[str, dict[str, Any]] = {}
+        self.missing: dict[str, str] = {}
+
+    def run(self) -> bool:
+        started = time.monotonic()
+        self.handshakes = {route: self._handshake(route) for route in PLATFORM_ROUTES}
+        self.sent = morning(datetime.now(tz=UTC))
+        for item in self.sent:
+            self._send(item)
+        self.out(f"sent {len(self.sent)} deliveries; waiting for the pipeline…")
+        self._wait_for_pipeline()
+        elapsed = time.monotonic() - started
+        self._print_summary(elapsed)
+        self._print_report()
+        self._print_erasure()
+        return not self.missing
+
+    # handshakes and deliveries
+
+    def _handshake(self, route: str) -> str:
+        secrets = self.stack.secrets
+        assert secrets is not None
+        entry = secrets.for_platform(route)
+        if entry is None:
+            return "not configured in the secrets file: its route answers 404"
+        query = {
+            "meta": {"hub.mode": "subscribe", "hub.challenge": "1158201444", "hub.verify_token": ""},
+            "x": {"crc_token": "9b4507b3-9040-4669-9ca3-6b94edb50553"},
+            "linkedin": {"challengeCode": "890e4665-4dfe-4ab1-b689-ed553bceeed0"},
+            "youtube": {
+                "hub.mode": "subscribe",
+                "hub.challenge": "14395213598451417372",
+                "hub.verify_token": "",
+            },
+        }.get(route, {})
+        if "hub.verify_token" in query:
+            query["hub.verify_token"] = entry.verify_token.get_secret_value()
+        response = self.http.get(f"/webhooks/{route}", params=query)
+        if response.status_code == 405:
+            return "no handshake in its protocol: GET answers 405"
+        if response.status_code == 200:
+            return "handshake answered, 200"
+        return f"handshake FAILED, {response.status_code}"
+
+    def _send(self, item: Sent) -> None:
+        delivery = (
+            self.signer.forged(item.payload) if item.how == "forged" else self.signer.sign(item.payload)
+        )
+        response = self.http.post(delivery.path, content=item.payload.body, headers=delivery.headers)
+        item.status = response.status_code
+        try:
+            item.answer = response.json()
+        except ValueError:
+            item.answer = {"body": response.text[:80]}
+
+    def _expected(self) -> list[str]:
+        ids = [
+            i for s in self.sent if s.how == "signed" and s.status == 200 for i in s.payload.interaction_ids
+        ]
+        return list(dict.fromkeys(ids))
+
+    def _wait_for_pipeline(self) -> None:
+        routed = "route" in FUNCTIONS and any(f.queue for f in FUNCTIONS.values() if f.key == "route")
+        pending = self._expected()
+        give_up = time.monotonic() + PIPELINE_DEADLINE_SECONDS
+        routing_give_up = time.monotonic() + PIPELINE_DEADLINE_SECONDS + ROUTING_DEADLINE_SECONDS
+        while pending:
+            for interaction_id in list(pending):
+                response = self.http.get(f"/interactions/{interaction_id}")
+                if response.status_code != 200:
+                    continue
+                item = response.json()
+                self.stored[interaction_id] = item
+                if not routed or item.get("routing") or time.monotonic() > give_up:
+                    pending.remove(interaction_id)
+            if time.monotonic() > (routing_give_up if routed else give_up):
+                break
+            if pending:
+                time.sleep(0.25)
+        for interaction_id in pending:
+            if interaction_id not in self.stored:
+                self.missing[interaction_id] = f"not readable after {PIPELINE_DEADLINE_SECONDS:.0f} s"
+
+    # the summary
+
+    def _print_summary(self, elapsed: float) -> None:
+        out = self.out
+        show_routing = any(item.get("routing") for item in self.stored.values())
+        header = ["interaction", "kind", "lang", "sentiment", *(["routing"] if show_routing else []), "text"]
+        tables = {route: [self._row(i, show_routing) for i in self._ids(route)] for route in PLATFORM_ROUTES}
+        widths = [
+            max(len(row[n]) for row in [header, *(row for rows in tables.values() for row in rows)])
+            for n in range(len(header) - 1)
+        ]
+
+        def line(cells: list[str]) -> str:
+            return (
+                "    "
+                + "  ".join(c.ljust(w) for c, w in zip(cells[:-1], widths, strict=True))
+                + "  "
+                + cells[-1]
+            )
+
+        out("")
+        out(
+            f"socialcrm demo: {len(self.sent)} deliveries, pipeline done in {elapsed:.1f} s ({self.stack.url})"
+        )
+        out("")
+        out(line(header))
+        for route, rows in tables.items():
+            out(f"  {route} ({self.handshakes.get(route, '?')})")
+            for row in rows:
+                out(line(row))
+            for sent in self.sent:
+                if sent.payload.route == route and (sent.how != "signed" or not sent.payload.interaction_ids):
+                    out(f"    {_note(sent)}")
+            if not rows and not any(s.payload.route == route for s in self.sent):
+                out("    nothing sent by the demo")
+        if any(item.get("language") not in (None, "en") for item in self.stored.values()):
+            out("")
+            out(
+                "  Sentiment of languages other than English is NEUTRAL locally: the offline analyser reads English"
+            )
+            out("  only (VADER). Comprehend analyses Hindi and the others in AWS.")
+        if self.missing:
+            out("")
+            out("  missing: " + ", ".join(f"{i} ({why})" for i, why in self.missing.items()))
+
+    def _ids(self, route: str) -> list[str]:
+        ids = [
+            i
+            for s in self.sent
+            if s.payload.route == route and s.how == "signed"
+            for i in s.payload.interaction_ids
+        ]
+        return list(dict.fromkeys(ids))
+
+    def _row(self, interaction_id: str, show_routing: bool) -> list[str]:
+        shown = interaction_id if len(interaction_id) <= ID_WIDTH else interaction_id[: ID_WIDTH - 1] + "…"
+        item = self.stored.get(interaction_id)
+        if item is None:
+            why = self.missing.get(interaction_id) or self._refusal(interaction_id) or "not stored"
+            return [shown, "", "", "", *([""] if show_routing else []), f"nothing arrived: {why}"]
+        sentiment = item.get("sentiment") or {}
+        label = sentiment.get("label") or item.get("sentiment_status") or "-"
+        score = (sentiment.get("scores") or {}).get(str(label).lower())
+        return [
+            shown,
+            item.get("kind", "?"),
+            item.get("language") or "-",
+            f"{label} {score:.2f}" if isinstance(score, float) else str(label),
+            *([_routing(item.get("routing"))] if show_routing else []),
+            _excerpt(item.get("text", "")),
+        ]
+
+    def _refusal(self, interaction_id: str) -> str | None:
+        for sent in self.sent:
+            if interaction_id in sent.payload.interaction_ids and sent.status != 200:
+                return f"the delivery was refused, {_answer(sent)}"
+        return None
+
+    # report and erasure, once their routes exist
+
+    def _print_report(self) -> None:
+        if ("GET", "/reports/summary") not in {(m, p) for m, p, _f, _i in ROUTES}:
+            return
+        today = datetime.now(tz=UTC).date().isoformat()
+        response = _poll(
+            lambda: self.http.get("/reports/summary", params={"from": today, "to": today}),
+            lambda r: r.status_code == 200 and _report_complete(r.json(), self.stored.values()),
+            deadline=20.0,
+        )
+        self.out("")
+        if response.status_code != 200:
+            self.out(f"report: {response.status_code} {response.text[:120]}")
+            return
+        summary = response.json()
+        self.out(f"report for {today} (GET /reports/summary)")
+        totals = summary.get("totals", {})
+        self.out("  totals       " + _pairs(totals))
+        for key in ("by_platform", "by_language", "by_sentiment", "by_team"):
+            if summary.get(key):
+                self.out(f"  {key:<12} {_pairs(summary[key])}")
+
+    def _print_erasure(self) -> None:
+        if ("POST", "/erasure-requests") not in {(m, p) for m, p, _f, _i in ROUTES}:
+            return
+        target = next(s for s in self.sent if s.label.startswith("X mention, Hindi"))
+        user_id = "1422556069"
+        self.out("")
+        self.out(f"erasure of X user {user_id} (POST /erasure-requests, reference demo-1)")
+        created = self.http.post(
+            "/erasure-requests",
+            json={"subjects": [{"platform": "x", "user_id": user_id}], "reference": "demo-1"},
+        )
+        if created.status_code != 202:
+            self.out(f"  refused: {created.status_code} {created.text[:160]}")
+            return
+        request_id = created.json().get("request_id")
+        response = _poll(
+            lambda: self.http.get(f"/erasure-requests/{request_id}"),
+            lambda r: r.status_code == 200 and r.json().get("status") in ("COMPLETED", "FAILED"),
+            deadline=ERASURE_DEADLINE_SECONDS,
+        )
+        status = response.json() if response.status_code == 200 else {}
+        self.out(
+            f"  request {request_id}: {status.get('status', response.status_code)}, verified={status.get('verified')}"
+        )
+        erased = status.get("erased") or {}
+        if erased:
+            self.out("  erased       " + _pairs(erased))
+        gone = self.http.get(f"/interactions/{target.payload.interaction_ids[0]}").status_code
+        self.out(f"  GET /interactions/{target.payload.interaction_ids[0]} → {gone}")
+        again = self.signer.sign(target.payload)
+        replay = self.http.post(again.path, content=target.payload.body, headers=again.headers)
+        self.out(f"  the same mention delivered again → {replay.status_code} {replay.text}")
+        self._wait_for_inbound_queue()
+        if self.http.get(f"/interactions/{target.payload.interaction_ids[0]}").status_code == 200:
+            self.out("  …and it was stored again (it should not have been)")
+        else:
+            self.out(
+                "  …accepted, as a platform must be answered, but not stored again: the subject is erased"
+            )
+
+    def _wait_for_inbound_queue(self) -> None:
+        """Until the enrich function has taken every message of the inbound queue (nothing left in flight)."""
+        sqs = boto3.client("sqs")
+        url = self.stack.resources.queue_urls["inbound"]
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+
+        give_up = time.monotonic() + PIPELINE_DEADLINE_SECONDS
+        while time.monotonic() < give_up:
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+            if all(attributes[name] == "0" for name in names):
+                return
+            time.sleep(0.25)
+
+
+def _report_complete(summary: dict[str, Any], stored: Iterable[dict[str, Any]]) -> bool:
+    """True once the report counts every stored interaction and every team it was routed to."""
+    items = list(stored)
+    teams = sum(len((item.get("routing") or {}).get("teams") or []) for item in items)
+    counted = summary.get("totals", {}).get("interactions", 0)
+    return bool(counted >= len(items) and sum(summary.get("by_team", {}).values()) >= teams)
+
+
+def _note(sent: Sent) -> str:
+    """One line for a delivery that is not a new interaction: a duplicate, a forgery, a status update."""
+    if sent.how == "duplicate":
+        return f"↳ {sent.label}: {_answer(sent)}, acknowledged and not stored twice"
+    if sent.how == "forged":
+        stored = "" if sent.status != 200 else " (ACCEPTED: it should have been refused)"
+        return f"✗ {sent.label}: {_answer(sent)}{stored}, nothing stored"
+    return f"· {sent.label}: {_answer(sent)}, a status update, not an interaction: nothing stored"
+
+
+def _answer(sent: Sent) -> str:
+    answer = sent.answer
+    if "error" in answer:
+        return f"{sent.status} {answer['error']} ({str(answer.get('message', '')).rstrip('.')})"
+    if {"received", "queued", "duplicates"} <= answer.keys():
+        return f"{sent.status} received={answer['received']} queued={answer['queued']} duplicates={answer['duplicates']}"
+    return f"{sent.status}"
+
+
+def _routing(routing: Any) -> str:
+    if not isinstance(routing, dict):
+        return "-"
+    teams = "+".join(routing.get("teams") or []) or "-"
+    return f"{routing.get('priority', '?')} {teams}"
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(str(text).split())
+    return f"“{flat[:TEXT_WIDTH]}…”" if len(flat) > TEXT_WIDTH else f"“{flat}”"
+
+
+def _pairs(values: dict[str, Any]) -> str:
+    return "  ".join(f"{key}={value}" for key, value in values.items() if not isinstance(value, dict | list))
+
+
+def _poll(
+    request: Callable[[], httpx.Response], done: Callable[[httpx.Response], bool], deadline: float
+) -> httpx.Response:
+    give_up = time.monotonic() + deadline
+    while True:
+        response = request()
+        if done(response) or time.monotonic() > give_up:
+            return response
+        time.sleep(0.5)
+
+
+def parse_args(argv: Iterable[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="make demo", description="Run the local stack and play a demo.")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument("--secrets-file", default=None)
+    return parser.parse_args(list(argv) if argv is not None else None)
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    args = parse_args(argv)
+    undo_logs = logs.install(logger, "ERROR")  # the summary tells the story; only real failures interrupt
+    stack = LocalStack(args.port, secrets_file=args.secrets_file)
+    print("starting the local stack (embedded AWS, offline Comprehend, API, pollers)…", flush=True)
+    try:
+        stack.start()
+    except (ConfigurationError, LocalStackError) as exc:
+        undo_logs()
+        print(f"make demo: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with httpx.Client(base_url=stack.url, timeout=30.0) as http:
+            complete = Demo(stack, http).run()
+    except KeyboardInterrupt:
+        complete = False
+    finally:
+        stack.stop()
+        undo_logs()
+    print("\nstack stopped.")
+    return 0 if complete else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

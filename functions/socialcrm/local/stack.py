@@ -1,0 +1,322 @@
+"""Start and stop the whole pipeline on this machine: ``make local``, ``make demo``, the e2e tests, the bench.
+
+One process, several threads:
+
+* moto's ``ThreadedMotoServer`` on a free loopback port, the embedded AWS;
+* every table, queue, DLQ, the bus and its rules, created by ``create_resources`` from
+  ``socialcrm.topology`` (the definitions the CDK app builds from);
+* the offline Comprehend (``socialcrm.local.comprehend_offline``) on another free port;
+* the HTTP API (:class:`socialcrm.local.app.LocalApi` under uvicorn) on ``host:port``;
+* one poller per queue feeding its function (:mod:`socialcrm.local.poller`).
+
+The handlers take everything from the environment, as in Lambda, so the stack sets the process
+environment they read (endpoints, fake credentials, region, table and queue names, the secrets file)
+while it runs, and puts the previous environment back when it stops.
+
+>>> with LocalStack(port=0) as stack:  # doctest: +SKIP
+...     httpx.get(f"{stack.url}/interactions/x:1").status_code
+404
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from socialcrm.errors import ConfigurationError
+from socialcrm.local.resources import LocalResources, create_resources
+from socialcrm.secrets import PlatformSecrets, load_secrets_file
+from socialcrm.topology import FUNCTIONS
+
+ROOT = Path(__file__).resolve().parents[3]
+DEV_SECRETS_FILE = ROOT / "config" / "dev-secrets.json"
+REGION = "eu-west-1"
+START_TIMEOUT_SECONDS = 30.0
+# Environment variables that would send a client elsewhere than the embedded AWS, or fail it.
+_UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+_UNSET_PREFIX = "AWS_ENDPOINT_URL_"
+_IGNORE_ENDPOINTS = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"
+# lru_cached factories below the handlers (module, function) holding a client or clock of one stack.
+_CACHED_FACTORIES = (
+    ("socialcrm.enrichment.comprehend", "comprehend_client"),
+    ("socialcrm.routing.runtime", "local_timer"),
+)
+# Settings the functions read that the local stack gives its own value, unless the environment has one.
+LOCAL_DEFAULTS = {
+    # The erase function waits this long before verifying (90 s in AWS: the enrich timeout and a margin);
+    # a local enrich batch finishes in seconds.
+    "ERASURE_SETTLE_SECONDS": "5",
+}
+# The SLA clocks: the routing package's in-process stand-in for EventBridge Scheduler (module, start).
+_SLA_TIMER = ("socialcrm.routing.runtime", "start_local_sla_timer")
+
+
+class LocalStackError(Exception):
+    """The local stack cannot start; the message says why, for a person."""
+
+
+class PortInUseError(LocalStackError):
+    pass
+
+
+def secrets_file_to_use(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The secrets file: the one given, else ``SOCIALCRM_SECRETS_FILE``, else the checked-in dev file."""
+    chosen = explicit or os.environ.get("SOCIALCRM_SECRETS_FILE") or DEV_SECRETS_FILE
+    return Path(chosen).expanduser().resolve()
+
+
+def bind_port(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` for the API, or ``PortInUseError`` with a clear message."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Inherited by accepted connections: without it a response's head and body wait on the client's
+    # delayed ACK (Nagle), 40 ms a request (uvicorn sets it only on sockets it binds itself).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise PortInUseError(
+                f"Port {port} on {host} is already in use (is another `make local` running?); "
+                f"stop it or choose another port, e.g. `make local PORT={port + 1}`."
+            ) from exc
+        raise LocalStackError(f"Cannot listen on {host}:{port}: {exc.strerror}.") from exc
+    return sock
+
+
+class LocalStack:
+    """The local pipeline; ``start()``/``stop()`` or use it as a context manager.
+
+    ``port=0`` picks a free port (tests). ``batching_window_seconds`` overrides every queue's
+    batching window and ``retry_delay_seconds`` is how soon a failed record is retried; the defaults
+    are the topology's window and one second.
+    """
+
+    def __init__(
+        self,
+        port: int = 3000,
+        *,
+        host: str = "127.0.0.1",
+        secrets_file: str | os.PathLike[str] | None = None,
+        batching_window_seconds: float | None = None,
+        retry_delay_seconds: int = 1,
+    ) -> None:
+        self.host, self.port = host, port
+        self.secrets_file = secrets_file_to_use(secrets_file)
+        self.batching_window_seconds = batching_window_seconds
+        self.retry_delay_seconds = retry_delay_seconds
+        self.secrets: PlatformSecrets | None = None
+        self.resources = LocalResources()
+        self.aws_url = ""
+        self.comprehend_url = ""
+        self.pollers: list[Any] = []
+        self._moto: Any = None
+        self._analyser: Any = None
+        self._sla_timer: Any = None
+        self._server: Any = None
+        self._server_thread: threading.Thread | None = None
+        self._saved_env: dict[str, str | None] = {}
+        self._running = False
+
+    @property
+    def url(self) -> str:
+        """Where the HTTP API listens, e.g. ``http://127.0.0.1:3000``."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._running and self._server_thread is not None and self._server_thread.is_alive()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        """Start everything; ``ConfigurationError`` for a bad secrets file, ``PortInUseError``..."""
+        self.secrets = load_secrets_file(self.secrets_file)
+        sock = bind_port(self.host, self.port)
+        self.port = sock.getsockname()[1]
+        try:
+            self._start_aws()
+            self._start_analyser()
+            self._set_environment()
+            self.resources = create_resources(boto3.session.Session())
+            self._set(self.resources.environment)
+            self._set(function_environment())
+            _forget_runtimes()
+            self._start_api(sock)
+            self._start_pollers()
+            self._start_sla_timer()
+        except BaseException:
+            sock.close()
+            self.stop()
+            raise
+        self._running = True
+        return self
+
+    def stop(self) -> None:
+        """Stop the API, then the pollers (a batch in hand is finished), the analyser and the embedded AWS."""
+        self._running = False
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._server_thread is not None:
+            self._server_thread.join(10)
+        for poller in self.pollers:
+            poller.signal_stop()  # all at once: each may be in a long poll of up to a second
+        for poller in self.pollers:
+            poller.stop()
+        if self._sla_timer is not None:
+            self._sla_timer.stop()
+        if self._analyser is not None:
+            self._analyser.shutdown()
+            self._analyser.server_close()
+        if self._moto is not None:
+            self._moto.stop()
+        self._server = self._server_thread = self._analyser = self._moto = self._sla_timer = None
+        self.pollers = []
+        self._restore_environment()
+        _forget_runtimes()
+
+    # --- parts -------------------------------------------------------------------------------------
+
+    def _start_aws(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        from socialcrm.local.moto_patches import speed_up_transactions
+        from socialcrm.local.moto_speedups import speed_up_events_and_queues
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per AWS request
+        speed_up_transactions()
+        speed_up_events_and_queues()
+        self._moto = ThreadedMotoServer(ip_address=self.host, port=0, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.aws_url = f"http://{host}:{port}"
+
+    def _start_analyser(self) -> None:
+        from socialcrm.local.comprehend_offline import serve
+
+        self._analyser = serve(self.host, 0)
+        host, port = self._analyser.server_address[:2]
+        self.comprehend_url = f"http://{host}:{port}"
+
+    def _set_environment(self) -> None:
+        for name in [*_UNSET, _IGNORE_ENDPOINTS, *(n for n in os.environ if n.startswith(_UNSET_PREFIX))]:
+            self._set({name: None})
+        self._set(
+            {
+                "AWS_ENDPOINT_URL": self.aws_url,
+                "AWS_ENDPOINT_URL_COMPREHEND": self.comprehend_url,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "SOCIALCRM_SECRETS_FILE": str(self.secrets_file),
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_NAMESPACE": "socialcrm",
+            }
+        )
+        boto3.DEFAULT_SESSION = None  # a default session made earlier may hold other credentials
+
+    def _start_api(self, sock: socket.socket) -> None:
+        import uvicorn
+
+        from socialcrm.local.app import LocalApi
+
+        api = LocalApi()
+        for runtime in api.runtimes():  # fail at start, not on the first request
+            runtime()
+        config = uvicorn.Config(
+            api, lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=5
+        )
+        self._server = uvicorn.Server(config)
+        self._server_thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="local-api", daemon=True
+        )
+        self._server_thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not self._server.started:
+            if not self._server_thread.is_alive() or time.monotonic() > deadline:
+                raise LocalStackError(f"The HTTP API did not start on {self.url}.")
+            time.sleep(0.02)
+
+    def _start_pollers(self) -> None:
+        from socialcrm.local.poller import build_pollers
+
+        sqs = boto3.session.Session().client("sqs")
+        self.pollers = build_pollers(
+            sqs,
+            self.resources.queue_urls,
+            region=REGION,
+            retry_delay_seconds=self.retry_delay_seconds,
+            batching_window_seconds=self.batching_window_seconds,
+        )
+        for poller in self.pollers:
+            poller.start()
+
+    def _start_sla_timer(self) -> None:
+        module_name, name = _SLA_TIMER
+        try:
+            start = getattr(importlib.import_module(module_name), name)
+        except (ImportError, AttributeError):
+            return  # no routing yet: no SLA clocks to run
+        self._sla_timer = start()
+
+    # --- environment -------------------------------------------------------------------------------
+
+    def _set(self, values: dict[str, str | None]) -> None:
+        for name, value in values.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def _restore_environment(self) -> None:
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env = {}
+        boto3.DEFAULT_SESSION = None
+
+
+def function_environment() -> dict[str, str]:
+    """What the functions' own ``FunctionSpec.environment`` and the local defaults add (one process
+    hosts every function); a variable already set in the environment keeps its value."""
+    values = {**LOCAL_DEFAULTS}
+    for spec in FUNCTIONS.values():
+        values.update(spec.environment)
+    return {name: value for name, value in values.items() if name not in os.environ}
+
+
+def _forget_runtimes() -> None:
+    """Drop the handlers' cached runtimes and client factories, so they are built (again) from the
+    current environment rather than pointing at a stack that is gone."""
+    for spec in FUNCTIONS.values():
+        module = sys.modules.get(spec.handler.rpartition(".")[0])
+        for value in list(vars(module).values()) if module else []:
+            if hasattr(value, "cache_clear") and getattr(value, "__module__", None) == module.__name__:
+                value.cache_clear()
+    for module_name, name in _CACHED_FACTORIES:
+        factory = getattr(sys.modules.get(module_name), name, None)
+        if factory is not None:
+            factory.cache_clear()
+
+
+__all__ = ["ConfigurationError", "LocalStack", "LocalStackError", "PortInUseError", "secrets_file_to_use"]

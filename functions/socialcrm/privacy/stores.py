@@ -1,0 +1,419 @@
+"""The registry of personal-data stores: every place that can hold a data subject, erased and exported alike.
+
+Each store answers three questions about one subject (a :class:`SubjectScope`), always through keys and
+indexes, never a scan:
+
+- ``erase(scope) -> int`` deletes what it holds about the subject and says how many items went;
+- ``remaining(scope) -> int`` looks again, by ``subject_id`` and by the raw keys seen in this run, with
+  strongly consistent reads: the erasure is verified only when every store answers 0;
+- ``export(scope)`` returns what it holds, JSON-ready (GDPR Art. 15).
+
+A new table that holds personal data plugs in with one entry in :func:`build_stores`; ``CLASSIFIED``
+records for every other table why it is not erased, and a test fails when a table of
+``topology.TABLES`` is in neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import boto3
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+from socialcrm.dedupe import KEY_PREFIX, idempotency_config
+from socialcrm.errors import ConfigurationError
+from socialcrm.privacy.dynamo import (
+    Key,
+    batch_delete,
+    batch_get,
+    calling,
+    key_id,
+    plain,
+    query_all,
+)
+from socialcrm.reporting.facts import FactKind, fact_key
+from socialcrm.routing.case import case_id_for
+from socialcrm.topology import RETENTION_DAYS, TABLES, TableSpec
+
+SUBJECT_INDEX = "by_subject"
+SUBJECT_ATTRIBUTE = "subject_id"
+
+# The tables that hold personal data (or pseudonymous keys of it), erased and exported through the
+# registry below, in erasure order.
+PERSONAL_DATA_TABLES: tuple[str, ...] = ("idempotency", "report_seen", "cases", "interactions", "subjects")
+# The report facts keyed by a case id (``socialcrm.reporting.facts``); "interaction" is keyed by its id.
+CASE_FACTS: tuple[FactKind, ...] = ("routed", "first_response", "sla")
+# Tables of topology.TABLES that are not erased, and why (a test keeps this and the registry complete).
+CLASSIFIED: dict[str, str] = {
+    "suppressions": "the erasure tombstone and the objection flag: keyed by the pseudonymous subject_id "
+    "only, kept so that nothing erased comes back (GDPR Art. 17(1) is honoured by it)",
+    "erasure_requests": "the proof of each erasure: pseudonymous subject_ids, counts, times, requester and "
+    "reference; no raw identifier, no content",
+    "counters": "spike counters: sums per topic, platform and time window; no id of anyone",
+    "report_counters": "report counters: sums per day and dimension (platform, team, sentiment); no id of anyone",
+}
+
+
+@dataclass
+class SubjectScope:
+    """One data subject during one erasure run or export.
+
+    ``subject_id`` is the pseudonymous id. What the stores find through it (raw keys such as interaction
+    ids) is kept here, in memory, for this run only: it lets a later store (idempotency records) and the
+    verification look those keys up directly. It is never written anywhere.
+    """
+
+    subject_id: str
+    now: datetime = field(default_factory=lambda: datetime.now(tz=UTC))
+    _seen: dict[str, dict[Any, dict[str, Any]]] = field(default_factory=dict)
+    _current: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def remember(self, store: str, items: Sequence[dict[str, Any]], key_names: Sequence[str]) -> None:
+        seen = self._seen.setdefault(store, {})
+        for item in items:
+            seen[key_id({name: item[name] for name in key_names})] = item
+
+    def seen(self, store: str) -> list[dict[str, Any]]:
+        """Every item (keys and remembered attributes) the store found for the subject in this run."""
+        return list(self._seen.get(store, {}).values())
+
+    def new_pass(self) -> None:
+        """Forget what the last pass found (but not what was seen): the next look queries again."""
+        self._current.clear()
+
+
+class PersonalDataStore(Protocol):
+    name: str
+
+    def erase(self, scope: SubjectScope) -> int: ...
+
+    def remaining(self, scope: SubjectScope) -> int: ...
+
+    def export(self, scope: SubjectScope) -> Any: ...
+
+
+class IndexedStore:
+    """Items of one table found through its ``by_subject`` index (interactions, cases, notes, report rows).
+
+    Reads of the index are eventually consistent; ``remaining`` therefore confirms each key the index
+    (or this run) produced with a strongly consistent ``BatchGetItem`` before counting it.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        spec: TableSpec,
+        table_name: str,
+        remember: Sequence[str] = (),
+        client: Any | None = None,
+    ) -> None:
+        if SUBJECT_INDEX not in {index.name for index in spec.indexes}:
+            raise ValueError(f"table {spec.key!r} has no {SUBJECT_INDEX} index: it cannot be erased by index")
+        self.name = name
+        self.spec = spec
+        self.table_name = table_name
+        self.key_names = tuple(a.name for a in (spec.partition_key, spec.sort_key) if a is not None)
+        self._remember = tuple(remember)
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = boto3.client("dynamodb")
+        return self._client
+
+    def found(self, scope: SubjectScope) -> list[dict[str, Any]]:
+        """The subject's items as this pass found them (keys and remembered attributes), one query a pass."""
+        if self.name not in scope._current:
+            scope._current[self.name] = self._discover(scope)
+        return scope._current[self.name]
+
+    def _discover(self, scope: SubjectScope) -> list[dict[str, Any]]:
+        wanted = [*self.key_names, *self._remember]
+        names = {f"#a{n}": name for n, name in enumerate(wanted)}
+        items = list(
+            query_all(
+                self.client,
+                self.name,
+                {
+                    "TableName": self.table_name,
+                    "IndexName": SUBJECT_INDEX,
+                    "KeyConditionExpression": "#s = :s",
+                    "ProjectionExpression": ", ".join(names),
+                    "ExpressionAttributeNames": {"#s": SUBJECT_ATTRIBUTE, **names},
+                    "ExpressionAttributeValues": {":s": {"S": scope.subject_id}},
+                },
+            )
+        )
+        scope.remember(self.name, items, self.key_names)
+        return items
+
+    def _key(self, item: dict[str, Any]) -> Key:
+        return {name: item[name] for name in self.key_names}
+
+    def erase(self, scope: SubjectScope) -> int:
+        items = self.found(scope)
+        deleted = batch_delete(self.client, self.name, self.table_name, [self._key(i) for i in items])
+        scope._current[self.name] = []
+        return deleted
+
+    def remaining(self, scope: SubjectScope) -> int:
+        self._discover(scope)  # by subject_id: anything the index holds now joins what this run saw
+        candidates = [self._key(item) for item in scope.seen(self.name)]
+        # by raw keys, strongly consistent: an index entry of an item already deleted is not counted
+        existing = batch_get(
+            self.client, self.name, self.table_name, candidates, consistent=True, projection=self.key_names
+        )
+        live = {key_id(self._key(item)) for item in existing}
+        scope._current[self.name] = [i for i in scope.seen(self.name) if key_id(self._key(i)) in live]
+        return len(existing)
+
+    def export(self, scope: SubjectScope) -> list[dict[str, Any]]:
+        items = query_all(
+            self.client,
+            self.name,
+            {
+                "TableName": self.table_name,
+                "IndexName": SUBJECT_INDEX,
+                "KeyConditionExpression": "#s = :s",
+                "ExpressionAttributeNames": {"#s": SUBJECT_ATTRIBUTE},
+                "ExpressionAttributeValues": {":s": {"S": scope.subject_id}},
+                "ScanIndexForward": False,
+            },
+        )
+        return [plain(item, ttl_attribute=self.spec.ttl_attribute) for item in items]
+
+
+class ProfileStore:
+    """An item keyed by the subject_id itself (the subject profile)."""
+
+    def __init__(self, name: str, *, spec: TableSpec, table_name: str, client: Any | None = None) -> None:
+        if spec.partition_key.name != SUBJECT_ATTRIBUTE or spec.sort_key is not None:
+            raise ValueError(f"table {spec.key!r} is not keyed by {SUBJECT_ATTRIBUTE} alone")
+        self.name = name
+        self.spec = spec
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = boto3.client("dynamodb")
+        return self._client
+
+    def _key(self, scope: SubjectScope) -> Key:
+        return {SUBJECT_ATTRIBUTE: {"S": scope.subject_id}}
+
+    def erase(self, scope: SubjectScope) -> int:
+        response = calling(
+            self.name,
+            "DeleteItem",
+            lambda: self.client.delete_item(
+                TableName=self.table_name, Key=self._key(scope), ReturnValues="ALL_OLD"
+            ),
+        )
+        return 1 if response.get("Attributes") else 0
+
+    def _get(self, scope: SubjectScope, *, consistent: bool) -> dict[str, Any] | None:
+        response = calling(
+            self.name,
+            "GetItem",
+            lambda: self.client.get_item(
+                TableName=self.table_name, Key=self._key(scope), ConsistentRead=consistent
+            ),
+        )
+        return response.get("Item")  # type: ignore[no-any-return]
+
+    def remaining(self, scope: SubjectScope) -> int:
+        return 0 if self._get(scope, consistent=True) is None else 1
+
+    def export(self, scope: SubjectScope) -> dict[str, Any] | None:
+        item = self._get(scope, consistent=False)
+        return None if item is None else plain(item, ttl_attribute=self.spec.ttl_attribute)
+
+
+class DerivedKeyStore:
+    """Items whose keys are computed from what other stores found (no index, no scan).
+
+    ``keys_of(scope)`` gives ``(label, key)`` pairs: the label (an interaction id) says, in the export,
+    which of the subject's items a record belongs to. Existing items are confirmed with one strongly
+    consistent ``BatchGetItem`` (100 keys a call) and deleted with ``BatchWriteItem`` (25 a call), so
+    the proof counts items that existed, not requests sent.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        table_name: str,
+        key_attribute: str,
+        keys_of: Callable[[SubjectScope], list[tuple[str, Key]]],
+        ttl_attribute: str | None = None,
+        client: Any | None = None,
+    ) -> None:
+        self.name = name
+        self.table_name = table_name
+        self.key_attribute = key_attribute
+        self.keys_of = keys_of
+        self.ttl_attribute = ttl_attribute
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = boto3.client("dynamodb")
+        return self._client
+
+    def _existing(self, scope: SubjectScope, *, consistent: bool, keys_only: bool) -> list[dict[str, Any]]:
+        keys = [key for _label, key in self.keys_of(scope)]
+        projection = (self.key_attribute,) if keys_only else ()
+        return batch_get(
+            self.client, self.name, self.table_name, keys, consistent=consistent, projection=projection
+        )
+
+    def erase(self, scope: SubjectScope) -> int:
+        existing = self._existing(scope, consistent=True, keys_only=True)
+        return batch_delete(
+            self.client,
+            self.name,
+            self.table_name,
+            [{self.key_attribute: i[self.key_attribute]} for i in existing],
+        )
+
+    def remaining(self, scope: SubjectScope) -> int:
+        return len(self._existing(scope, consistent=True, keys_only=True))
+
+    def export(self, scope: SubjectScope) -> list[dict[str, Any]]:
+        labels = {key_id(key): label for label, key in self.keys_of(scope)}
+        exported = [
+            {
+                "of": labels.get(key_id({self.key_attribute: item[self.key_attribute]})),
+                **plain(item, ttl_attribute=self.ttl_attribute),
+            }
+            for item in self._existing(scope, consistent=False, keys_only=False)
+        ]
+        return sorted(exported, key=lambda record: str(record["of"]))
+
+
+def _recent(scope: SubjectScope, store: IndexedStore, days: int) -> list[dict[str, Any]]:
+    """The items ``store`` found for the subject (this pass and earlier ones) received in the last ``days``
+    days (plus one of margin): only those can still have records that expire after ``days``."""
+    store.found(scope)
+    horizon = scope.now - timedelta(days=days + 1)
+    recent = []
+    for item in scope.seen(store.name):
+        received = item.get("received_at", {}).get("S")
+        if received is None or datetime.fromisoformat(received) >= horizon:
+            recent.append(item)
+    return recent
+
+
+def idempotency_keys(interactions: IndexedStore, table_name: str, client: Any | None = None):  # type: ignore[no-untyped-def]
+    """``keys_of`` for Powertools idempotency records: the key the ingest function's deduplicator wrote
+    for each of the subject's interaction ids, computed by the persistence layer itself."""
+    layer = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client or boto3.client("dynamodb"))
+    layer.configure(idempotency_config(), key_prefix=KEY_PREFIX)
+
+    def key_for(interaction_id: str) -> Key:
+        hashed = layer._get_hashed_idempotency_key({"interaction_id": interaction_id})
+        return layer._get_key(hashed)  # type: ignore[arg-type, no-any-return]
+
+    def keys_of(scope: SubjectScope) -> list[tuple[str, Key]]:
+        ids = [
+            item["interaction_id"]["S"]
+            for item in _recent(scope, interactions, RETENTION_DAYS["idempotency"])
+        ]
+        return [(i, key_for(i)) for i in ids]
+
+    keys_of.key_for = key_for  # type: ignore[attr-defined]
+    return keys_of
+
+
+def report_fact_keys(interactions: IndexedStore, cases: IndexedStore | None):  # type: ignore[no-untyped-def]
+    """``keys_of`` for the report consumer's seen-markers of the subject's facts: the digests it keys them
+    by (``socialcrm.reporting.facts.fact_key``), from the subject's interaction ids and case ids."""
+
+    def keys_of(scope: SubjectScope) -> list[tuple[str, Key]]:
+        ids = [
+            item["interaction_id"]["S"]
+            for item in _recent(scope, interactions, RETENTION_DAYS["report_seen"])
+        ]
+        case_ids = {case_id_for(iid): iid for iid in ids}  # case id -> the interaction it is about
+        if cases is not None:
+            cases.found(scope)
+            for row in scope.seen(cases.name):
+                ref = row.get("case_ref", {}).get("S")
+                if ref:
+                    case_ids.setdefault(ref, ref)
+        pairs = [(iid, fact_key("interaction", iid)) for iid in ids]
+        pairs += [
+            (label, fact_key(kind, case_id)) for case_id, label in case_ids.items() for kind in CASE_FACTS
+        ]
+        return [(label, {"fact": {"S": digest}}) for label, digest in pairs]
+
+    return keys_of
+
+
+@dataclass(frozen=True)
+class StoreRegistry:
+    """The personal-data stores, in erasure order (idempotency records before the interactions whose ids
+    compute their keys, the profile last)."""
+
+    stores: tuple[PersonalDataStore, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(store.name for store in self.stores)
+
+    def export(self, scope: SubjectScope) -> dict[str, Any]:
+        """Everything every store holds about the subject, keyed by store name."""
+        return {store.name: store.export(scope) for store in self.stores}
+
+
+def build_stores(table_names: dict[str, str], client: Any | None = None) -> StoreRegistry:
+    """The registry over the deployed tables (``table_names`` keyed like ``topology.TABLES``).
+
+    Order matters: a store that derives keys from another store's findings comes before it (the
+    idempotency records and report markers before the interactions and cases whose ids compute their
+    keys). A table holding personal data and indexed ``by_subject`` plugs in as one ``IndexedStore``.
+
+    >>> build_stores({k: k for k in PERSONAL_DATA_TABLES}).names
+    ('idempotency', 'report_seen', 'cases', 'interactions', 'subjects')
+    """
+    missing = sorted(set(PERSONAL_DATA_TABLES) - set(table_names))
+    if missing:
+        raise ConfigurationError(f"the privacy stores need the names of these tables: {', '.join(missing)}")
+    interactions = IndexedStore(
+        "interactions",
+        spec=TABLES["interactions"],
+        table_name=table_names["interactions"],
+        remember=("received_at",),
+        client=client,
+    )
+    cases = IndexedStore(
+        "cases", spec=TABLES["cases"], table_name=table_names["cases"], remember=("case_ref",), client=client
+    )
+    idempotency = DerivedKeyStore(
+        "idempotency",
+        table_name=table_names["idempotency"],
+        key_attribute=TABLES["idempotency"].partition_key.name,
+        keys_of=idempotency_keys(interactions, table_names["idempotency"], client),
+        ttl_attribute=TABLES["idempotency"].ttl_attribute,
+        client=client,
+    )
+    report_seen = DerivedKeyStore(
+        "report_seen",
+        table_name=table_names["report_seen"],
+        key_attribute=TABLES["report_seen"].partition_key.name,
+        keys_of=report_fact_keys(interactions, cases),
+        ttl_attribute=TABLES["report_seen"].ttl_attribute,
+        client=client,
+    )
+    profile = ProfileStore(
+        "subjects", spec=TABLES["subjects"], table_name=table_names["subjects"], client=client
+    )
+    return StoreRegistry((idempotency, report_seen, cases, interactions, profile))

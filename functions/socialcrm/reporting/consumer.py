@@ -1,0 +1,117 @@
+"""The report consumer's batch: EventBridge events from its SQS queue → facts → counters.
+
+Each record's fate is its own. A record whose body is not a socialcrm event of a counted type, or
+whose facts could not be recorded, is reported as a partial-batch failure: SQS retries it (facts
+already recorded are refused as duplicates on the retry), then moves it to the DLQ.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from socialcrm.events.models import (
+    CaseUpdated,
+    EventDetail,
+    InteractionEnriched,
+    InteractionRouted,
+    SlaBreached,
+    SpikeDetected,
+)
+from socialcrm.observability import logger
+from socialcrm.reporting.counters import Recorded
+from socialcrm.reporting.dimensions import PENDING
+from socialcrm.reporting.facts import Fact, facts_of
+
+COUNTED_DETAILS: dict[str, type[EventDetail]] = {
+    model.detail_type: model
+    for model in (InteractionEnriched, InteractionRouted, CaseUpdated, SlaBreached, SpikeDetected)
+}
+
+
+class FactRecorder(Protocol):
+    def record(self, fact: Fact, *, now: datetime) -> Recorded: ...
+
+
+class BusEvent(BaseModel):
+    """The EventBridge envelope as EventBridge delivers it to an SQS target."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: str
+    detail_type: str = Field(alias="detail-type")
+    source: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class QueuedRecord:
+    message_id: str
+    body: str
+
+
+@dataclass
+class ReportOutcome:
+    """What a batch did; the handler turns it into the response and the business metrics."""
+
+    failed: list[str] = field(default_factory=list)  # SQS message ids to retry
+    counted: int = 0  # new facts
+    duplicates: int = 0
+    interactions_by_platform: Counter[str] = field(default_factory=Counter)
+    # Interactions by their final sentiment (a PENDING one counts here once its sentiment arrives).
+    interactions_by_sentiment: Counter[str] = field(default_factory=Counter)
+    sla_breaches: int = 0
+    sla_met: int = 0
+    spikes: int = 0
+
+    def note(self, fact: Fact, recorded: Recorded) -> None:
+        if recorded is Recorded.DUPLICATE:
+            self.duplicates += 1
+            return
+        if recorded is Recorded.COUNTED:
+            self.counted += 1
+        if fact.kind == "interaction":
+            if recorded is Recorded.COUNTED:
+                self.interactions_by_platform[fact.labels["platform"]] += 1
+            if fact.labels["sentiment"] != PENDING:
+                self.interactions_by_sentiment[fact.labels["sentiment"]] += 1
+        elif fact.kind == "sla":
+            if fact.labels["outcome"] == "breached":
+                self.sla_breaches += 1
+            else:
+                self.sla_met += 1
+        elif fact.kind == "spike":
+            self.spikes += 1
+
+
+def parse(body: str) -> EventDetail:
+    """The detail model of a queued bus event; ValueError when it is not one reporting counts."""
+    event = BusEvent.model_validate_json(body)
+    model = COUNTED_DETAILS.get(event.detail_type)
+    if model is None:
+        raise ValueError(f"detail-type {event.detail_type!r} is not counted by reports")
+    return model.model_validate(event.detail)
+
+
+def process_batch(records: Sequence[QueuedRecord], *, counters: FactRecorder, now: datetime) -> ReportOutcome:
+    """Record the facts of every record; a record fails alone (see the module docstring)."""
+    outcome = ReportOutcome()
+    for record in records:
+        try:
+            detail = parse(record.body)
+        except (ValidationError, ValueError):
+            logger.error("unreadable event", message_id=record.message_id)
+            outcome.failed.append(record.message_id)
+            continue
+        try:
+            for fact in facts_of(detail):
+                outcome.note(fact, counters.record(fact, now=now))
+        except Exception:  # a store failure fails this record only; its recorded facts stay deduplicated
+            logger.exception("counting failed", message_id=record.message_id, detail_type=detail.detail_type)
+            outcome.failed.append(record.message_id)
+    return outcome

@@ -1,0 +1,255 @@
+"""The report summary: date-range validation, and the figures computed from counter cells.
+
+Pure: :func:`summarise` takes the cells of a range (``CounterRepository.load``) and returns a
+:class:`ReportSummary`; the API serves it as JSON or CSV and the daily report draws it.
+
+Precision: counts and the first-response average are exact. The first-response p90 is read from a
+histogram (``dimensions.BUCKETS``): it is the upper edge of the bucket that holds the 90th percentile,
+so the true p90 is at most that value and above the bucket below (for example "at most 30 minutes,
+over 15"); in the open last bucket it is that bucket's lower edge, 7 days ("at least").
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from socialcrm.errors import BadRequestError
+from socialcrm.reporting.dimensions import (
+    ALL_TEAMS,
+    BUCKETS,
+    FIRST_RESPONSE,
+    INTERACTIONS,
+    ROUTED,
+    SENTIMENTS,
+    SLA,
+    SPIKES,
+    TEAMS,
+    Cell,
+    days_between,
+    percentile_upper_bound,
+)
+
+MAX_RANGE_DAYS = 366
+P90 = 0.9
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+
+class Totals(_Model):
+    interactions: int = Field(description="Interactions counted (routed to the team, with a team filter).")
+    first_responses: int
+    sla_met: int
+    sla_breached: int
+    spikes: int
+
+
+class FirstResponse(_Model):
+    count: int
+    average_seconds: float | None = Field(description="Exact mean time from case opened to first response.")
+    p90_seconds: int | None = Field(
+        description="Upper edge of the histogram bucket holding the 90th percentile (the true p90 is at most this)."
+    )
+
+
+class SlaCompliance(_Model):
+    met: int
+    breached: int
+    met_pct: float | None = Field(
+        description="100 * met / (met + breached), one decimal; null with no outcome."
+    )
+
+
+class SlaByTeamPriority(SlaCompliance):
+    team: str
+    priority: str
+
+
+class SentimentDay(_Model):
+    day: date
+    sentiment: dict[str, int]
+
+
+class ReportSummary(_Model):
+    """Volume, sentiment, first response, SLA and spikes over a range of UTC days (inclusive)."""
+
+    from_: date = Field(validation_alias="from", serialization_alias="from")
+    to: date
+    platform: str | None
+    team: str | None
+    totals: Totals
+    by_platform: dict[str, int]
+    by_sentiment: dict[str, int]
+    by_language: dict[str, int]
+    by_team: dict[str, int] = Field(description="Interactions routed to each team.")
+    sentiment_trend: list[SentimentDay]
+    first_response: FirstResponse
+    first_response_by_team: dict[str, FirstResponse]
+    sla: SlaCompliance
+    sla_by_team_priority: list[SlaByTeamPriority]
+    spikes_by_platform: dict[str, int]
+    spikes_by_topic: dict[str, int]
+
+    def as_json(self) -> dict[str, Any]:
+        """The summary as the API returns it (``from``/``to`` as YYYY-MM-DD)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def parse_day(value: str, name: str) -> date:
+    """A YYYY-MM-DD query value as a date, or a 400 saying what is wrong with it."""
+    shown = value if len(value) <= 40 else value[:40] + "…"
+    if not _DAY.fullmatch(value):
+        raise BadRequestError(f"'{name}' must be a date written YYYY-MM-DD; got '{shown}'.")
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise BadRequestError(f"'{name}' is not a calendar date: '{shown}'.") from exc
+
+
+def parse_range(from_: str, to: str) -> tuple[date, date]:
+    """The first and last day of a summary range, validated: in order and at most 366 days.
+
+    >>> parse_range("2026-11-01", "2026-11-30")
+    (datetime.date(2026, 11, 1), datetime.date(2026, 11, 30))
+    """
+    first, last = parse_day(from_, "from"), parse_day(to, "to")
+    if last < first:
+        raise BadRequestError(f"'to' ({last}) is before 'from' ({first}).")
+    days = (last - first).days + 1
+    if days > MAX_RANGE_DAYS:
+        raise BadRequestError(
+            f"The range covers {days} days; a summary covers at most {MAX_RANGE_DAYS} days. Ask for a shorter range."
+        )
+    return first, last
+
+
+def _ranked(counts: Mapping[str, int]) -> dict[str, int]:
+    """Non-zero counts, largest first (ties by name)."""
+    return {key: value for key, value in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if value}
+
+
+def _first_response(cells: Iterable[Cell]) -> FirstResponse:
+    totals: Counter[str] = Counter()
+    for cell in cells:
+        totals.update(cell.values)
+    count = totals["n"]
+    return FirstResponse(
+        count=count,
+        average_seconds=round(totals["seconds"] / count, 1) if count else None,
+        p90_seconds=percentile_upper_bound({name: totals[name] for name, _ in BUCKETS}, P90),
+    )
+
+
+def _compliance(met: int, breached: int) -> dict[str, Any]:
+    decided = met + breached
+    return {"met": met, "breached": breached, "met_pct": round(100 * met / decided, 1) if decided else None}
+
+
+def summarise(
+    cells: Iterable[Cell], first: date, last: date, *, platform: str | None = None, team: str | None = None
+) -> ReportSummary:
+    """The summary of the cells of ``first``..``last``, optionally for one platform and/or one team.
+
+    With a team, volume figures are the interactions routed to that team (its ``routed`` cells, which
+    only a team's summary needs to load); without, every interaction. Spikes belong to no team: a team
+    filter leaves them as they are.
+    """
+    days = days_between(first, last)
+    in_range = set(days)
+    families: dict[str, list[tuple[Cell, list[str]]]] = defaultdict(list)
+    for cell in cells:
+        if cell.day in in_range:
+            families[cell.family].append((cell, cell.parts))
+
+    # Volume: (day, platform, sentiment, language, n) from the interactions or the team's routed cells.
+    volume: list[tuple[str, str, str, str, int]] = []
+    if team is None:
+        volume = [(c.day, p[0], p[1], p[2], c.get("n")) for c, p in families[INTERACTIONS]]
+    else:
+        volume = [(c.day, p[1], p[2], p[3], c.get("n")) for c, p in families[ROUTED] if p[0] == team]
+    volume = [row for row in volume if platform is None or row[1] == platform]
+
+    by_platform: Counter[str] = Counter()
+    by_sentiment: Counter[str] = Counter()
+    by_language: Counter[str] = Counter()
+    trend: dict[str, Counter[str]] = {day: Counter() for day in days}
+    for day, cell_platform, sentiment, language, n in volume:
+        by_platform[cell_platform] += n
+        by_sentiment[sentiment] += n
+        by_language[language] += n
+        trend[day][sentiment] += n
+
+    by_team: Counter[str] = Counter()
+    for cell, (cell_team, cell_platform) in families[TEAMS]:
+        if (team is None or cell_team == team) and (platform is None or cell_platform == platform):
+            by_team[cell_team] += cell.get("n")
+
+    def case_cells(family: str) -> list[tuple[Cell, list[str]]]:
+        """A case family's cells under the filters; without a team, each team and the all-teams cells."""
+        return [
+            (cell, parts)
+            for cell, parts in families[family]
+            if (platform is None or parts[-1] == platform) and (team is None or parts[0] in (team, ALL_TEAMS))
+        ]
+
+    responses = case_cells(FIRST_RESPONSE)
+    overall_team = ALL_TEAMS if team is None else team
+    per_team: dict[str, list[Cell]] = defaultdict(list)
+    for cell, parts in responses:
+        if parts[0] != ALL_TEAMS:
+            per_team[parts[0]].append(cell)
+    first_response = _first_response(cell for cell, parts in responses if parts[0] == overall_team)
+
+    outcomes: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    overall: Counter[str] = Counter()
+    for cell, (cell_team, priority, _platform) in case_cells(SLA):
+        if cell_team == overall_team:
+            overall.update(cell.values)
+        if cell_team != ALL_TEAMS:
+            outcomes[(cell_team, priority)].update(cell.values)
+
+    spikes_by_platform: Counter[str] = Counter()
+    spikes_by_topic: Counter[str] = Counter()
+    for cell, (cell_platform, topic) in families[SPIKES]:
+        if platform is None or cell_platform == platform:
+            spikes_by_platform[cell_platform] += cell.get("n")
+            spikes_by_topic[topic] += cell.get("n")
+
+    return ReportSummary(
+        from_=first,
+        to=last,
+        platform=platform,
+        team=team,
+        totals=Totals(
+            interactions=sum(by_platform.values()),
+            first_responses=first_response.count,
+            sla_met=overall["met"],
+            sla_breached=overall["breached"],
+            spikes=sum(spikes_by_platform.values()),
+        ),
+        by_platform=_ranked(by_platform),
+        by_sentiment={sentiment: by_sentiment[sentiment] for sentiment in SENTIMENTS},
+        by_language=_ranked(by_language),
+        by_team=_ranked(by_team),
+        sentiment_trend=[
+            SentimentDay(day=date.fromisoformat(day), sentiment={s: trend[day][s] for s in SENTIMENTS})
+            for day in days
+        ],
+        first_response=first_response,
+        first_response_by_team={name: _first_response(per_team[name]) for name in sorted(per_team)},
+        sla=SlaCompliance(**_compliance(overall["met"], overall["breached"])),
+        sla_by_team_priority=[
+            SlaByTeamPriority(team=name, priority=priority, **_compliance(counts["met"], counts["breached"]))
+            for (name, priority), counts in sorted(outcomes.items())
+        ],
+        spikes_by_platform=_ranked(spikes_by_platform),
+        spikes_by_topic=_ranked(spikes_by_topic),
+    )

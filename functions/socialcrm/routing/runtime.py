@@ -1,0 +1,160 @@
+"""Wiring of routing: the adapters the route, sla and api functions use, built once from settings.
+
+Locally (no ``SLA_SCHEDULE_GROUP``) every function of the process shares one :class:`InProcessTimer`;
+the route runtime starts it with the same :func:`socialcrm.routing.sla.fire` the ``sla`` function runs,
+so the local stack needs no wiring beyond its pollers (``start_local_sla_timer`` starts it at boot).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache, partial
+
+from socialcrm.dal import models as interaction_models
+from socialcrm.dal import routing as routing_models
+from socialcrm.dal.repository import InteractionRepository
+from socialcrm.dal.routing import (
+    CaseRepository,
+    CounterRepository,
+    InteractionHistory,
+    InteractionRouting,
+)
+from socialcrm.events.publisher import EventPublisher
+from socialcrm.routing.case import CaseStore, Publisher, WorkQueues
+from socialcrm.routing.notify import LogNotifier, Notifier, SnsNotifier
+from socialcrm.routing.service import RoutePorts
+from socialcrm.routing.sla import Check, EventBridgeSlaScheduler, InProcessTimer, SlaScheduler, fire
+from socialcrm.routing.source import REPO_RULES_FILE, RulesSource
+from socialcrm.settings import (
+    CasesApiSettings,
+    RouteSettings,
+    RulesSourceSettings,
+    SlaClockSettings,
+    SlaSettings,
+    TeamTopicsSettings,
+)
+
+ROUTE_SOURCE = "socialcrm.route"
+SLA_SOURCE = "socialcrm.sla"
+API_SOURCE = "socialcrm.api"
+
+
+@lru_cache(maxsize=1)
+def local_timer() -> InProcessTimer:
+    """The process's in-process SLA timer (the local stack's EventBridge Scheduler)."""
+    return InProcessTimer()
+
+
+def scheduler_from(settings: SlaClockSettings) -> SlaScheduler:
+    if settings.sla_schedule_group:
+        return EventBridgeSlaScheduler(
+            settings.sla_schedule_group, target_arn=settings.sla_target_arn, role_arn=settings.sla_role_arn
+        )
+    return local_timer()
+
+
+def rules_source(settings: RulesSourceSettings) -> RulesSource:
+    if settings.rules_application and settings.rules_environment and settings.rules_profile:
+        return RulesSource.from_appconfig(
+            application=settings.rules_application,
+            environment=settings.rules_environment,
+            profile=settings.rules_profile,
+            max_age=settings.rules_max_age_seconds,
+        )
+    return RulesSource.from_file(settings.rules_file or REPO_RULES_FILE)
+
+
+def notifier_from(settings: TeamTopicsSettings) -> Notifier:
+    return SnsNotifier(settings.team_topics) if settings.team_topics else LogNotifier()
+
+
+@dataclass(frozen=True)
+class SlaRuntime:
+    cases: CaseStore
+    publisher: Publisher
+    notifier: Notifier
+
+    def fire(
+        self, case_id: str, check: Check, now: datetime | None = None, trace_header: str | None = None
+    ) -> str:
+        return fire(
+            case_id,
+            check,
+            cases=self.cases,
+            publisher=self.publisher,
+            notifier=self.notifier,
+            now=now or datetime.now(tz=UTC),
+            trace_header=trace_header,
+        )
+
+
+@dataclass(frozen=True)
+class CasesRuntime:
+    cases: WorkQueues
+    scheduler: SlaScheduler
+    publisher: Publisher
+
+
+def build_sla_runtime(settings: SlaSettings) -> SlaRuntime:
+    routing_models.bind(
+        {"cases": settings.cases_table}, region=settings.aws_region, host=settings.endpoint_url
+    )
+    return SlaRuntime(
+        cases=CaseRepository(),
+        publisher=EventPublisher(settings.event_bus_name, SLA_SOURCE),
+        notifier=notifier_from(settings),
+    )
+
+
+def build_route_runtime(settings: RouteSettings) -> RoutePorts:
+    interaction_models.bind(
+        {"interactions": settings.interactions_table}, region=settings.aws_region, host=settings.endpoint_url
+    )
+    routing_models.bind(
+        {"cases": settings.cases_table, "counters": settings.counters_table},
+        region=settings.aws_region,
+        host=settings.endpoint_url,
+    )
+    scheduler = scheduler_from(settings)
+    notifier = notifier_from(settings)
+    cases = CaseRepository()
+    if isinstance(scheduler, InProcessTimer) and not scheduler.started:
+        sla = SlaRuntime(
+            cases=cases, publisher=EventPublisher(settings.event_bus_name, SLA_SOURCE), notifier=notifier
+        )
+        scheduler.start(partial(_fire_now, sla))
+    return RoutePorts(
+        rules=rules_source(settings),
+        interactions=InteractionRepository(),
+        history=InteractionHistory(),
+        cases=cases,
+        counters=CounterRepository(),
+        scheduler=scheduler,
+        notifier=notifier,
+        publisher=EventPublisher(settings.event_bus_name, ROUTE_SOURCE),
+        routing=InteractionRouting(),
+    )
+
+
+def build_cases_runtime(settings: CasesApiSettings) -> CasesRuntime:
+    routing_models.bind(
+        {"cases": settings.cases_table}, region=settings.aws_region, host=settings.endpoint_url
+    )
+    return CasesRuntime(
+        cases=CaseRepository(),
+        scheduler=scheduler_from(settings),
+        publisher=EventPublisher(settings.event_bus_name, API_SOURCE),
+    )
+
+
+def start_local_sla_timer() -> InProcessTimer:
+    """Start the in-process SLA timer with the sla function's settings (the local stack, at boot)."""
+    timer = local_timer()
+    if not timer.started:
+        timer.start(partial(_fire_now, build_sla_runtime(SlaSettings.from_env())))
+    return timer
+
+
+def _fire_now(sla: SlaRuntime, case_id: str, check: Check) -> str:
+    return sla.fire(case_id, check)

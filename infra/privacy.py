@@ -1,0 +1,151 @@
+"""Privacy: the ``privacy`` API function (erasure requests, objections), the ``erase`` consumer, and the
+export grants of the ``api`` function. Each gets exactly the item actions its code calls.
+
+- ``privacy`` creates and reads erasure requests, records and lifts objections, publishes
+  ``ErasureRequested``, reads the pepper. It never touches a personal-data store.
+- ``erase`` finds a subject's items through the ``by_subject`` indexes (Query) or keys derived from
+  them, deletes them (BatchWriteItem; DeleteItem for the profile), verifies with consistent reads
+  (BatchGetItem, GetItem), writes the
+  tombstone (UpdateItem), keeps the request record (GetItem, PutItem), publishes ``ErasureCompleted``
+  and re-queues a request that must continue later (SendMessage on its own queue). No Scan anywhere.
+- the ``api`` function's export reads the same stores (Query, BatchGetItem, GetItem).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.consumers import subscribe
+from infra.grants import grant_secret_value, grant_send, grant_table
+from infra.lambdas import PipelineFunction, SharedCode, resource_environment
+from infra.work_queues import WorkQueue
+from socialcrm import topology
+from socialcrm.privacy.stores import PERSONAL_DATA_TABLES, SUBJECT_ATTRIBUTE, SUBJECT_INDEX
+
+REQUEST_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
+OBJECTION_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+TOMBSTONE_ACTIONS = ("dynamodb:UpdateItem",)
+# What the erase consumer does to each personal-data store, by the shape of its key.
+ERASE_INDEXED_ACTIONS = ("dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem")
+# Derived keys (idempotency records, report seen-markers): confirmed with consistent batch reads, batch-deleted.
+ERASE_DERIVED_ACTIONS = ("dynamodb:BatchGetItem", "dynamodb:BatchWriteItem")
+ERASE_PROFILE_ACTIONS = ("dynamodb:DeleteItem", "dynamodb:GetItem")
+EXPORT_INDEXED_ACTIONS = ("dynamodb:Query",)
+EXPORT_DERIVED_ACTIONS = ("dynamodb:BatchGetItem",)
+EXPORT_PROFILE_ACTIONS = ("dynamodb:GetItem",)
+EXPORT_SUPPRESSION_ACTIONS = ("dynamodb:GetItem",)
+
+
+def _indexed(key: str) -> bool:
+    return SUBJECT_INDEX in {index.name for index in topology.TABLES[key].indexes}
+
+
+def _profile(key: str) -> bool:
+    spec = topology.TABLES[key]
+    return spec.partition_key.name == SUBJECT_ATTRIBUTE and spec.sort_key is None
+
+
+class Privacy(Construct):
+    """``functions`` holds ``privacy`` and ``erase`` (keyed like ``topology.FUNCTIONS``)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        shared: SharedCode,
+        tables: Mapping[str, dynamodb.ITable],
+        bus: events.IEventBus,
+        secret: secretsmanager.ISecret,
+        erasure_queue: WorkQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.tables = tables
+        self.functions = {
+            "privacy": self._privacy(shared, tables, bus, secret),
+            "erase": self._erase(shared, tables, bus, erasure_queue),
+        }
+
+    def _privacy(
+        self,
+        shared: SharedCode,
+        tables: Mapping[str, dynamodb.ITable],
+        bus: events.IEventBus,
+        secret: secretsmanager.ISecret,
+    ) -> PipelineFunction:
+        requests, suppressions = tables["erasure_requests"], tables["suppressions"]
+        function = PipelineFunction(
+            self,
+            "Privacy",
+            spec=topology.FUNCTIONS["privacy"],
+            shared=shared,
+            environment=resource_environment(
+                tables={"erasure_requests": requests, "suppressions": suppressions}, bus=bus, secret=secret
+            ),
+        )
+        grant_table(function.fn, requests, REQUEST_ACTIONS)
+        grant_table(function.fn, suppressions, OBJECTION_ACTIONS)
+        bus.grant_put_events_to(function.fn)
+        grant_secret_value(function.fn, secret)
+        return function
+
+    def _erase(
+        self,
+        shared: SharedCode,
+        tables: Mapping[str, dynamodb.ITable],
+        bus: events.IEventBus,
+        erasure_queue: WorkQueue,
+    ) -> PipelineFunction:
+        spec = topology.FUNCTIONS["erase"]
+        assert spec.queue == erasure_queue.spec.key, "topology: erase is fed by the erasure queue"
+        stores = {key: tables[key] for key in PERSONAL_DATA_TABLES}
+        function = PipelineFunction(
+            self,
+            "Erase",
+            spec=spec,
+            shared=shared,
+            environment=resource_environment(
+                tables={
+                    "erasure_requests": tables["erasure_requests"],
+                    "suppressions": tables["suppressions"],
+                    **stores,
+                },
+                queues={erasure_queue.spec.key: erasure_queue.queue},
+                bus=bus,
+            ),
+        )
+        fn = function.fn
+        grant_table(fn, tables["erasure_requests"], REQUEST_ACTIONS)
+        grant_table(fn, tables["suppressions"], TOMBSTONE_ACTIONS)
+        for key, table in stores.items():
+            if _indexed(key):
+                grant_table(fn, table, ERASE_INDEXED_ACTIONS, indexes=[SUBJECT_INDEX])
+            elif _profile(key):
+                grant_table(fn, table, ERASE_PROFILE_ACTIONS)
+            else:
+                grant_table(fn, table, ERASE_DERIVED_ACTIONS)
+        bus.grant_put_events_to(fn)
+        grant_send(fn, erasure_queue.queue)
+        subscribe(function, erasure_queue)
+        return function
+
+    def grant_export(self, function: PipelineFunction) -> None:
+        """Let ``function`` (the ``api`` function) export a subject: read every store, name them in its env."""
+        fn: lambda_.Function = function.fn
+        for key in (*PERSONAL_DATA_TABLES, "suppressions"):
+            table = self.tables[key]
+            fn.add_environment(topology.TABLES[key].env_var, table.table_name)
+            if key == "suppressions":
+                grant_table(fn, table, EXPORT_SUPPRESSION_ACTIONS)
+            elif _indexed(key):
+                grant_table(fn, table, EXPORT_INDEXED_ACTIONS, indexes=[SUBJECT_INDEX])
+            elif _profile(key):
+                grant_table(fn, table, EXPORT_PROFILE_ACTIONS)
+            else:
+                grant_table(fn, table, EXPORT_DERIVED_ACTIONS)

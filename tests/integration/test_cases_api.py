@@ -1,0 +1,232 @@
+"""Work queues on the api function under moto: list by team/status/priority, read, update, SLA stop."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import jsonschema
+import pytest
+from moto import mock_aws
+
+from socialcrm.dal.routing import CaseRepository
+from socialcrm.routing.case import Case, case_id_for
+from socialcrm.routing.runtime import build_cases_runtime
+from socialcrm.routing.sla import EventBridgeSlaScheduler
+from socialcrm.schemas import SCHEMA_DIR
+from socialcrm.settings import CasesApiSettings
+from tests.conftest import DEV_SECRETS
+from tests.support.apigw import LambdaContext, http_event
+from tests.support.pipeline import capture_bus_events, drain
+from tests.support.routing import SLA_ROLE_ARN, SLA_TARGET_ARN, routing_environment, schedules
+
+NOW = datetime.now(tz=UTC).replace(microsecond=0)
+SUBJECT = "b" * 64
+
+
+@pytest.fixture
+def api(monkeypatch):
+    with mock_aws():
+        env = routing_environment()
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("SOCIALCRM_SECRETS_FILE", str(DEV_SECRETS))
+        events_url = capture_bus_events(["CaseUpdated"])
+        import api.handler as handler
+
+        handler.cases_runtime.cache_clear()
+        build_cases_runtime(CasesApiSettings.from_env())  # binds the cases table
+        yield handler, env, events_url
+        handler.cases_runtime.cache_clear()
+
+
+def open_case(n: int, priority: str, due_in: int, teams=("support",), status="open") -> Case:
+    case = Case(
+        case_id=case_id_for(f"x:{n}"),
+        interaction_id=f"x:{n}",
+        subject_id=SUBJECT,
+        platform="x",
+        kind="mention",
+        teams=list(teams),
+        priority=priority,
+        sla_minutes=60,
+        status=status,
+        opened_at=NOW - timedelta(minutes=5),
+        sla_due_at=NOW + timedelta(minutes=due_in),
+        sla_warning_at=NOW + timedelta(minutes=due_in * 0.8),
+        updated_at=NOW,
+    )
+    assert CaseRepository().open(case)
+    return case
+
+
+def call(handler, method: str, path: str, *, query=None, body=None) -> tuple[int, dict]:
+    event = http_event(
+        method,
+        path,
+        query=query,
+        body=json.dumps(body) if body is not None else None,
+        headers={"content-type": "application/json"} if body is not None else None,
+    )
+    response = handler.lambda_handler(event, LambdaContext())
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_a_team_queue_lists_its_open_cases_most_urgent_first_then_soonest_due(api):
+    handler, _, _ = api
+    # Given support cases of several priorities and due times, and cases of other teams or statuses
+    p3 = open_case(1, "P3", 200)
+    p1_late = open_case(2, "P1", 14)
+    p1_soon = open_case(3, "P1", 5)
+    p2 = open_case(4, "P2", 30, teams=("support", "product"))
+    open_case(5, "P1", 1, teams=("sales",))
+    open_case(6, "P1", 1, status="resolved")
+    # When support's open queue is read
+    status, body = call(handler, "GET", "/cases", query={"team": "support"})
+    # Then it holds only support's open cases, P1 first and within P1 the soonest due
+    assert status == 200
+    assert [c["case_id"] for c in body["items"]] == [p1_soon.case_id, p1_late.case_id, p2.case_id, p3.case_id]
+    assert body["next_cursor"] is None
+    # And the product queue holds the case shared with support
+    _, product = call(handler, "GET", "/cases", query={"team": "product"})
+    assert [c["case_id"] for c in product["items"]] == [p2.case_id]
+    # And a case shows no internal bookkeeping
+    assert "announced" not in body["items"][0] and "version" not in body["items"][0]
+
+
+def test_a_queue_filters_by_priority_and_status_and_pages_with_a_cursor(api):
+    handler, _, _ = api
+    for n in range(5):
+        open_case(10 + n, "P2", 10 + n)
+    open_case(20, "P3", 1)
+    _, p2 = call(handler, "GET", "/cases", query={"team": "support", "priority": "P2", "limit": "2"})
+    seen = [c["case_id"] for c in p2["items"]]
+    cursor = p2["next_cursor"]
+    while cursor:
+        _, page = call(
+            handler,
+            "GET",
+            "/cases",
+            query={"team": "support", "priority": "P2", "limit": "2", "cursor": cursor},
+        )
+        seen += [c["case_id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+    assert seen == [case_id_for(f"x:{10 + n}") for n in range(5)]
+    _, everyone = call(handler, "GET", "/cases")
+    assert len(everyone["items"]) == 6
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"status": "closed"}, {"priority": "P9"}, {"limit": "0"}, {"team": "Not A Team"}, {"cursor": "garbage"}],
+)
+def test_bad_queue_requests_are_400_saying_why(api, query):
+    handler, _, _ = api
+    status, body = call(handler, "GET", "/cases", query=query)
+    assert status == 400 and body["message"]
+
+
+def test_a_cursor_of_another_queue_is_refused(api):
+    handler, _, _ = api
+    for n in range(3):
+        open_case(30 + n, "P2", 10, teams=("sales",))
+    _, page = call(handler, "GET", "/cases", query={"team": "sales", "limit": "1"})
+    status, body = call(handler, "GET", "/cases", query={"team": "support", "cursor": page["next_cursor"]})
+    assert status == 400 and body["error"] == "bad_request"
+
+
+def test_one_case_is_read_by_id_and_an_unknown_one_is_404(api):
+    handler, _, _ = api
+    case = open_case(40, "P2", 30)
+    status, body = call(handler, "GET", f"/cases/{case.case_id}")
+    assert status == 200 and body["case_id"] == case.case_id and body["rules"] == []
+    assert call(handler, "GET", "/cases/c_" + "0" * 32)[0] == 404
+    assert call(handler, "GET", "/cases/not-a-case")[0] == 404
+
+
+def test_the_first_response_stops_the_sla_clock_and_is_announced(api):
+    handler, env, events_url = api
+    # Given an open case with its two SLA schedules
+    case = open_case(50, "P2", 30)
+    scheduler = EventBridgeSlaScheduler(
+        env["SLA_SCHEDULE_GROUP"], target_arn=SLA_TARGET_ARN, role_arn=SLA_ROLE_ARN
+    )
+    scheduler.schedule(case)
+    assert len(schedules()) == 2
+    # When an agent records the first response and takes the case
+    answered = (NOW - timedelta(minutes=1)).isoformat()
+    status, body = call(
+        handler,
+        "PATCH",
+        f"/cases/{case.case_id}",
+        body={"first_response_at": answered, "assignee": "agent-7", "status": "pending"},
+    )
+    # Then the case is pending, assigned, answered within its SLA
+    assert status == 200
+    assert body["status"] == "pending" and body["assignee"] == "agent-7" and body["sla_met"] is True
+    # And its schedules are gone
+    assert schedules() == {}
+    # And CaseUpdated is on the bus from the api, valid for its schema
+    (event,) = drain(events_url)
+    assert event["source"] == "socialcrm.api"
+    jsonschema.validate(
+        event["detail"], json.loads((SCHEMA_DIR / "events" / "CaseUpdated.schema.json").read_text())
+    )
+    assert event["detail"]["sla_met"] is True and event["detail"]["first_response_at"] is not None
+
+
+def test_resolving_an_unanswered_case_counts_as_its_response(api):
+    handler, _, events_url = api
+    case = open_case(60, "P3", 100)
+    status, body = call(handler, "PATCH", f"/cases/{case.case_id}", body={"status": "resolved"})
+    assert status == 200 and body["status"] == "resolved" and body["resolved_at"] and body["sla_met"] is True
+    _, queue = call(handler, "GET", "/cases", query={"team": "support", "status": "resolved"})
+    assert [c["case_id"] for c in queue["items"]] == [case.case_id]
+    assert call(handler, "GET", "/cases", query={"team": "support"})[1]["items"] == []
+    assert drain(events_url)[0]["detail"]["status"] == "resolved"
+
+
+def test_a_second_first_response_keeps_the_first(api):
+    handler, _, _ = api
+    case = open_case(70, "P2", 30)
+    first = (NOW - timedelta(minutes=3)).isoformat()
+    call(handler, "PATCH", f"/cases/{case.case_id}", body={"first_response_at": first})
+    _, body = call(handler, "PATCH", f"/cases/{case.case_id}", body={"first_response_at": NOW.isoformat()})
+    assert datetime.fromisoformat(body["first_response_at"]) == datetime.fromisoformat(first)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"status": "closed"},
+        {"status": None},
+        {"first_response_at": "yesterday"},
+        {"first_response_at": "2026-11-22T10:00:00"},  # no time zone
+        {"colour": "red"},
+        {"assignee": "an agent; drop table"},
+    ],
+)
+def test_an_invalid_update_is_400_and_changes_nothing(api, body):
+    handler, _, events_url = api
+    case = open_case(80, "P2", 30)
+    status, answer = call(handler, "PATCH", f"/cases/{case.case_id}", body=body)
+    assert status == 400 and answer["message"]
+    assert CaseRepository().get(case.case_id).version == 0 and drain(events_url) == []
+
+
+def test_a_first_response_in_the_future_is_refused(api):
+    handler, _, _ = api
+    case = open_case(90, "P2", 30)
+    status, body = call(
+        handler,
+        "PATCH",
+        f"/cases/{case.case_id}",
+        body={"first_response_at": (NOW + timedelta(hours=2)).isoformat()},
+    )
+    assert status == 400 and "future" in body["message"]
+
+
+def test_updating_an_unknown_case_is_404(api):
+    handler, _, _ = api
+    assert call(handler, "PATCH", "/cases/c_" + "0" * 32, body={"status": "pending"})[0] == 404

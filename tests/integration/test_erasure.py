@@ -1,0 +1,393 @@
+"""GDPR erasure end to end on moto: request → bus → erase consumer → proof; no trace left, nobody else
+touched, nothing resurrected by retries or queued messages, failures continued by the retry."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import jsonschema
+import pytest
+from botocore.exceptions import ClientError
+
+from socialcrm.dal.repository import InteractionRepository, SubjectRepository
+from socialcrm.schemas import SCHEMA_DIR
+from socialcrm.topology import RETENTION_DAYS, TABLES
+from tests.support.pipeline import capture_bus_events, drain
+from tests.support.privacy import Person, World, privacy_world
+
+ANA_WEB = Person("generic", "ana-4411", "ana_sunshine", "Ana Quixote")
+ANA_X = Person("x", "ana-7788", "ana_on_x", "Ana Q.")
+BOB_WEB = Person("generic", "bob-1200", "bobby_tables", "Robert Droptable")
+BOB_X = Person("x", "bob-9900", "bob_on_x", "Bob D.")
+STORES = {"idempotency", "report_seen", "cases", "interactions", "subjects"}
+EARLIER = datetime.now(tz=UTC) - timedelta(days=1)
+
+
+@pytest.fixture
+def world(monkeypatch, dev_secrets):
+    with privacy_world(monkeypatch, dev_secrets) as built:
+        yield built
+
+
+def identifying(person: Person, world: World) -> list[str]:
+    """Everything that names the person: ids (raw and in message ids), handle, name, every text."""
+    return [person.user_id, person.handle, person.name, *world.texts.get(person.user_id, [])]
+
+
+def seed_ana_and_bob(world: World) -> None:
+    for n in range(3):
+        world.deliver(ANA_WEB, f"{ANA_WEB.user_id}-r{n}", f"ana review {n}: parcel 7781 never came", EARLIER)
+    for n in range(2):
+        world.deliver(BOB_WEB, f"{BOB_WEB.user_id}-r{n}", f"bob review {n}: all fine", EARLIER)
+    world.enrich()
+    for n in range(2):
+        world.store(ANA_X, n, f"ana on x {n}: where is my refund", EARLIER + timedelta(minutes=n))
+    world.store(BOB_X, 0, "bob on x: thanks", EARLIER)
+
+
+def test_erasure_leaves_no_trace_of_the_subject_and_touches_no_one_else(world):
+    # Given Ana on two platforms (stored, deduplicated, routed into cases, counted in reports) and Bob
+    seed_ana_and_bob(world)
+    events_url = capture_bus_events(["ErasureCompleted"])
+    bob_before = {
+        key: [i for i in items if "bob" in json.dumps(i)] for key, items in world.scan_all().items()
+    }
+    assert list(world.traces(ANA_WEB.user_id)) and list(world.traces(ANA_X.handle))
+
+    # When a compliance officer requests the erasure of both identities and the consumer runs
+    request_id = world.request_erasure(ANA_WEB, ANA_X, reference="T-42")
+    assert world.run_erasures() == []
+
+    # Then the request is COMPLETED and verified, with counts per store
+    proof = world.erasure(request_id)
+    assert proof["status"] == "COMPLETED" and proof["verified"] is True and proof["failure"] is None
+    assert proof["erased"] == {
+        "idempotency": 3,  # the three deliveries' deduplication records
+        "report_seen": 10,  # per interaction: its "interaction" fact and its "routed" fact
+        "cases": 10,  # per interaction: the case row and its team row
+        "interactions": 5,
+        "subjects": 2,
+    }
+    assert [s["verified"] for s in proof["subjects"]] == [True, True]
+    assert proof["reference"] == "T-42" and proof["requested_by"] == "arn:aws:iam::123456789012:user/dpo"
+    requested = datetime.fromisoformat(proof["requested_at"])
+    assert datetime.fromisoformat(proof["due_at"]) == requested + timedelta(days=30)
+    assert datetime.fromisoformat(proof["completed_at"]) >= requested
+    # And no table holds any of Ana's ids, handles, names or texts
+    assert list(world.traces(*identifying(ANA_WEB, world), *identifying(ANA_X, world))) == []
+    # And her pseudonymous ids remain only in the proof and the tombstones
+    for subject in (world.subject(ANA_WEB), world.subject(ANA_X)):
+        assert {table for table, _ in world.traces(subject)} == {"erasure_requests", "suppressions"}
+    # And Bob's items are all still there, unchanged
+    bob_after = {key: [i for i in items if "bob" in json.dumps(i)] for key, items in world.scan_all().items()}
+    assert bob_after == bob_before and bob_after["interactions"] and bob_after["cases"]
+    # And ErasureCompleted is on the bus, valid, with ids and counts only
+    [event] = drain(events_url)
+    schema = json.loads((SCHEMA_DIR / "events" / "ErasureCompleted.schema.json").read_text())
+    jsonschema.validate(event["detail"], schema)
+    assert event["source"] == "socialcrm.erase"
+    assert event["detail"]["request_id"] == request_id and event["detail"]["verified"] is True
+    assert not any(needle in json.dumps(event) for needle in ("ana", world.subject(ANA_WEB)))
+
+
+def test_the_request_record_keeps_no_raw_identifier(world):
+    seed_ana_and_bob(world)
+    request_id = world.request_erasure(ANA_WEB, reference="T-43")
+    # Before and after the erasure ran
+    for _ in range(2):
+        [record] = world.scan_all()["erasure_requests"]
+        text = json.dumps(record)
+        assert request_id in text and world.subject(ANA_WEB) in text
+        assert not [needle for needle in identifying(ANA_WEB, world) if needle in text]
+        world.run_erasures()
+
+
+def test_messages_already_queued_when_the_erasure_ran_are_not_stored(world):
+    # Given two of Ana's messages accepted and queued, not yet enriched
+    for n in range(2):
+        world.deliver(ANA_WEB, f"ana-inflight-{n}", f"in flight {n}", EARLIER)
+    # When her erasure runs before the enrich function gets to them
+    request_id = world.request_erasure(ANA_WEB)
+    world.run_erasures()
+    outcome = world.enrich()
+    # Then they are dropped at the suppression seam and nothing of hers is stored
+    assert outcome.suppressed == 2 and outcome.stored == 0
+    assert world.erasure(request_id)["status"] == "COMPLETED"
+    assert list(world.traces(*identifying(ANA_WEB, world))) == []
+
+
+def test_a_platform_retry_after_erasure_is_not_stored_again(world):
+    # Given Ana's message stored, then erased
+    world.deliver(ANA_WEB, "ana-retried", "please call me back", EARLIER)
+    world.enrich()
+    world.request_erasure(ANA_WEB)
+    world.run_erasures()
+    # When the platform retries the very same delivery (its deduplication record was erased too)
+    accepted = world.deliver(ANA_WEB, "ana-retried", "please call me back", EARLIER)
+    outcome = world.enrich()
+    # Then it is acknowledged, but suppressed before anything is stored
+    assert accepted["received"] == 1 and outcome.suppressed == 1 and outcome.stored == 0
+    assert InteractionRepository().get("generic:ana-retried") is None
+    assert list(world.traces(*identifying(ANA_WEB, world))) == []
+
+
+def test_a_message_that_occurs_after_the_erasure_is_processed_normally(world):
+    world.deliver(ANA_WEB, "ana-before", "before", EARLIER)
+    world.enrich()
+    world.request_erasure(ANA_WEB)
+    world.run_erasures()
+    # When Ana writes again, after her erasure
+    world.deliver(ANA_WEB, "ana-after", "I am back", datetime.now(tz=UTC) + timedelta(minutes=1))
+    outcome = world.enrich()
+    # Then the new message is a new relationship: stored as usual
+    assert outcome.stored == 1 and InteractionRepository().get("generic:ana-after").text == "I am back"
+    assert InteractionRepository().get("generic:ana-before") is None
+
+
+def test_a_repeated_request_for_the_same_subject_is_harmless(world):
+    seed_ana_and_bob(world)
+    first = world.request_erasure(ANA_WEB)
+    world.run_erasures()
+    # When the same erasure is requested again
+    second = world.request_erasure(ANA_WEB)
+    assert world.run_erasures() == []
+    # Then both are COMPLETED and verified; the second found nothing left to erase
+    assert world.erasure(first)["status"] == world.erasure(second)["status"] == "COMPLETED"
+    assert world.erasure(second)["verified"] is True
+    assert set(world.erasure(second)["erased"].values()) == {0}
+    # And Bob is untouched
+    assert SubjectRepository().get(world.subject(BOB_WEB))["interactions"] == 2
+
+
+class FailingClient:
+    """The erase function's DynamoDB client, failing one operation on one table from the n-th call."""
+
+    def __init__(self, client, operation: str, table: str, *, after: int = 0) -> None:
+        self.client, self.operation, self.table, self.after = client, operation, table, after
+        self.calls = 0
+        self.failing = True
+
+    def __getattr__(self, name):
+        attribute = getattr(self.client, name)
+        if name != self.operation:
+            return attribute
+
+        def call(**kwargs):
+            if self.table in json.dumps(kwargs, default=str):
+                self.calls += 1
+                if self.failing and self.calls > self.after:
+                    raise ClientError(
+                        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
+                        self.operation,
+                    )
+            return attribute(**kwargs)
+
+        return call
+
+
+def test_a_store_failing_midway_fails_the_request_and_the_retry_finishes_it(world):
+    # Given Ana with 30 interactions (two batches of deletes) and the interactions table failing on the 2nd
+    for n in range(30):
+        world.store(ANA_X, n, f"ana message {n}", EARLIER + timedelta(seconds=n))
+    ports, _queue = world.handlers["erase"].runtime()
+    interactions = next(s for s in ports.stores.stores if s.name == "interactions")
+    failing = FailingClient(interactions.client, "batch_write_item", world.table("interactions"), after=1)
+    interactions._client = failing
+    request_id = world.request_erasure(ANA_X)
+    [message] = world.receive("erasure")
+    delivery = {"Records": [{"messageId": message["MessageId"], "body": message["Body"]}]}
+    from tests.support.apigw import LambdaContext
+
+    # When the consumer runs
+    result = world.handlers["erase"].lambda_handler(delivery, LambdaContext(remaining_ms=300_000))
+    # Then the message is handed back to SQS, and the request is FAILED naming the store and the reason
+    assert result["batchItemFailures"] == [{"itemIdentifier": message["MessageId"]}]
+    failed = world.erasure(request_id)
+    assert failed["status"] == "FAILED" and failed["verified"] is False
+    assert failed["failure"]["store"] == "interactions"
+    assert "BatchWriteItem" in failed["failure"]["reason"]
+    assert "ProvisionedThroughputExceededException" in failed["failure"]["reason"]
+    # And what was erased before the failure is already in the proof
+    assert failed["erased"]["idempotency"] == 0 and failed["erased"]["cases"] == 60
+    assert failed["erased"]["report_seen"] == 60 and failed["erased"]["interactions"] == 25
+
+    # When the store recovers and SQS delivers the message again
+    failing.failing = False
+    result = world.handlers["erase"].lambda_handler(delivery, LambdaContext(remaining_ms=300_000))
+    # Then the erasure continues where it stopped and completes, every item counted once
+    assert result["batchItemFailures"] == []
+    done = world.erasure(request_id)
+    assert done["status"] == "COMPLETED" and done["verified"] is True and done["failure"] is None
+    assert done["erased"] == {
+        "idempotency": 0,
+        "report_seen": 60,
+        "cases": 60,
+        "interactions": 30,
+        "subjects": 1,
+    }
+    assert done["attempts"] == 2
+    assert list(world.traces(*identifying(ANA_X, world))) == []
+
+
+def test_a_failed_request_restarts_with_the_retry_route(world):
+    world.store(ANA_X, 0, "hello", EARLIER)
+    ports, _queue = world.handlers["erase"].runtime()
+    profiles = next(s for s in ports.stores.stores if s.name == "subjects")
+    profiles._client = FailingClient(profiles.client, "delete_item", world.table("subjects"))
+    request_id = world.request_erasure(ANA_X)
+    assert len(world.run_erasures()) == 1
+    assert world.erasure(request_id)["failure"]["store"] == "subjects"
+    profiles._client.failing = False
+    # When the officer restarts it (after the DLQ took the message, say)
+    status, body = world.call("privacy", "POST", f"/erasure-requests/{request_id}/retry")
+    assert status == 202 and body["status"] == "FAILED"
+    assert world.run_erasures() == []
+    # Then it completes
+    assert world.erasure(request_id)["status"] == "COMPLETED"
+    # And a completed request cannot be restarted
+    status, body = world.call("privacy", "POST", f"/erasure-requests/{request_id}/retry")
+    assert status == 409 and body["error"] == "conflict"
+
+
+def test_verification_sweeps_what_a_racing_writer_stored_after_the_erase_pass(world):
+    # Given an enrich invocation that checked the suppression before the tombstone and stores late:
+    # it writes one of Ana's messages right after the erase pass deleted her profile
+    world.store(ANA_X, 0, "first", EARLIER)
+    ports, _queue = world.handlers["erase"].runtime()
+    profiles = next(s for s in ports.stores.stores if s.name == "subjects")
+    erase_profile = profiles.erase
+    late = []
+
+    def erase_then_race(scope):
+        count = erase_profile(scope)
+        if not late:
+            late.append(world.store(ANA_X, 1, "late", EARLIER + timedelta(seconds=5)))
+        return count
+
+    profiles.erase = erase_then_race
+    request_id = world.request_erasure(ANA_X)
+    world.run_erasures()
+    # Then verification found the late items, erased them, and verified that nothing remains
+    proof = world.erasure(request_id)
+    assert proof["status"] == "COMPLETED" and proof["verified"] is True
+    assert proof["erased"]["interactions"] == 2 and proof["erased"]["subjects"] == 2
+    assert list(world.traces(*identifying(ANA_X, world))) == []
+
+
+def test_erasure_requests_are_validated(world):
+    cases = [
+        ({"subjects": [], "reference": "T-1"}, "invalid_request"),
+        ({"subjects": [{"platform": "myspace", "user_id": "1"}], "reference": "T-1"}, "invalid_request"),
+        ({"subjects": [{"platform": "x", "user_id": ""}], "reference": "T-1"}, "invalid_request"),
+        (
+            {"subjects": [{"platform": "x", "user_id": "1"}], "reference": "Ana Quixote asked"},
+            "invalid_request",
+        ),
+        ({"subjects": [{"platform": "x", "user_id": "1"}]}, "invalid_request"),
+    ]
+    for body, error in cases:
+        status, answer = world.call("privacy", "POST", "/erasure-requests", body)
+        assert (status, answer["error"]) == (400, error), body
+        assert answer["message"]
+    status, answer = world.call("privacy", "GET", "/erasure-requests/nope")
+    assert status == 404 and answer["error"] == "not_found"
+    assert world.scan_all()["erasure_requests"] == []
+
+
+def test_an_objection_stops_all_new_processing_until_lifted(world):
+    # Given an objection recorded for Ana
+    path = f"/subjects/generic/{ANA_WEB.user_id}/objection"
+    status, body = world.call(
+        "privacy", "PUT", path, {"reference": "T-50"}, principal="arn:aws:iam::1:user/dpo"
+    )
+    assert status == 200 and body["objection"] is True and body["objected_at"]
+    # When she writes, even after the objection was recorded
+    later = datetime.now(tz=UTC) + timedelta(minutes=1)
+    world.deliver(ANA_WEB, "ana-objected", "do not keep this", later)
+    # Then nothing of hers is stored
+    assert world.enrich().suppressed == 1 and InteractionRepository().get("generic:ana-objected") is None
+    assert world.call("privacy", "GET", path)[1]["objection"] is True
+    # When the objection is lifted
+    status, body = world.call("privacy", "DELETE", path)
+    assert status == 200 and body["objection"] is False
+    world.deliver(ANA_WEB, "ana-welcome", "hello again", later)
+    # Then her new messages are processed again
+    assert world.enrich().stored == 1 and InteractionRepository().get("generic:ana-welcome") is not None
+    # And nothing is left in the suppressions table for her
+    assert world.scan_all()["suppressions"] == []
+
+
+def test_lifting_an_objection_keeps_the_erasure_tombstone(world):
+    path = f"/subjects/generic/{ANA_WEB.user_id}/objection"
+    world.call("privacy", "PUT", path, {"reference": "T-50"})
+    world.deliver(ANA_WEB, "ana-old", "old", EARLIER)
+    world.enrich()
+    world.request_erasure(ANA_WEB)
+    world.run_erasures()
+    # When the objection is lifted after the erasure
+    status, body = world.call("privacy", "DELETE", path)
+    # Then the tombstone stays, now with its expiry, so a message from before the erasure is still dropped
+    assert status == 200 and body["objection"] is False and body["erased_at"]
+    [item] = world.scan_all()["suppressions"]
+    assert "erased_at" in item and "expires_at" in item and "objected_at" not in item
+    world.deliver(ANA_WEB, "ana-older", "older", EARLIER)
+    assert world.enrich().suppressed == 1
+
+
+def test_the_export_returns_every_store_of_the_subject_and_nothing_of_others(world):
+    seed_ana_and_bob(world)
+    world.call("privacy", "PUT", f"/subjects/generic/{ANA_WEB.user_id}/objection", {"reference": "T-9"})
+    # When Ana's export is requested for her web identity
+    status, export = world.call("api", "GET", f"/subjects/generic/{ANA_WEB.user_id}/export")
+    assert status == 200
+    stores = export["stores"]
+    # Then every personal-data store and the suppression state are in it
+    assert set(stores) == STORES | {"suppressions"}
+    assert export["subject_id"] == world.subject(ANA_WEB)
+    assert sorted(i["text"] for i in stores["interactions"]) == sorted(world.texts[ANA_WEB.user_id])
+    assert (
+        stores["subjects"]["handles"] == [f"generic:{ANA_WEB.handle}"]
+        and stores["subjects"]["interactions"] == 3
+    )
+    assert {r["of"] for r in stores["idempotency"]} == {f"generic:{ANA_WEB.user_id}-r{n}" for n in range(3)}
+    assert {r["status"] for r in stores["idempotency"]} == {"COMPLETED"}
+    assert len(stores["cases"]) == 6 and {c["row"] for c in stores["cases"]} == {"case", "team"}
+    assert len(stores["report_seen"]) == 6
+    assert stores["suppressions"]["objected_at"] and stores["suppressions"]["objection_reference"] == "T-9"
+    # And nothing of Bob, nor of Ana's other identity
+    text = json.dumps(export, ensure_ascii=False)
+    assert not [n for n in (*identifying(BOB_WEB, world), *identifying(ANA_X, world)) if n in text]
+
+
+def test_the_export_of_an_unknown_subject_is_empty_not_an_error(world):
+    status, export = world.call("api", "GET", "/subjects/x/nobody/export")
+    assert status == 200
+    assert export["stores"] == {
+        "idempotency": [],
+        "report_seen": [],
+        "cases": [],
+        "interactions": [],
+        "subjects": None,
+        "suppressions": None,
+    }
+
+
+def test_every_item_of_every_table_expires_after_its_data_class_retention(world):
+    # Given every kind of item the pipeline writes: interactions, profiles, dedupe records, cases, report
+    # counters and markers, an erasure request and its tombstone
+    seed_ana_and_bob(world)
+    world.request_erasure(BOB_X)
+    world.run_erasures()
+    now = datetime.now(tz=UTC)
+    seen = set()
+    # Then each item carries its table's TTL attribute, set to its data class's retention period
+    for key, items in world.scan_all().items():
+        spec = TABLES[key]
+        for item in items:
+            assert spec.ttl_attribute in item, (key, item)
+            expires = datetime.fromtimestamp(int(item[spec.ttl_attribute]["N"]), tz=UTC)
+            retention = timedelta(days=RETENTION_DAYS[key])
+            assert now + retention - timedelta(days=2) <= expires <= now + retention + timedelta(days=1), key
+            seen.add(key)
+    assert seen == set(TABLES) - {"counters"}  # spike counters appear only with a spike

@@ -1,0 +1,268 @@
+"""``socialcrm privacy`` against the real handlers behind a loopback HTTP server (an API Gateway stand-in)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from socialcrm.cli import main
+from socialcrm.cli import privacy as cli
+from tests.support.apigw import LambdaContext, http_event
+from tests.support.privacy import Person, World, privacy_world
+
+ANA = Person("x", "ana-7788", "ana_on_x", "Ana Q.")
+EARLIER = datetime.now(tz=UTC) - timedelta(days=1)
+PRINCIPAL = "arn:aws:iam::123456789012:user/dpo"
+
+
+class Gateway(BaseHTTPRequestHandler):
+    """Hands each request to the function API Gateway would, as an HTTP API v2 event; IAM-signed requests
+    get the caller's principal, as the IAM authoriser adds it. The erase consumer runs before the second
+    status read, as it would in the background."""
+
+    world: World
+    requests: list[dict[str, Any]]
+    consumer_after_reads = 1
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length).decode() if length else None
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self.requests.append({"method": self.command, "path": self.path, "headers": headers})
+        path = self.path.split("?")[0]
+        if self.command == "GET" and path.startswith("/erasure-requests/"):
+            reads = sum(1 for r in self.requests if r["path"] == self.path)
+            if reads > self.consumer_after_reads:
+                self.world.run_erasures()
+        event = http_event(self.command, path, body=body, headers=headers)
+        if "authorization" in headers:
+            event["requestContext"]["authorizer"] = {"iam": {"userArn": PRINCIPAL}}
+        function = "api" if path.endswith("/export") else "privacy"
+        response = self.world.handlers[function].lambda_handler(event, LambdaContext())
+        payload = response["body"].encode()
+        self.send_response(response["statusCode"])
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def api(monkeypatch, dev_secrets):
+    monkeypatch.setattr(cli, "sleep", lambda seconds: None)
+    with privacy_world(monkeypatch, dev_secrets) as world:
+        requests: list[dict[str, Any]] = []
+        handler = type("TestGateway", (Gateway,), {"world": world, "requests": requests})
+        world.gateway = handler  # type: ignore[attr-defined]  # tests tune when the consumer runs
+        with serving(handler) as url:
+            yield world, url, requests
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_erase_and_wait_signs_with_sigv4_shows_progress_and_prints_the_proof(api, capsys):
+    # Given Ana's data, and a deployed API reached with the caller's AWS credentials
+    world, url, requests = api
+    for n in range(2):
+        world.store(ANA, n, f"ana {n}", EARLIER)
+    # When the officer erases her and waits
+    code, out, err = run(
+        capsys, "privacy", "erase", "--api-url", url, "--region", "eu-west-1",
+        "--platform", "x", "--user-id", ANA.user_id, "--reference", "T-42", "--wait", "--interval", "0",
+    )  # fmt: skip
+    # Then it ends COMPLETED and verified, with the counts per store
+    assert code == 0, err
+    assert "accepted (PENDING)" in out and "COMPLETED, verified yes" in out
+    assert "interactions" in out and " 2 erased" in out and "requested by " + PRINCIPAL in out
+    # And progress was shown while waiting
+    assert "PENDING: erased nothing yet" in err and "COMPLETED: erased" in err
+    # And every request was signed with SigV4 for execute-api in the region
+    for request in requests:
+        authorization = request["headers"]["authorization"]
+        assert authorization.startswith(f"AWS4-HMAC-SHA256 Credential={os.environ['AWS_ACCESS_KEY_ID']}/")
+        assert "/eu-west-1/execute-api/aws4_request" in authorization and "Signature=" in authorization
+        assert "x-amz-date" in request["headers"]
+        assert request["headers"]["x-amz-security-token"] == os.environ["AWS_SESSION_TOKEN"]
+    assert list(world.traces(ANA.user_id, ANA.handle)) == []
+
+
+def test_status_retry_and_the_region_from_the_environment(api, capsys, monkeypatch):
+    world, url, _ = api
+    world.gateway.consumer_after_reads = 99  # the consumer does not run in this test
+    monkeypatch.setenv("SOCIALCRM_API_URL", url)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    code, out, _ = run(capsys, "privacy", "erase", "--platform", "x", "--user-id", "1", "--reference", "T-1")
+    request_id = out.split()[2]
+    assert code == 0 and f"socialcrm privacy status {request_id}" in out
+    code, out, _ = run(capsys, "privacy", "status", request_id, "--json")
+    assert code == 0 and json.loads(out)["status"] == "PENDING"
+    code, out, _ = run(capsys, "privacy", "retry", request_id)
+    assert code == 0 and f"erasure request {request_id} restarted (was PENDING)" in out
+
+
+def test_export_to_a_file_on_the_local_stack_is_unsigned_and_owner_readable(api, capsys, tmp_path):
+    world, url, requests = api
+    world.store(ANA, 0, "my parcel", EARLIER)
+    target = tmp_path / "subject.json"
+    # When the export is written to a file from the local stack
+    code, _out, err = run(
+        capsys, "privacy", "export", "--local", "--api-url", url,
+        "--platform", "x", "--user-id", ANA.user_id, "-o", str(target),
+    )  # fmt: skip
+    # Then the file holds every store's data, readable by its owner only, and nothing was signed
+    assert code == 0 and f"wrote {target}" in err and "interactions 1" in err
+    document = json.loads(target.read_text())
+    assert document["stores"]["interactions"][0]["text"] == "my parcel"
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    assert "authorization" not in requests[-1]["headers"]
+
+
+def test_objections_are_recorded_shown_and_lifted(api, capsys):
+    _, url, _ = api
+    base = ("--local", "--api-url", url, "--platform", "x", "--user-id", ANA.user_id)
+    code, out, _ = run(capsys, "privacy", "object", *base, "--reference", "T-5")
+    assert code == 0 and "objection recorded for subject" in out
+    code, out, _ = run(capsys, "privacy", "objection", *base)
+    assert code == 0 and "objected since" in out
+    code, out, _ = run(capsys, "privacy", "lift-objection", *base)
+    assert code == 0 and "objection lifted" in out
+    code, out, _ = run(capsys, "privacy", "objection", *base)
+    assert "no objection" in out
+
+
+def test_a_failed_erasure_exits_1_naming_the_store_and_how_to_restart(api, capsys):
+    world, url, _ = api
+    world.store(ANA, 0, "hello", EARLIER)
+    ports, _ = world.handlers["erase"].runtime()
+    profiles = next(s for s in ports.stores.stores if s.name == "subjects")
+    from tests.integration.test_erasure import FailingClient
+
+    profiles._client = FailingClient(profiles.client, "delete_item", world.table("subjects"))
+    code, out, _ = run(
+        capsys, "privacy", "erase", "--local", "--api-url", url, "--platform", "x", "--user-id", ANA.user_id,
+        "--reference", "T-42", "--wait", "--interval", "0",
+    )  # fmt: skip
+    assert code == 1
+    assert "FAILED, verified no" in out and "failed at subjects: DeleteItem failed" in out
+    assert "socialcrm privacy retry" in out
+
+
+def test_the_api_refusal_is_one_line_with_its_message(api, capsys):
+    _, url, _ = api
+    code, out, err = run(
+        capsys, "privacy", "erase", "--local", "--api-url", url, "--platform", "x", "--user-id", "1",
+        "--reference", "Ana Quixote asked",
+    )  # fmt: skip
+    assert code == 2 and out == ""
+    assert err.startswith("socialcrm: the API refused the request: 400 invalid_request: body.reference")
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_waiting_too_long_says_how_to_check_later(api, capsys, monkeypatch):
+    world, url, _ = api
+    world.gateway.consumer_after_reads = 99  # the consumer never gets to it
+    ticks = iter(range(0, 10_000, 400))
+    monkeypatch.setattr(cli, "clock", lambda: next(ticks))
+    code, _, err = run(
+        capsys, "privacy", "erase", "--local", "--api-url", url, "--platform", "x", "--user-id", "1",
+        "--reference", "T-1", "--wait", "--timeout", "600",
+    )  # fmt: skip
+    assert code == 2 and "is still PENDING after 600s; check again with: socialcrm privacy status" in err
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # type: ignore[no-any-return]
+
+
+def test_an_unreachable_api_is_one_clear_line(capsys):
+    code, _, err = run(
+        capsys, "privacy", "status", "r1", "--local", "--api-url", f"http://127.0.0.1:{free_port()}"
+    )
+    assert code == 2 and err.startswith("socialcrm: cannot reach the API at http://127.0.0.1:")
+    assert "is the local stack running?" in err and err.count("\n") == 1
+
+
+def test_missing_credentials_are_one_clear_line(capsys, monkeypatch, tmp_path):
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_PROFILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code, _, err = run(
+        capsys, "privacy", "status", "r1", "--api-url", "https://abc.execute-api.eu-west-1.amazonaws.com"
+    )
+    assert code == 2 and err.startswith("socialcrm: no AWS credentials found") and err.count("\n") == 1
+
+
+def test_no_api_url_is_one_clear_line(capsys, monkeypatch):
+    monkeypatch.delenv("SOCIALCRM_API_URL", raising=False)
+    code, _, err = run(capsys, "privacy", "status", "r1")
+    assert code == 2 and "pass --api-url (or set SOCIALCRM_API_URL), or --local" in err
+
+
+class Forbidden(BaseHTTPRequestHandler):
+    """API Gateway's answer when the IAM check fails: no socialcrm error code, just a message."""
+
+    def do_GET(self) -> None:
+        payload = b'{"message":"Forbidden"}'
+        self.send_response(403)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_an_iam_refusal_hints_at_the_permission(capsys):
+    with serving(Forbidden) as url:
+        code, _, err = run(capsys, "privacy", "status", "r1", "--api-url", url, "--region", "eu-west-1")
+    assert code == 2
+    assert "403 Forbidden" in err and "execute-api:Invoke" in err
+
+
+def test_the_region_is_read_from_an_execute_api_url():
+    args = cli.argparse.Namespace(
+        api_url="https://abc123.execute-api.ap-south-1.amazonaws.com", local=False, region=None
+    )
+    assert cli._api(args).region == "ap-south-1"

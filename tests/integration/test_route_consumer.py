@@ -1,0 +1,239 @@
+"""The route consumer under moto: bus → route queue → cases, SLA schedules, events, spikes, idempotency."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import jsonschema
+import pytest
+from moto import mock_aws
+
+from socialcrm.dal.repository import InteractionRepository
+from socialcrm.dal.routing import CaseRepository
+from socialcrm.events.models import InteractionEnriched
+from socialcrm.events.publisher import EventPublisher
+from socialcrm.routing.case import case_id_for
+from socialcrm.routing.service import QueuedRecord, route_batch
+from socialcrm.routing.spikes import bucket_start
+from socialcrm.schemas import SCHEMA_DIR
+from socialcrm.topology import BUS_NAME
+from tests.support.apigw import LambdaContext
+from tests.support.pipeline import analysed, capture_bus_events, drain, interaction
+from tests.support.routing import announce, receive_all, routing_environment, schedules, store, team_queue
+
+NOW = datetime.now(tz=UTC).replace(microsecond=0)
+ROUTED_EVENTS = ["InteractionRouted", "SpikeDetected", "CaseUpdated", "SlaBreached"]
+
+
+def schema(detail_type: str) -> dict:
+    return json.loads((SCHEMA_DIR / "events" / f"{detail_type}.schema.json").read_text())
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    with mock_aws():
+        env = routing_environment()
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        events_url = capture_bus_events(ROUTED_EVENTS)
+        import route.handler as handler
+
+        handler.runtime.cache_clear()
+        yield handler, env, events_url
+        handler.runtime.cache_clear()
+
+
+def recent(n: int, text: str, label: str = "NEUTRAL", *, minutes_ago: float = 1, **kwargs):
+    item = analysed(interaction(n, text=text, **kwargs), label)
+    at = NOW - timedelta(minutes=minutes_ago)
+    return item.model_copy(update={"occurred_at": at - timedelta(seconds=5), "received_at": at})
+
+
+def run_handler(handler, env) -> dict:
+    records = receive_all(env["ROUTE_QUEUE_URL"])
+    return handler.lambda_handler({"Records": records}, LambdaContext())
+
+
+def test_an_enriched_complaint_opens_one_case_with_clocks_and_events(aws):
+    handler, env, events_url = aws
+    # Given a stored, enriched complaint announced on the bus (the bus routes it to the route queue)
+    complaint = recent(1, "The app is broken and I want a refund", "NEGATIVE")
+    store(complaint, at=NOW)
+    announce(complaint)
+    # When the route function consumes its queue
+    response = run_handler(handler, env)
+    # Then nothing failed and one case is open for support and product at P2, saying why
+    assert response == {"batchItemFailures": []}
+    case = CaseRepository().get(case_id_for("x:1"))
+    assert case.teams == ["support", "product"] and case.priority == "P2"
+    assert case.rules == ["complaint", "complaint-negative"] and "complaint" in case.tags
+    # And its SLA is 60 minutes from when we received the message, with a warning at 80%
+    assert case.sla_due_at == complaint.received_at + timedelta(minutes=60)
+    assert case.sla_warning_at == complaint.received_at + timedelta(minutes=48)
+    # And two one-time schedules are set at those times, in UTC
+    assert schedules() == {
+        f"{case.case_id}-warning": f"at({case.sla_warning_at.astimezone(UTC):%Y-%m-%dT%H:%M:%S})",
+        f"{case.case_id}-due": f"at({case.sla_due_at.astimezone(UTC):%Y-%m-%dT%H:%M:%S})",
+    }
+    scheduler = boto3.client("scheduler")
+    target = scheduler.get_schedule(Name=f"{case.case_id}-due", GroupName=env["SLA_SCHEDULE_GROUP"])["Target"]
+    assert target["Arn"] == env["SLA_TARGET_ARN"] and json.loads(target["Input"]) == {
+        "case_id": case.case_id,
+        "check": "due",
+    }
+    # And the interaction now shows its routing
+    stored = InteractionRepository().get("x:1")
+    assert stored.routing.teams == ["support", "product"] and stored.routing.rules == case.rules
+    # And InteractionRouted is on the bus, valid for its schema, with no text, name or handle
+    (event,) = drain(events_url)
+    assert event["source"] == "socialcrm.route" and event["detail-type"] == "InteractionRouted"
+    jsonschema.validate(event["detail"], schema("InteractionRouted"))
+    assert event["detail"]["case_id"] == case.case_id and event["detail"]["rules"] == case.rules
+    flat = json.dumps(event)
+    assert "broken" not in flat and "shopper" not in flat and "A Person" not in flat
+
+
+def test_duplicate_events_never_open_a_second_case(aws):
+    handler, env, events_url = aws
+    # Given one interaction announced three times (EventBridge and SQS deliver at least once)
+    item = recent(2, "How much is the premium plan?")
+    store(item, at=NOW)
+    announce(item)
+    announce(item)
+    run_handler(handler, env)
+    announce(item)
+    run_handler(handler, env)
+    # Then exactly one case exists for it, announced once
+    rows = boto3.client("dynamodb").scan(TableName=env["CASES_TABLE"])["Items"]
+    assert sorted(r["row"]["S"] for r in rows) == [
+        "case",
+        "team",
+        "team",
+    ]  # the case, queued for sales and marketing
+    assert [e["detail"]["interaction_id"] for e in drain(events_url)] == ["x:2"]
+    assert len(schedules()) == 2
+
+
+def test_an_angry_influencer_notifies_pr_without_personal_data(aws):
+    handler, env, _ = aws
+    item = recent(
+        3,
+        "Worst service ever, never flying with you again",
+        "NEGATIVE",
+        followers=180_000,
+        handle="celebrity",
+    )
+    store(item, at=NOW)
+    announce(item)
+    run_handler(handler, env)
+    case = CaseRepository().get(case_id_for("x:3"))
+    assert case.priority == "P1" and "pr" in case.teams
+    (notification,) = drain(team_queue("pr"))
+    assert notification["reason"] == "opened" and notification["case_id"] == case.case_id
+    assert notification["priority"] == "P1" and "influencer-negative" in notification["rules"]
+    assert "celebrity" not in json.dumps(notification) and "Worst" not in json.dumps(notification)
+    assert drain(team_queue("sales")) == []
+
+
+def test_an_interaction_whose_sentiment_is_pending_waits_for_its_second_announcement(aws):
+    handler, env, _ = aws
+    item = recent(4, "refund please").model_copy(update={"sentiment": None, "sentiment_status": "PENDING"})
+    store(item, at=NOW)
+    announce(item)
+    assert run_handler(handler, env) == {"batchItemFailures": []}
+    assert CaseRepository().get(case_id_for("x:4")) is None
+
+
+def _ports(env):
+    import route.handler as handler
+
+    return handler.runtime()
+
+
+def record(item) -> QueuedRecord:
+    body = json.dumps(
+        {
+            "version": "0",
+            "detail-type": "InteractionEnriched",
+            "source": "socialcrm.enrich",
+            "detail": json.loads(InteractionEnriched.of(item).model_dump_json()),
+        }
+    )
+    return QueuedRecord(f"m-{item.interaction_id}", body)
+
+
+class FailingOnce:
+    def __init__(self, publisher):
+        self.publisher, self.failed = publisher, False
+
+    def publish(self, details, trace_header=None):
+        if not self.failed:
+            self.failed = True
+            return list(range(len(details)))
+        return self.publisher.publish(details, trace_header)
+
+
+def test_a_case_whose_event_could_not_be_published_is_announced_by_the_retry(aws):
+    _, env, events_url = aws
+    ports = _ports(env)
+    item = recent(5, "refund now")
+    store(item, at=NOW)
+    flaky = FailingOnce(EventPublisher(BUS_NAME, "socialcrm.route", backoff_seconds=0))
+    ports_with_flaky = dataclasses.replace(ports, publisher=flaky)
+    # When the first attempt cannot publish, the record fails (SQS retries it)
+    first = route_batch([record(item)], ports=ports_with_flaky, now=NOW)
+    assert first.failed == ["m-x:5"] and first.opened == 1
+    # And the retry finishes the work without opening another case
+    second = route_batch([record(item)], ports=ports_with_flaky, now=NOW)
+    assert second.failed == [] and second.opened == 0
+    assert [e["detail"]["case_id"] for e in drain(events_url)] == [case_id_for("x:5")]
+    assert CaseRepository().get(case_id_for("x:5")).announced
+
+
+def test_a_burst_of_negative_messages_on_one_topic_is_one_spike_and_one_pr_case(aws):
+    _, env, events_url = aws
+    ports = _ports(env)
+    window = bucket_start(NOW, 15)
+    # Given a quiet baseline: one negative complaint in each of the previous eight windows
+    quiet = [
+        recent(
+            100 + n,
+            "my parcel never arrived",
+            "NEGATIVE",
+            user=f"q{n}",
+            minutes_ago=(NOW - window).total_seconds() / 60 + 15 * n,
+        )
+        for n in range(1, 9)
+    ]
+    store(*quiet, at=NOW)
+    assert route_batch([record(i) for i in quiet], ports=ports, now=NOW).failed == []
+    drain(events_url)
+    # When twelve different customers complain about it within the current window
+    burst = [
+        recent(
+            200 + n,
+            "parcel never arrived!!",
+            "NEGATIVE",
+            user=f"b{n}",
+            minutes_ago=(NOW - window).total_seconds() / 60 - n / 60,
+        )
+        for n in range(12)
+    ]
+    store(*burst, at=NOW)
+    outcomes = [route_batch([record(i)], ports=ports, now=NOW) for i in burst]
+    # Then one spike is detected for the topic (floor 10 and > 3 x baseline 1), once for the window
+    assert sum(o.spikes for o in outcomes) == 2  # the complaint tag and the matched phrase, one each
+    events = drain(events_url)
+    spikes = [e["detail"] for e in events if e["detail-type"] == "SpikeDetected"]
+    assert sorted(s["topic"] for s in spikes) == ["phrase:never arrived", "tag:complaint"]
+    for spike in spikes:
+        jsonschema.validate(spike, schema("SpikeDetected"))
+        assert spike["count"] == 10 and spike["baseline"] == 1.0 and spike["window_minutes"] == 15
+        # And each opened one P1 case for PR
+        case = CaseRepository().get(spike["case_id"])
+        assert case.origin == "spike" and case.teams == ["pr"] and case.priority == "P1"
+        assert case.topics == [spike["topic"]] and case.rules == ["spikes"]
+    assert len([n for n in drain(team_queue("pr")) if n["reason"] == "spike"]) == 2

@@ -1,0 +1,118 @@
+"""``socialcrm rules dry-run``: replays stored interactions against a candidate document, writes nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+import yaml
+from moto import mock_aws
+
+from socialcrm.cli import main
+from socialcrm.routing.service import QueuedRecord, route_batch
+from socialcrm.routing.source import REPO_RULES_FILE
+from tests.support.pipeline import analysed, interaction
+from tests.support.routing import routing_environment, schedules, store
+
+NOW = datetime.now(tz=UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+def routed(monkeypatch):
+    """Three interactions of the last days, routed with the shipped rules."""
+    with mock_aws():
+        for name, value in routing_environment().items():
+            monkeypatch.setenv(name, value)
+        import route.handler as handler
+
+        handler.runtime.cache_clear()
+        items = []
+        for n, (text, label) in enumerate(
+            [
+                ("How much is the premium plan?", "NEUTRAL"),
+                ("the app is broken", "NEGATIVE"),
+                ("love it", "POSITIVE"),
+            ]
+        ):
+            item = analysed(interaction(n, text=text, user=f"u{n}"), label)
+            at = NOW - timedelta(days=1, minutes=n)
+            items.append(item.model_copy(update={"occurred_at": at, "received_at": at}))
+        store(*items, at=NOW)
+        records = [
+            QueuedRecord(f"m{n}", json.dumps({"detail-type": "InteractionEnriched", "detail": _detail(i)}))
+            for n, i in enumerate(items)
+        ]
+        assert route_batch(records, ports=handler.runtime(), now=NOW).failed == []
+        yield items
+        handler.runtime.cache_clear()
+
+
+def _detail(item):
+    from socialcrm.events.models import InteractionEnriched
+
+    return json.loads(InteractionEnriched.of(item).model_dump_json())
+
+
+def _snapshot() -> dict:
+    dynamodb = boto3.client("dynamodb")
+    return {
+        table: sorted(json.dumps(i, sort_keys=True) for i in dynamodb.scan(TableName=table)["Items"])
+        for table in ("socialcrm-cases", "socialcrm-interactions", "socialcrm-counters")
+    } | {"schedules": schedules()}
+
+
+def candidate(tmp_path, change) -> str:
+    document = yaml.safe_load(REPO_RULES_FILE.read_text(encoding="utf-8"))
+    change(document)
+    path = tmp_path / "new.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True))
+    return str(path)
+
+
+def test_a_dry_run_prints_what_would_change_and_writes_nothing(routed, tmp_path, capsys):
+    # Given a candidate that makes purchase questions P2 for sales only
+    def purchase_p2(document):
+        rule = next(r for r in document["rules"] if r["id"] == "purchase-question")
+        rule["then"] = {"teams": ["sales"], "priority": "P2", "tags": ["purchase-intent"]}
+
+    path = candidate(tmp_path, purchase_p2)
+    before = _snapshot()
+    # When it is dry-run against the last 7 days
+    code = main(["rules", "dry-run", "--rules", path, "--days", "7", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    # Then it replayed the three interactions and names the one that changes, and how
+    assert code == 0
+    assert report["replayed"] == 3 and report["unchanged"] == 2
+    (change,) = report["changes"]
+    assert change["interaction_id"] == "x:0" and set(change["changed"]) == {"teams", "priority", "sla"}
+    assert change["before"]["teams"] == ["marketing", "sales"] and change["after"]["teams"] == ["sales"]
+    assert (change["before"]["sla_minutes"], change["after"]["sla_minutes"]) == (240, 60)
+    assert report["priority"]["after"]["P2"] == report["priority"]["before"]["P2"] + 1
+    # And nothing was written anywhere
+    assert _snapshot() == before
+
+
+def test_the_text_report_shows_counts_and_each_change(routed, tmp_path, capsys):
+    path = candidate(tmp_path, lambda d: d["sla_minutes"].update({"P2": 30}))
+    assert main(["rules", "dry-run", "--rules", path]) == 0
+    out = capsys.readouterr().out
+    assert "Nothing was written." in out and "interactions replayed  3" in out
+    assert "x:1" in out and "SLA       60 → 30 min" in out
+
+
+def test_a_dry_run_can_compare_two_documents(routed, tmp_path, capsys):
+    path = candidate(tmp_path, lambda d: d.update(default_priority="P3"))
+    assert main(["rules", "dry-run", "--rules", path, "--against", str(REPO_RULES_FILE), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [c["interaction_id"] for c in report["changes"]] == ["x:2"]  # only the one no rule matched
+
+
+def test_an_invalid_candidate_is_refused_naming_the_rule_and_field(routed, tmp_path, capsys):
+    def typo(document):
+        document["rules"][1]["then"]["teams"] = ["suport"]
+
+    assert main(["rules", "dry-run", "--rules", candidate(tmp_path, typo)]) == 2
+    err = capsys.readouterr().err
+    assert "rule 'complaint' (rules[1])" in err and "then.teams[0]" in err

@@ -1,0 +1,83 @@
+"""The registry of personal-data stores: every table is accounted for, in an order that keeps keys derivable."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from socialcrm.api.privacy import ErasureRequestBody
+from socialcrm.errors import ConfigurationError
+from socialcrm.privacy.requests import ErasureRecord
+from socialcrm.privacy.stores import (
+    CLASSIFIED,
+    PERSONAL_DATA_TABLES,
+    IndexedStore,
+    ProfileStore,
+    build_stores,
+)
+from socialcrm.topology import RETENTION_DAYS, TABLES
+
+SUBJECT = "a" * 64
+
+
+def test_every_table_is_either_erased_or_kept_for_a_stated_reason():
+    # Given the tables the project declares
+    erased, kept = set(PERSONAL_DATA_TABLES), set(CLASSIFIED)
+    # Then each is in exactly one of the two lists, and every kept table says why
+    assert erased.isdisjoint(kept)
+    assert erased | kept == set(TABLES), f"classify these tables: {sorted(set(TABLES) - erased - kept)}"
+    assert all(len(reason) > 30 for reason in CLASSIFIED.values())
+
+
+def test_every_table_has_a_retention_period_enforced_by_ttl():
+    for key, spec in TABLES.items():
+        assert key in RETENTION_DAYS, key
+        assert spec.ttl_attribute, key
+
+
+def test_derived_stores_come_before_the_stores_whose_ids_compute_their_keys():
+    registry = build_stores({key: f"t-{key}" for key in PERSONAL_DATA_TABLES})
+    names = registry.names
+    assert names == PERSONAL_DATA_TABLES
+    assert names.index("idempotency") < names.index("interactions")
+    assert names.index("report_seen") < min(names.index("cases"), names.index("interactions"))
+    assert names[-1] == "subjects"
+
+
+def test_a_missing_table_name_is_a_configuration_error_naming_it():
+    names = {key: key for key in PERSONAL_DATA_TABLES if key != "cases"}
+    with pytest.raises(ConfigurationError, match="cases"):
+        build_stores(names)
+
+
+def test_a_store_refuses_a_table_it_could_only_erase_by_scanning():
+    with pytest.raises(ValueError, match="by_subject"):
+        IndexedStore("subjects", spec=TABLES["subjects"], table_name="t")
+    with pytest.raises(ValueError, match="subject_id"):
+        ProfileStore("interactions", spec=TABLES["interactions"], table_name="t")
+
+
+def test_an_erasure_record_is_due_in_30_days_and_shows_totals_but_not_its_bookkeeping():
+    at = datetime(2026, 11, 22, 10, tzinfo=UTC)
+    record = ErasureRecord.new(
+        "r1", subject_ids=[SUBJECT, SUBJECT, "b" * 64], reference="T-1", requested_by="arn:x", now=at
+    )
+    record.subjects[0].erased.update({"interactions": 3, "subjects": 1})
+    record.subjects[1].erased.update({"interactions": 2})
+    view = record.view()
+    assert view["due_at"] == "2026-12-22T10:00:00Z" and view["subject_count"] == 2  # duplicates merged
+    assert view["erased"] == {"interactions": 5, "subjects": 1}
+    assert not {"phase", "done", "lease_until", "version", "announced"} & set(view)
+
+
+@pytest.mark.parametrize("reference", ["T-42", "JIRA-1234", "zendesk#99", "case/2026/11"])
+def test_a_ticket_reference_is_accepted(reference):
+    assert ErasureRequestBody(subjects=[{"platform": "x", "user_id": "1"}], reference=reference)
+
+
+@pytest.mark.parametrize("reference", ["", "Ana Quixote", "ana@example.com", "x" * 65, "-leading"])
+def test_a_reference_that_could_carry_personal_data_is_refused(reference):
+    with pytest.raises(ValidationError):
+        ErasureRequestBody(subjects=[{"platform": "x", "user_id": "1"}], reference=reference)

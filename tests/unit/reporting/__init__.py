@@ -1,0 +1,1 @@
+"""Reporting: facts, summaries, CSV, the page and its charts."""

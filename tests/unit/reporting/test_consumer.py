@@ -1,0 +1,118 @@
+"""The consumer's batch with an in-memory recorder: parsing, per-record failures, the business metrics."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from aws_lambda_powertools.metrics import EphemeralMetrics
+
+from socialcrm.reporting import business_metrics
+from socialcrm.reporting.consumer import QueuedRecord, ReportOutcome, process_batch
+from socialcrm.reporting.counters import Recorded
+from socialcrm.reporting.facts import Fact
+from tests.support.report_events import body, case_updated, enriched, sla_breached, spike
+
+NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
+
+
+class MemoryRecorder:
+    """Records fact keys; a key seen before is a duplicate; can be told to fail on a kind."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.seen: set[str] = set()
+        self.fail_on = fail_on
+
+    def record(self, fact: Fact, *, now: datetime) -> Recorded:
+        if fact.kind == self.fail_on:
+            raise RuntimeError("store down")
+        if fact.key in self.seen:
+            return Recorded.DUPLICATE
+        self.seen.add(fact.key)
+        return Recorded.COUNTED
+
+
+def records(*bodies: str) -> list[QueuedRecord]:
+    return [QueuedRecord(f"m-{i}", text) for i, text in enumerate(bodies)]
+
+
+def test_a_record_that_is_not_a_counted_event_fails_alone():
+    # Given a good event, a body that is not JSON, an event of another type and one with a bad detail
+    other = json.dumps(
+        {"id": "1", "detail-type": "ErasureRequested", "source": "socialcrm.privacy", "detail": {}}
+    )
+    bad_detail = json.dumps(
+        {"id": "2", "detail-type": "SpikeDetected", "source": "socialcrm.route", "detail": {}}
+    )
+    batch = records(body(enriched(1)), "{not json", other, bad_detail)
+    # When the batch is processed
+    outcome = process_batch(batch, counters=MemoryRecorder(), now=NOW)
+    # Then only the three bad records are retried, and the good one is counted
+    assert outcome.failed == ["m-1", "m-2", "m-3"] and outcome.counted == 1
+
+
+def test_a_store_failure_fails_that_record_only():
+    batch = records(body(enriched(1)), body(sla_breached("c1", teams=["support"])), body(enriched(2)))
+    outcome = process_batch(batch, counters=MemoryRecorder(fail_on="sla"), now=NOW)
+    assert outcome.failed == ["m-1"] and outcome.counted == 2
+
+
+def test_the_outcome_counts_new_facts_for_the_metrics_and_duplicates_apart():
+    # Given interactions (one re-announced), a breach told twice, a met SLA and a spike
+    batch = records(
+        body(enriched(1, platform="x", sentiment="NEGATIVE")),
+        body(enriched(1, platform="x", sentiment="NEGATIVE")),
+        body(enriched(2, platform="facebook", sentiment="POSITIVE")),
+        body(enriched(3, platform="x", sentiment=None, status="PENDING")),
+        body(sla_breached("c1", teams=["support"])),
+        body(case_updated("c1", teams=["support"], answered_after=timedelta(hours=2), sla_met=False)),
+        body(case_updated("c2", teams=["support"], answered_after=timedelta(minutes=5), sla_met=True)),
+        body(spike()),
+    )
+    # When processed
+    outcome = process_batch(batch, counters=MemoryRecorder(), now=NOW)
+    # Then each fact counts once, a PENDING interaction has no sentiment yet in the metrics
+    assert outcome.failed == []
+    assert outcome.interactions_by_platform == {"x": 2, "facebook": 1}
+    assert outcome.interactions_by_sentiment == {"NEGATIVE": 1, "POSITIVE": 1}
+    assert (outcome.sla_breaches, outcome.sla_met, outcome.spikes) == (1, 1, 1)
+    assert outcome.duplicates == 2  # the re-announced interaction and the late answer's breach
+
+
+def test_business_metrics_are_emitted_per_platform_per_sentiment_and_for_sla_and_spikes(monkeypatch, capsys):
+    # Given metrics switched on (the tests switch them off) and a batch outcome
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "socialcrm-report")
+    outcome = ReportOutcome(sla_breaches=2, spikes=1, counted=7)
+    outcome.interactions_by_platform.update({"x": 3, "facebook": 1})
+    outcome.interactions_by_sentiment.update({"NEGATIVE": 4})
+    function_metrics = EphemeralMetrics(namespace="socialcrm")
+    # When they are published and the function's metrics flushed
+    business_metrics.publish(outcome, function_metrics)  # type: ignore[arg-type]
+    function_metrics.flush_metrics()
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+
+    def values(name: str, dimension: str) -> dict[str, float]:
+        """{dimension value: metric value} of the documents holding ``name`` with exactly that dimension."""
+        found = {}
+        for doc in documents:
+            (definition,) = doc["_aws"]["CloudWatchMetrics"]
+            dimensions = set(definition["Dimensions"][0])
+            if name in doc and dimensions == {dimension, "service"}:
+                found[doc[dimension]] = doc[name][0] if isinstance(doc[name], list) else doc[name]
+        return found
+
+    # Then InteractionsCounted has one series per platform and one per sentiment, in the socialcrm namespace
+    assert all(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "socialcrm" for doc in documents)
+    assert values("InteractionsCounted", "platform") == {"x": 3.0, "facebook": 1.0}
+    assert values("InteractionsCounted", "sentiment") == {"NEGATIVE": 4.0}
+    # And SLA breaches and spikes carry the service dimension the alarms watch
+    assert values("SlaBreaches", "service") == {"socialcrm-report": 2.0}
+    assert values("Spikes", "service") == {"socialcrm-report": 1.0}
+
+
+def test_the_consumer_counts_exactly_the_detail_types_its_queue_receives():
+    from socialcrm.reporting.consumer import COUNTED_DETAILS
+    from socialcrm.topology import QUEUES
+
+    assert set(QUEUES["report"].detail_types) == set(COUNTED_DETAILS)
