@@ -3,9 +3,9 @@ read grant of the ``api`` function's ``GET /reports/summary``. Each gets exactly
 
 - ``report`` records each fact in one transaction: a conditional PutItem of its seen marker (GetItem
   and UpdateItem when a late sentiment moves a PENDING count) and UpdateItem (ADD) on counter cells.
-- ``daily_report`` reads the counters of 30 days (Query) and writes three objects (PutObject) under
-  ``reports/`` in the reports bucket; EventBridge Scheduler invokes it daily with a role that can do
-  nothing but invoke it.
+- ``daily_report`` reads the counters of 30 days (Query) and writes three objects under ``reports/`` in
+  the reports bucket (PutObject, granted by the bucket's policy to its role alone); EventBridge Scheduler
+  invokes it daily with a role that can do nothing but invoke it.
 - the ``api`` function reads the counters (Query) for the summary.
 
 The reports bucket holds aggregates only (no personal data): private, every public access blocked,

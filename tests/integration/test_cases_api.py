@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -24,13 +25,17 @@ NOW = datetime.now(tz=UTC).replace(microsecond=0)
 SUBJECT = "b" * 64
 
 
-@pytest.fixture
-def api(monkeypatch):
-    with mock_aws():
+_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def aws():
+    """One embedded AWS for the module (tests keep apart by their own teams and cases)."""
+    with mock_aws(), pytest.MonkeyPatch.context() as patch:
         env = routing_environment()
         for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("SOCIALCRM_SECRETS_FILE", str(DEV_SECRETS))
+            patch.setenv(name, value)
+        patch.setenv("SOCIALCRM_SECRETS_FILE", str(DEV_SECRETS))
         events_url = capture_bus_events(["CaseUpdated"])
         import api.handler as handler
 
@@ -40,7 +45,21 @@ def api(monkeypatch):
         handler.cases_runtime.cache_clear()
 
 
-def open_case(n: int, priority: str, due_in: int, teams=("support",), status="open") -> Case:
+@pytest.fixture
+def api(aws):
+    handler, env, events_url = aws
+    drain(events_url)  # only this test's events
+    yield handler, env, events_url
+
+
+@pytest.fixture
+def team() -> str:
+    """A team of this test only, so its work queue holds only this test's cases."""
+    return f"team-{next(_numbers)}"
+
+
+def open_case(priority: str, due_in: int, teams=("support",), status="open") -> Case:
+    n = next(_numbers)
     case = Case(
         case_id=case_id_for(f"x:{n}"),
         interaction_id=f"x:{n}",
@@ -72,34 +91,34 @@ def call(handler, method: str, path: str, *, query=None, body=None) -> tuple[int
     return response["statusCode"], json.loads(response["body"])
 
 
-def test_a_team_queue_lists_its_open_cases_most_urgent_first_then_soonest_due(api):
+def test_a_team_queue_lists_its_open_cases_most_urgent_first_then_soonest_due(api, team):
     handler, _, _ = api
-    # Given support cases of several priorities and due times, and cases of other teams or statuses
-    p3 = open_case(1, "P3", 200)
-    p1_late = open_case(2, "P1", 14)
-    p1_soon = open_case(3, "P1", 5)
-    p2 = open_case(4, "P2", 30, teams=("support", "product"))
-    open_case(5, "P1", 1, teams=("sales",))
-    open_case(6, "P1", 1, status="resolved")
-    # When support's open queue is read
-    status, body = call(handler, "GET", "/cases", query={"team": "support"})
-    # Then it holds only support's open cases, P1 first and within P1 the soonest due
+    other = f"{team}-other"
+    # Given a team's cases of several priorities and due times, and cases of other teams or statuses
+    p3 = open_case("P3", 200, teams=(team,))
+    p1_late = open_case("P1", 14, teams=(team,))
+    p1_soon = open_case("P1", 5, teams=(team,))
+    p2 = open_case("P2", 30, teams=(team, other))
+    open_case("P1", 1, teams=(f"{team}-sales",))
+    open_case("P1", 1, teams=(team,), status="resolved")
+    # When the team's open queue is read
+    status, body = call(handler, "GET", "/cases", query={"team": team})
+    # Then it holds only its open cases, P1 first and within P1 the soonest due
     assert status == 200
     assert [c["case_id"] for c in body["items"]] == [p1_soon.case_id, p1_late.case_id, p2.case_id, p3.case_id]
     assert body["next_cursor"] is None
-    # And the product queue holds the case shared with support
-    _, product = call(handler, "GET", "/cases", query={"team": "product"})
-    assert [c["case_id"] for c in product["items"]] == [p2.case_id]
+    # And the other team's queue holds the case the two share
+    _, shared = call(handler, "GET", "/cases", query={"team": other})
+    assert [c["case_id"] for c in shared["items"]] == [p2.case_id]
     # And a case shows no internal bookkeeping
     assert "announced" not in body["items"][0] and "version" not in body["items"][0]
 
 
-def test_a_queue_filters_by_priority_and_status_and_pages_with_a_cursor(api):
+def test_a_queue_filters_by_priority_and_status_and_pages_with_a_cursor(api, team):
     handler, _, _ = api
-    for n in range(5):
-        open_case(10 + n, "P2", 10 + n)
-    open_case(20, "P3", 1)
-    _, p2 = call(handler, "GET", "/cases", query={"team": "support", "priority": "P2", "limit": "2"})
+    p2_cases = [open_case("P2", 10 + n, teams=(team,)) for n in range(5)]
+    p3 = open_case("P3", 1, teams=(team,))
+    _, p2 = call(handler, "GET", "/cases", query={"team": team, "priority": "P2", "limit": "2"})
     seen = [c["case_id"] for c in p2["items"]]
     cursor = p2["next_cursor"]
     while cursor:
@@ -107,13 +126,14 @@ def test_a_queue_filters_by_priority_and_status_and_pages_with_a_cursor(api):
             handler,
             "GET",
             "/cases",
-            query={"team": "support", "priority": "P2", "limit": "2", "cursor": cursor},
+            query={"team": team, "priority": "P2", "limit": "2", "cursor": cursor},
         )
         seen += [c["case_id"] for c in page["items"]]
         cursor = page["next_cursor"]
-    assert seen == [case_id_for(f"x:{10 + n}") for n in range(5)]
-    _, everyone = call(handler, "GET", "/cases")
-    assert len(everyone["items"]) == 6
+    assert seen == [case.case_id for case in p2_cases]
+    # And without a team, the queue of every team holds them all
+    _, everyone = call(handler, "GET", "/cases", query={"limit": "100"})
+    assert {c.case_id for c in [*p2_cases, p3]} <= {c["case_id"] for c in everyone["items"]}
 
 
 @pytest.mark.parametrize(
@@ -126,18 +146,18 @@ def test_bad_queue_requests_are_400_saying_why(api, query):
     assert status == 400 and body["message"]
 
 
-def test_a_cursor_of_another_queue_is_refused(api):
+def test_a_cursor_of_another_queue_is_refused(api, team):
     handler, _, _ = api
-    for n in range(3):
-        open_case(30 + n, "P2", 10, teams=("sales",))
-    _, page = call(handler, "GET", "/cases", query={"team": "sales", "limit": "1"})
+    for _n in range(3):
+        open_case("P2", 10, teams=(team,))
+    _, page = call(handler, "GET", "/cases", query={"team": team, "limit": "1"})
     status, body = call(handler, "GET", "/cases", query={"team": "support", "cursor": page["next_cursor"]})
     assert status == 400 and body["error"] == "bad_request"
 
 
 def test_one_case_is_read_by_id_and_an_unknown_one_is_404(api):
     handler, _, _ = api
-    case = open_case(40, "P2", 30)
+    case = open_case("P2", 30)
     status, body = call(handler, "GET", f"/cases/{case.case_id}")
     assert status == 200 and body["case_id"] == case.case_id and body["rules"] == []
     assert call(handler, "GET", "/cases/c_" + "0" * 32)[0] == 404
@@ -147,12 +167,12 @@ def test_one_case_is_read_by_id_and_an_unknown_one_is_404(api):
 def test_the_first_response_stops_the_sla_clock_and_is_announced(api):
     handler, env, events_url = api
     # Given an open case with its two SLA schedules
-    case = open_case(50, "P2", 30)
+    case = open_case("P2", 30)
     scheduler = EventBridgeSlaScheduler(
         env["SLA_SCHEDULE_GROUP"], target_arn=SLA_TARGET_ARN, role_arn=SLA_ROLE_ARN
     )
     scheduler.schedule(case)
-    assert len(schedules()) == 2
+    assert sorted(schedules()) == [f"{case.case_id}-due", f"{case.case_id}-warning"]
     # When an agent records the first response and takes the case
     answered = (NOW - timedelta(minutes=1)).isoformat()
     status, body = call(
@@ -165,7 +185,7 @@ def test_the_first_response_stops_the_sla_clock_and_is_announced(api):
     assert status == 200
     assert body["status"] == "pending" and body["assignee"] == "agent-7" and body["sla_met"] is True
     # And its schedules are gone
-    assert schedules() == {}
+    assert not [name for name in schedules() if name.startswith(case.case_id)]
     # And CaseUpdated is on the bus from the api, valid for its schema
     (event,) = drain(events_url)
     assert event["source"] == "socialcrm.api"
@@ -175,20 +195,20 @@ def test_the_first_response_stops_the_sla_clock_and_is_announced(api):
     assert event["detail"]["sla_met"] is True and event["detail"]["first_response_at"] is not None
 
 
-def test_resolving_an_unanswered_case_counts_as_its_response(api):
+def test_resolving_an_unanswered_case_counts_as_its_response(api, team):
     handler, _, events_url = api
-    case = open_case(60, "P3", 100)
+    case = open_case("P3", 100, teams=(team,))
     status, body = call(handler, "PATCH", f"/cases/{case.case_id}", body={"status": "resolved"})
     assert status == 200 and body["status"] == "resolved" and body["resolved_at"] and body["sla_met"] is True
-    _, queue = call(handler, "GET", "/cases", query={"team": "support", "status": "resolved"})
+    _, queue = call(handler, "GET", "/cases", query={"team": team, "status": "resolved"})
     assert [c["case_id"] for c in queue["items"]] == [case.case_id]
-    assert call(handler, "GET", "/cases", query={"team": "support"})[1]["items"] == []
+    assert call(handler, "GET", "/cases", query={"team": team})[1]["items"] == []
     assert drain(events_url)[0]["detail"]["status"] == "resolved"
 
 
 def test_a_second_first_response_keeps_the_first(api):
     handler, _, _ = api
-    case = open_case(70, "P2", 30)
+    case = open_case("P2", 30)
     first = (NOW - timedelta(minutes=3)).isoformat()
     call(handler, "PATCH", f"/cases/{case.case_id}", body={"first_response_at": first})
     _, body = call(handler, "PATCH", f"/cases/{case.case_id}", body={"first_response_at": NOW.isoformat()})
@@ -209,7 +229,7 @@ def test_a_second_first_response_keeps_the_first(api):
 )
 def test_an_invalid_update_is_400_and_changes_nothing(api, body):
     handler, _, events_url = api
-    case = open_case(80, "P2", 30)
+    case = open_case("P2", 30)
     status, answer = call(handler, "PATCH", f"/cases/{case.case_id}", body=body)
     assert status == 400 and answer["message"]
     assert CaseRepository().get(case.case_id).version == 0 and drain(events_url) == []
@@ -217,7 +237,7 @@ def test_an_invalid_update_is_400_and_changes_nothing(api, body):
 
 def test_a_first_response_in_the_future_is_refused(api):
     handler, _, _ = api
-    case = open_case(90, "P2", 30)
+    case = open_case("P2", 30)
     status, body = call(
         handler,
         "PATCH",

@@ -153,7 +153,7 @@ def _ports(env):
     return handler.runtime()
 
 
-def record(item) -> QueuedRecord:
+def record(item, message_id: str | None = None) -> QueuedRecord:
     body = json.dumps(
         {
             "version": "0",
@@ -162,7 +162,7 @@ def record(item) -> QueuedRecord:
             "detail": json.loads(InteractionEnriched.of(item).model_dump_json()),
         }
     )
-    return QueuedRecord(f"m-{item.interaction_id}", body)
+    return QueuedRecord(message_id or f"m-{item.interaction_id}", body)
 
 
 class FailingOnce:
@@ -191,6 +191,23 @@ def test_a_case_whose_event_could_not_be_published_is_announced_by_the_retry(aws
     assert second.failed == [] and second.opened == 0
     assert [e["detail"]["case_id"] for e in drain(events_url)] == [case_id_for("x:5")]
     assert CaseRepository().get(case_id_for("x:5")).announced
+
+
+def test_a_duplicate_processed_while_the_first_copy_is_unfinished_never_announces_the_case(aws):
+    _, env, events_url = aws
+    ports = _ports(env)
+    item = recent(6, "refund now")
+    store(item, at=NOW)
+    flaky = dataclasses.replace(ports, publisher=FailingOnce(ports.publisher))
+    # Given the first copy opened the case but could not announce it (SQS will retry it)
+    assert route_batch([record(item, "copy-1")], ports=flaky, now=NOW).failed == ["copy-1"]
+    # When a second copy of the same event arrives meanwhile (another invocation)
+    second = route_batch([record(item, "copy-2")], ports=ports, now=NOW)
+    # Then it is a duplicate: acknowledged, nothing announced
+    assert second.failed == [] and second.duplicates == 1 and drain(events_url) == []
+    # And the first copy's retry announces the case, once
+    assert route_batch([record(item, "copy-1")], ports=flaky, now=NOW).failed == []
+    assert [e["detail"]["case_id"] for e in drain(events_url)] == [case_id_for("x:6")]
 
 
 def test_a_burst_of_negative_messages_on_one_topic_is_one_spike_and_one_pr_case(aws):
@@ -223,7 +240,7 @@ def test_a_burst_of_negative_messages_on_one_topic_is_one_spike_and_one_pr_case(
         for n in range(12)
     ]
     store(*burst, at=NOW)
-    outcomes = [route_batch([record(i)], ports=ports, now=NOW) for i in burst]
+    outcomes = [route_batch([record(i) for i in burst[k : k + 4]], ports=ports, now=NOW) for k in (0, 4, 8)]
     # Then one spike is detected for the topic (floor 10 and > 3 x baseline 1), once for the window
     assert sum(o.spikes for o in outcomes) == 2  # the complaint tag and the matched phrase, one each
     events = drain(events_url)

@@ -19,12 +19,13 @@ from tests.support.routing import routing_environment, schedules, store
 NOW = datetime.now(tz=UTC).replace(microsecond=0)
 
 
-@pytest.fixture
-def routed(monkeypatch):
-    """Three interactions of the last days, routed with the shipped rules."""
-    with mock_aws():
+@pytest.fixture(scope="module")
+def routed():
+    """Three interactions of the last days, routed with the shipped rules (a dry run changes nothing, so
+    the tests of this module share them)."""
+    with mock_aws(), pytest.MonkeyPatch.context() as patch:
         for name, value in routing_environment().items():
-            monkeypatch.setenv(name, value)
+            patch.setenv(name, value)
         import route.handler as handler
 
         handler.runtime.cache_clear()

@@ -38,7 +38,7 @@ def banner(stack: LocalStack) -> str:
     lines = [
         "socialcrm local stack",
         f"  HTTP API      {stack.url}",
-        *(f"                {method:<4} {path}" for method, path, _function, _iam in ROUTES),
+        *(f"                {method:<6} {path}" for method, path, _function, _iam in ROUTES),
         f"  embedded AWS  {stack.aws_url}  (moto; AWS_ENDPOINT_URL={stack.aws_url} aws ... to look inside)",
         f"  Comprehend    {stack.comprehend_url}  (offline analyser)",
         f"  secrets       {_shown(stack)}  (platforms: {', '.join(configured) or 'none'})",
@@ -54,7 +54,8 @@ def banner(stack: LocalStack) -> str:
             f"  queue         {queue.local_name} → {consumers} (batch {queue.batch_size}, window {window:g} s, "
             f"DLQ after {queue.max_receive_count} receives)"
         )
-    lines.append("Logs follow: received → queued → enriched. Ctrl-C stops everything.")
+    stages = ["received", "queued", "enriched", *(["routed"] if "route" in FUNCTIONS else [])]
+    lines.append(f"Logs follow each interaction: {' → '.join(stages)}. Ctrl-C stops everything.")
     return "\n".join(lines)
 
 
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"make local: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        stack.stop()
+        _stop(stack)
         return 0
     try:
         print(banner(stack), flush=True)
@@ -94,9 +95,16 @@ def main(argv: list[str] | None = None) -> int:
         print("\nstopping…", flush=True)
         return 0
     finally:
-        stack.stop()
+        _stop(stack)
         undo_logs()
         print("stopped.", flush=True)
+
+
+def _stop(stack: LocalStack) -> None:
+    """Stop the stack; a second Ctrl-C while it stops is ignored rather than left half-stopped."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    stack.stop()
 
 
 if __name__ == "__main__":

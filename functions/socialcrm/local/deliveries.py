@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +30,7 @@ LINKEDIN_ORGANIZATION = "urn:li:organization:96072893"
 TIKTOK_BUSINESS = "-000abcdEFGHijklMNOPqrstuvWXYZ"
 YOUTUBE_CHANNEL = "UCupvZG-5ko_eiXAupbDfxWw"
 
-_SIGNERS = {
+_SIGNERS: dict[str, Callable[..., dict[str, str]]] = {
     "meta": meta.signed_headers,
     "x": x.signed_headers,
     "linkedin": linkedin.signed_headers,

@@ -482,10 +482,15 @@ def main(argv: Iterable[str] | None = None) -> int:
         undo_logs()
         print(f"make demo: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        stack.stop()
+        undo_logs()
+        return 130
     try:
         with httpx.Client(base_url=stack.url, timeout=30.0) as http:
             complete = Demo(stack, http).run()
     except KeyboardInterrupt:
+        print("\ninterrupted.")
         complete = False
     finally:
         stack.stop()

@@ -14,6 +14,7 @@ none and shortens ``subject_id`` so lines stay readable.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import datetime
@@ -58,17 +59,19 @@ def render(record: dict[str, Any], function: str, when: datetime | None = None) 
     >>> render({"level": "INFO", "message": "received", "platform": "meta", "queued": 2}, "ingest",
     ...        datetime(2026, 1, 1, 10, 0, 1))
     '10:00:01 ingest  received   platform=meta queued=2'
+    >>> render({"level": "WARNING", "message": "refused", "status": 401}, "ingest", datetime(2026, 1, 1, 10, 0, 2))
+    '10:00:02 ingest  refused    status=401 [WARNING]'
     """
     stamp = (when or datetime.now()).strftime("%H:%M:%S")
     level = str(record.get("level", "INFO"))
     message = str(record.get("message", ""))
-    if level not in ("INFO", "DEBUG"):
-        message = f"{level} {message}"
     fields = " ".join(
         f"{key}={_value(key, value)}"
         for key, value in record.items()
         if key not in _HIDDEN and value is not None
     )
+    if level not in ("INFO", "DEBUG"):
+        fields = f"{fields} [{level}]"
     line = f"{stamp} {function:<{_FUNCTION_WIDTH}} {message:<{_MESSAGE_WIDTH}} {fields}".rstrip()
     exception = record.get("exception")
     if exception:
@@ -77,11 +80,19 @@ def render(record: dict[str, Any], function: str, when: datetime | None = None) 
 
 
 def _value(key: str, value: Any) -> str:
-    text = str(value)
+    """``value`` as one token: lists comma-joined, long ids shortened, text with spaces quoted.
+
+    >>> _value("teams", ["support", "product"]), _value("rules", []), _value("route", "GET /x")
+    ('support,product', '-', '"GET /x"')
+    """
+    if isinstance(value, list | tuple | set):
+        text = ",".join(str(item) for item in value) or "-"
+    else:
+        text = str(value)
     keep = _SHORTENED.get(key)
     if keep and len(text) > keep:
         return text[:keep] + "…"
-    return text if " " not in text else repr(text)
+    return json.dumps(text, ensure_ascii=False) if " " in text else text
 
 
 class ReadableFormatter(LambdaPowertoolsFormatter):

@@ -7,7 +7,8 @@ One process, several threads:
   ``socialcrm.topology`` (the definitions the CDK app builds from);
 * the offline Comprehend (``socialcrm.local.comprehend_offline``) on another free port;
 * the HTTP API (:class:`socialcrm.local.app.LocalApi` under uvicorn) on ``host:port``;
-* one poller per queue feeding its function (:mod:`socialcrm.local.poller`).
+* one poller per queue feeding its function (:mod:`socialcrm.local.poller`);
+* the routing package's in-process SLA timer, when routing is there (EventBridge Scheduler's part).
 
 The handlers take everything from the environment, as in Lambda, so the stack sets the process
 environment they read (endpoints, fake credentials, region, table and queue names, the secrets file)
@@ -28,12 +29,12 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from socialcrm.errors import ConfigurationError
 from socialcrm.local.resources import LocalResources, create_resources
 from socialcrm.secrets import PlatformSecrets, load_secrets_file
 from socialcrm.topology import FUNCTIONS
@@ -145,7 +146,8 @@ class LocalStack:
         self.stop()
 
     def start(self) -> LocalStack:
-        """Start everything; ``ConfigurationError`` for a bad secrets file, ``PortInUseError``..."""
+        """Start everything, or raise ``ConfigurationError`` (the secrets file, naming the field) or
+        ``PortInUseError``/``LocalStackError`` before anything is left running."""
         self.secrets = load_secrets_file(self.secrets_file)
         sock = bind_port(self.host, self.port)
         self.port = sock.getsockname()[1]
@@ -278,7 +280,7 @@ class LocalStack:
 
     # --- environment -------------------------------------------------------------------------------
 
-    def _set(self, values: dict[str, str | None]) -> None:
+    def _set(self, values: Mapping[str, str | None]) -> None:
         for name, value in values.items():
             self._saved_env.setdefault(name, os.environ.get(name))
             if value is None:
@@ -310,13 +312,12 @@ def _forget_runtimes() -> None:
     current environment rather than pointing at a stack that is gone."""
     for spec in FUNCTIONS.values():
         module = sys.modules.get(spec.handler.rpartition(".")[0])
-        for value in list(vars(module).values()) if module else []:
+        if module is None:
+            continue
+        for value in list(vars(module).values()):
             if hasattr(value, "cache_clear") and getattr(value, "__module__", None) == module.__name__:
                 value.cache_clear()
     for module_name, name in _CACHED_FACTORIES:
         factory = getattr(sys.modules.get(module_name), name, None)
         if factory is not None:
             factory.cache_clear()
-
-
-__all__ = ["ConfigurationError", "LocalStack", "LocalStackError", "PortInUseError", "secrets_file_to_use"]

@@ -4,6 +4,7 @@
 - ``facts``       what each event adds to the counters, under a fact key that makes counting idempotent
 - ``counters``    the DynamoDB repository: one transaction per fact (seen marker + counter updates)
 - ``consumer``    the report consumer's batch: parse, derive facts, record them, report failures
+- ``business_metrics``  the consumer's CloudWatch metrics (interactions by platform and sentiment, SLA, spikes)
 - ``summary``     date-range validation and the summary (JSON) computed from counter cells
 - ``csv_export``  the summary as CSV
 - ``charts``      the daily report's charts (matplotlib, imported lazily: never by the api or consumer)

@@ -6,7 +6,8 @@ announce a fact more than once under new event ids (the enrich stage re-announce
 had already stored; routing publishes ``CaseUpdated`` on every change of a case; ``SlaBreached`` and
 a later ``CaseUpdated`` with ``sla_met=false`` both tell of one breach), and SQS can redeliver an event.
 So the key is the fact's own identity, not the event id, and it is stored as a SHA-256 digest: the
-seen-markers hold no interaction, case or subject id.
+seen-markers hold no interaction, case or subject id. Erasure recomputes a subject's marker keys with
+:func:`fact_key` (``socialcrm.privacy.stores``): a fact's kind and identity must not change.
 
 >>> from socialcrm.events.models import SpikeDetected
 >>> spike = SpikeDetected(topic="refund", platform="x", window_start="2026-11-22T10:00:00Z",
