@@ -25,9 +25,12 @@ $(NPM_STAMP): package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $(NPM_STAMP)
 
+# The end-to-end suite runs the local stack in its own process: it sets the process environment
+# (endpoints, table names) the way `make local` does, which the other suites must not inherit.
 test: install
 	$(PY) -m ruff check functions infra tests bench
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile tests/unit tests/integration tests/infra
+	$(PY) -m pytest tests/e2e
 
 lint: install
 	$(PY) -m ruff check functions infra tests bench

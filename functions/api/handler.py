@@ -13,7 +13,7 @@ from socialcrm.api.crm import CrmRuntime, build_router
 from socialcrm.api.responses import register_error_handlers
 from socialcrm.dal.models import bind
 from socialcrm.dal.repository import InteractionRepository, SubjectRepository
-from socialcrm.observability import logger, metrics
+from socialcrm.observability import logger
 from socialcrm.privacy.runtime import export_stores
 from socialcrm.routing.runtime import CasesRuntime, build_cases_runtime
 from socialcrm.settings import ApiSettings, CasesApiSettings, ReportsApiSettings
@@ -57,6 +57,5 @@ register_error_handlers(app)
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

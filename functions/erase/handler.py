@@ -22,8 +22,8 @@ def runtime() -> tuple[ErasurePorts, ErasureQueue]:
 
 
 def _count(outcome: ErasureOutcome) -> None:
-    if outcome.result in ("completed", "failed"):
-        metrics.add_metric(name=f"Erasure{outcome.result.title()}", unit=MetricUnit.Count, value=1)
+    """ErasureCompleted, ErasureFailed, ErasureContinue (resumed in a new run), ErasureSkipped."""
+    metrics.add_metric(name=f"Erasure{outcome.result.title()}", unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context

@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from socialcrm.api.privacy import PrivacyRuntime, build_router
 from socialcrm.api.responses import register_error_handlers
-from socialcrm.observability import logger, metrics
+from socialcrm.observability import logger
 from socialcrm.privacy.runtime import privacy_runtime
 from socialcrm.settings import PrivacySettings
 from socialcrm.tracing import tracer
@@ -28,6 +28,5 @@ register_error_handlers(app)
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -34,6 +34,5 @@ def runtime() -> SlaRuntime:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     check = SlaCheck.model_validate(event)
     result = runtime().fire(check.case_id, check.check, trace_header=os.environ.get("_X_AMZN_TRACE_ID"))
-    if result == "breached":
-        metrics.add_metric(name="SlaBreached", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="SlaBreached", unit=MetricUnit.Count, value=1 if result == "breached" else 0)
     return {"case_id": check.case_id, "check": check.check, "result": result}

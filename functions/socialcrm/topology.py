@@ -197,7 +197,13 @@ QUEUES: dict[str, QueueSpec] = {
         max_receive_count=5,
         batch_size=100,
         batching_window_seconds=5,
-        detail_types=("InteractionEnriched", "InteractionRouted", "CaseUpdated", "SlaBreached", "SpikeDetected"),
+        detail_types=(
+            "InteractionEnriched",
+            "InteractionRouted",
+            "CaseUpdated",
+            "SlaBreached",
+            "SpikeDetected",
+        ),
         # Counters of one day are few hot items: a few writers keep transaction conflicts rare.
         max_concurrency=5,
     ),
@@ -231,7 +237,11 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         queue="erasure",
     ),
     "report": FunctionSpec(
-        key="report", handler="report.handler.lambda_handler", memory_mb=512, timeout_seconds=30, queue="report"
+        key="report",
+        handler="report.handler.lambda_handler",
+        memory_mb=512,
+        timeout_seconds=30,
+        queue="report",
     ),
     "daily_report": FunctionSpec(
         key="daily_report",

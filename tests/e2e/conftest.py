@@ -7,6 +7,8 @@ The batching window is shortened to keep the suite quick; everything else is the
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from socialcrm.local.deliveries import Signer
@@ -17,7 +19,20 @@ TEST_BATCHING_WINDOW_SECONDS = 0.2
 
 
 @pytest.fixture(scope="package")
-def stack():
+def reports_dir(tmp_path_factory):
+    """Where the stack's daily report goes in these tests, instead of the project's ``reports/``."""
+    folder = tmp_path_factory.mktemp("reports")
+    saved = os.environ.get("REPORTS_DIR")
+    os.environ["REPORTS_DIR"] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop("REPORTS_DIR", None)
+    else:
+        os.environ["REPORTS_DIR"] = saved
+
+
+@pytest.fixture(scope="package")
+def stack(reports_dir):
     with LocalStack(
         port=0, batching_window_seconds=TEST_BATCHING_WINDOW_SECONDS, retry_delay_seconds=0
     ) as running:

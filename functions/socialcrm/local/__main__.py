@@ -7,14 +7,16 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 
 from socialcrm.errors import ConfigurationError
 from socialcrm.local import logs
-from socialcrm.local.stack import LocalStack, LocalStackError
+from socialcrm.local.stack import DAILY_REPORT_AT, LOCAL_DEFAULTS, LocalStack, LocalStackError
 from socialcrm.observability import logger
 from socialcrm.topology import FUNCTIONS, QUEUES, ROUTES
 
+REPORTS_FOLDER = Path(os.environ.get("REPORTS_DIR", LOCAL_DEFAULTS["REPORTS_DIR"]))
 PLATFORM_ROUTES = ("meta", "x", "linkedin", "tiktok", "youtube", "generic")
 
 
@@ -41,6 +43,7 @@ def banner(stack: LocalStack) -> str:
         *(f"                {method:<6} {path}" for method, path, _function, _iam in ROUTES),
         f"  embedded AWS  {stack.aws_url}  (moto; AWS_ENDPOINT_URL={stack.aws_url} aws ... to look inside)",
         f"  Comprehend    {stack.comprehend_url}  (offline analyser)",
+        f"  daily report  {_shown_path(REPORTS_FOLDER)}/<day>/ at {DAILY_REPORT_AT:%H:%M} UTC (JSON, CSV, HTML with charts)",
         f"  secrets       {_shown(stack)}  (platforms: {', '.join(configured) or 'none'})",
     ]
     for queue in QUEUES.values():
@@ -54,16 +57,21 @@ def banner(stack: LocalStack) -> str:
             f"  queue         {queue.local_name} → {consumers} (batch {queue.batch_size}, window {window:g} s, "
             f"DLQ after {queue.max_receive_count} receives)"
         )
-    stages = ["received", "queued", "enriched", *(["routed"] if "route" in FUNCTIONS else [])]
-    lines.append(f"Logs follow each interaction: {' → '.join(stages)}. Ctrl-C stops everything.")
+    lines.append(
+        "Logs follow each interaction: received → queued → enriched → routed. Ctrl-C stops everything."
+    )
     return "\n".join(lines)
 
 
 def _shown(stack: LocalStack) -> str:
+    return _shown_path(stack.secrets_file)
+
+
+def _shown_path(path: Path) -> str:
     try:
-        return str(stack.secrets_file.relative_to(os.getcwd()))
+        return str(path.relative_to(os.getcwd()))
     except ValueError:
-        return str(stack.secrets_file)
+        return str(path)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

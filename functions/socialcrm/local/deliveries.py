@@ -175,7 +175,14 @@ def whatsapp_read_receipt(wamid: str, wa_id: str, when: datetime) -> Payload:
 
 
 def x_mention(
-    tweet_id: str, user_id: str, screen_name: str, text: str, lang: str | None, when: datetime
+    tweet_id: str,
+    user_id: str,
+    screen_name: str,
+    text: str,
+    lang: str | None,
+    when: datetime,
+    *,
+    followers: int = 318,
 ) -> Payload:
     """A post mentioning the brand (Account Activity API ``tweet_create_events``)."""
     tweet = {
@@ -191,7 +198,7 @@ def x_mention(
             "id_str": user_id,
             "name": screen_name.title(),
             "screen_name": screen_name,
-            "followers_count": 318,
+            "followers_count": followers,
         },
         "is_quote_status": False,
         "lang": lang,

@@ -3,9 +3,10 @@
 The deliveries are what the platforms send (:mod:`socialcrm.local.deliveries`), signed with the
 development secrets: English and Hindi, complaints, praise, purchase questions, a read receipt, one
 redelivery and one forged signature. The demo waits for the pipeline (each interaction readable,
-enriched and, when routing runs, routed), then prints per platform what arrived, its language,
-sentiment and routing, the answers to the duplicate and the forgery, the report summary and an
-erasure when those routes exist, and stops the stack. Exit code 0 when everything arrived.
+enriched and routed), then prints per platform what arrived, its language,
+sentiment and routing, the teams' work queues (answering the most urgent case stops its SLA clock),
+the report summary and the daily report's files, an erasure and a retry of the erased subject's
+message, and stops the stack. Exit code 0 when everything arrived.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -27,9 +29,8 @@ from socialcrm.local import deliveries as d
 from socialcrm.local import logs
 from socialcrm.local.stack import LocalStack, LocalStackError
 from socialcrm.observability import logger
-from socialcrm.topology import FUNCTIONS, ROUTES
+from socialcrm.platforms import ROUTE_PLATFORMS as PLATFORM_ROUTES
 
-PLATFORM_ROUTES = ("meta", "x", "linkedin", "tiktok", "youtube", "generic")
 PIPELINE_DEADLINE_SECONDS = 60.0
 ROUTING_DEADLINE_SECONDS = 30.0
 ERASURE_DEADLINE_SECONDS = 90.0
@@ -58,7 +59,7 @@ def morning(at: datetime) -> list[Sent]:
         "1152241093327104_884312907731",
         "7234567890123456",
         "Aarav Mehta",
-        "मेरा ऑर्डर दो हफ्ते से नहीं आया और कस्टमर केयर कोई जवाब नहीं दे रहा। बहुत खराब सर्विस, मुझे पैसे वापस चाहिए।",
+        "मेरा ऑर्डर #AC48213 दो हफ्ते से नहीं आया और कस्टमर केयर कोई जवाब नहीं दे रहा। बहुत खराब सर्विस, मुझे पैसे वापस चाहिए।",
         t(0),
     )
     return [
@@ -95,6 +96,19 @@ def morning(at: datetime) -> list[Sent]:
                 "@AcmeStoreIN मेरा रिफंड तीन हफ्ते से अटका है, कोई जवाब नहीं मिल रहा। बहुत निराश हूँ।",
                 "hi",
                 t(7),
+            ),
+        ),
+        Sent(
+            "X mention, a large account angry",
+            d.x_mention(
+                "1861036120954380291",
+                "2284617790",
+                "techwithtanvi",
+                "@AcmeStoreIN My order was cancelled for the third time and nobody replies. "
+                "Worst service ever, so angry and disappointed.",
+                "en",
+                t(8),
+                followers=184_000,
             ),
         ),
         Sent(
@@ -174,6 +188,7 @@ class Demo:
         self.sent: list[Sent] = []
         self.stored: dict[str, dict[str, Any]] = {}
         self.missing: dict[str, str] = {}
+        self.first_responses = 0
 
     def run(self) -> bool:
         started = time.monotonic()
@@ -185,7 +200,9 @@ class Demo:
         self._wait_for_pipeline()
         elapsed = time.monotonic() - started
         self._print_summary(elapsed)
+        self._print_work_queues()
         self._print_report()
+        self._print_daily_report()
         self._print_erasure()
         return not self.missing
 
@@ -234,7 +251,6 @@ class Demo:
         return list(dict.fromkeys(ids))
 
     def _wait_for_pipeline(self) -> None:
-        routed = "route" in FUNCTIONS and any(f.queue for f in FUNCTIONS.values() if f.key == "route")
         pending = self._expected()
         give_up = time.monotonic() + PIPELINE_DEADLINE_SECONDS
         routing_give_up = time.monotonic() + PIPELINE_DEADLINE_SECONDS + ROUTING_DEADLINE_SECONDS
@@ -245,9 +261,9 @@ class Demo:
                     continue
                 item = response.json()
                 self.stored[interaction_id] = item
-                if not routed or item.get("routing") or time.monotonic() > give_up:
+                if item.get("routing") or time.monotonic() > give_up:
                     pending.remove(interaction_id)
-            if time.monotonic() > (routing_give_up if routed else give_up):
+            if time.monotonic() > routing_give_up:
                 break
             if pending:
                 time.sleep(0.25)
@@ -259,9 +275,8 @@ class Demo:
 
     def _print_summary(self, elapsed: float) -> None:
         out = self.out
-        show_routing = any(item.get("routing") for item in self.stored.values())
-        header = ["interaction", "kind", "lang", "sentiment", *(["routing"] if show_routing else []), "text"]
-        tables = {route: [self._row(i, show_routing) for i in self._ids(route)] for route in PLATFORM_ROUTES}
+        header = ["interaction", "kind", "lang", "sentiment", "routing", "text"]
+        tables = {route: [self._row(i) for i in self._ids(route)] for route in PLATFORM_ROUTES}
         widths = [
             max(len(row[n]) for row in [header, *(row for rows in tables.values() for row in rows)])
             for n in range(len(header) - 1)
@@ -309,12 +324,12 @@ class Demo:
         ]
         return list(dict.fromkeys(ids))
 
-    def _row(self, interaction_id: str, show_routing: bool) -> list[str]:
-        shown = interaction_id if len(interaction_id) <= ID_WIDTH else interaction_id[: ID_WIDTH - 1] + "…"
+    def _row(self, interaction_id: str) -> list[str]:
+        shown = _short(interaction_id)
         item = self.stored.get(interaction_id)
         if item is None:
             why = self.missing.get(interaction_id) or self._refusal(interaction_id) or "not stored"
-            return [shown, "", "", "", *([""] if show_routing else []), f"nothing arrived: {why}"]
+            return [shown, "", "", "", "", f"nothing arrived: {why}"]
         sentiment = item.get("sentiment") or {}
         label = sentiment.get("label") or item.get("sentiment_status") or "-"
         score = (sentiment.get("scores") or {}).get(str(label).lower())
@@ -323,7 +338,7 @@ class Demo:
             item.get("kind", "?"),
             item.get("language") or "-",
             f"{label} {score:.2f}" if isinstance(score, float) else str(label),
-            *([_routing(item.get("routing"))] if show_routing else []),
+            _routing(item.get("routing")),
             _excerpt(item.get("text", "")),
         ]
 
@@ -333,15 +348,54 @@ class Demo:
                 return f"the delivery was refused, {_answer(sent)}"
         return None
 
-    # report and erasure, once their routes exist
+    # work queues, reports and erasure
+
+    def _print_work_queues(self) -> None:
+        teams = sorted(
+            {t for item in self.stored.values() for t in (item.get("routing") or {}).get("teams") or []}
+        )
+        self.out("")
+        self.out("work queues (GET /cases?team=…&status=open, most urgent first)")
+        now = datetime.now(tz=UTC)
+        for team in teams:
+            response = self.http.get("/cases", params={"team": team, "status": "open"})
+            cases = response.json().get("items", []) if response.status_code == 200 else []
+            if not cases:
+                self.out(f"  {team:<10} {response.status_code} no open cases")
+                continue
+            first = cases[0]
+            due = datetime.fromisoformat(first["sla_due_at"]) - now
+            tags = f", tags {', '.join(first['tags'])}" if first.get("tags") else ""
+            self.out(
+                f"  {team:<10} {len(cases)} open; next {first['priority']} {_short(first.get('interaction_id') or first['case_id'])}, "
+                f"due in {max(0, int(due.total_seconds() // 60))} min (rules {', '.join(first['rules'])}{tags})"
+            )
+        urgent = self.http.get("/cases", params={"status": "open", "priority": "P1"})
+        cases = urgent.json().get("items", []) if urgent.status_code == 200 else []
+        if cases:
+            case = cases[0]
+            answered = self.http.patch(
+                f"/cases/{case['case_id']}",
+                json={"first_response_at": datetime.now(tz=UTC).isoformat(), "assignee": "pr-oncall"},
+            )
+            if answered.status_code == 200:
+                self.first_responses += 1
+                body = answered.json()
+                self.out(
+                    f"  PATCH /cases/{case['case_id']} (first response by pr-oncall) → 200: "
+                    f"sla_met={body.get('sla_met')}, its SLA clocks deleted"
+                )
+            else:
+                self.out(f"  PATCH /cases/{case['case_id']} → {answered.status_code} {answered.text[:120]}")
 
     def _print_report(self) -> None:
-        if ("GET", "/reports/summary") not in {(m, p) for m, p, _f, _i in ROUTES}:
-            return
         today = datetime.now(tz=UTC).date().isoformat()
         response = _poll(
             lambda: self.http.get("/reports/summary", params={"from": today, "to": today}),
-            lambda r: r.status_code == 200 and _report_complete(r.json(), self.stored.values()),
+            lambda r: (
+                r.status_code == 200
+                and _report_complete(r.json(), self.stored.values(), self.first_responses)
+            ),
             deadline=20.0,
         )
         self.out("")
@@ -356,9 +410,20 @@ class Demo:
             if summary.get(key):
                 self.out(f"  {key:<12} {_pairs(summary[key])}")
 
-    def _print_erasure(self) -> None:
-        if ("POST", "/erasure-requests") not in {(m, p) for m, p, _f, _i in ROUTES}:
+    def _print_daily_report(self) -> None:
+        if self.stack.daily_report is None:
             return
+        try:
+            folder = Path(self.stack.daily_report.run(datetime.now(tz=UTC).date()))
+        except Exception as exc:
+            self.out(f"  the daily report failed: {exc}")
+            return
+        shown = folder.relative_to(Path.cwd()) if folder.is_relative_to(Path.cwd()) else folder
+        files = ", ".join(sorted(p.name for p in folder.iterdir()))
+        self.out(f"  daily report (the scheduled function, run now for today): {shown}/  {files}")
+        self.out(f"  open {shown / 'report.html'} in a browser for its charts")
+
+    def _print_erasure(self) -> None:
         target = next(s for s in self.sent if s.label.startswith("X mention, Hindi"))
         user_id = "1422556069"
         self.out("")
@@ -410,12 +475,17 @@ class Demo:
             time.sleep(0.25)
 
 
-def _report_complete(summary: dict[str, Any], stored: Iterable[dict[str, Any]]) -> bool:
-    """True once the report counts every stored interaction and every team it was routed to."""
+def _report_complete(summary: dict[str, Any], stored: Iterable[dict[str, Any]], first_responses: int) -> bool:
+    """True once the report counts every stored interaction, every team it was routed to, and the
+    first responses given."""
     items = list(stored)
     teams = sum(len((item.get("routing") or {}).get("teams") or []) for item in items)
-    counted = summary.get("totals", {}).get("interactions", 0)
-    return bool(counted >= len(items) and sum(summary.get("by_team", {}).values()) >= teams)
+    totals = summary.get("totals", {})
+    return bool(
+        totals.get("interactions", 0) >= len(items)
+        and sum(summary.get("by_team", {}).values()) >= teams
+        and totals.get("first_responses", 0) >= first_responses
+    )
 
 
 def _note(sent: Sent) -> str:
@@ -442,6 +512,10 @@ def _routing(routing: Any) -> str:
         return "-"
     teams = "+".join(routing.get("teams") or []) or "-"
     return f"{routing.get('priority', '?')} {teams}"
+
+
+def _short(interaction_id: str) -> str:
+    return interaction_id if len(interaction_id) <= ID_WIDTH else interaction_id[: ID_WIDTH - 1] + "…"
 
 
 def _excerpt(text: str) -> str:

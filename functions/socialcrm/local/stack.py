@@ -8,7 +8,8 @@ One process, several threads:
 * the offline Comprehend (``socialcrm.local.comprehend_offline``) on another free port;
 * the HTTP API (:class:`socialcrm.local.app.LocalApi` under uvicorn) on ``host:port``;
 * one poller per queue feeding its function (:mod:`socialcrm.local.poller`);
-* the routing package's in-process SLA timer, when routing is there (EventBridge Scheduler's part).
+* the routing package's in-process SLA timer, and the daily report's schedule (:class:`DailyReportSchedule`):
+  EventBridge Scheduler's part.
 
 The handlers take everything from the environment, as in Lambda, so the stack sets the process
 environment they read (endpoints, fake credentials, region, table and queue names, the secrets file)
@@ -22,7 +23,6 @@ while it runs, and puts the previous environment back when it stops.
 from __future__ import annotations
 
 import errno
-import importlib
 import logging
 import os
 import socket
@@ -30,12 +30,15 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 
 import boto3
 
 from socialcrm.local.resources import LocalResources, create_resources
+from socialcrm.observability import logger
 from socialcrm.secrets import PlatformSecrets, load_secrets_file
 from socialcrm.topology import FUNCTIONS
 
@@ -57,9 +60,12 @@ LOCAL_DEFAULTS = {
     # The erase function waits this long before verifying (90 s in AWS: the enrich timeout and a margin);
     # a local enrich batch finishes in seconds.
     "ERASURE_SETTLE_SECONDS": "5",
+    # The daily report goes to this folder instead of the reports bucket.
+    "REPORTS_DIR": str(ROOT / "reports"),
 }
+# When the daily report runs each day (UTC), as the schedule of the CDK app: cron(30 0 * * ? *).
+DAILY_REPORT_AT = dt_time(0, 30)
 # The SLA clocks: the routing package's in-process stand-in for EventBridge Scheduler (module, start).
-_SLA_TIMER = ("socialcrm.routing.runtime", "start_local_sla_timer")
 
 
 class LocalStackError(Exception):
@@ -125,6 +131,7 @@ class LocalStack:
         self._moto: Any = None
         self._analyser: Any = None
         self._sla_timer: Any = None
+        self.daily_report: DailyReportSchedule | None = None
         self._server: Any = None
         self._server_thread: threading.Thread | None = None
         self._saved_env: dict[str, str | None] = {}
@@ -161,7 +168,7 @@ class LocalStack:
             _forget_runtimes()
             self._start_api(sock)
             self._start_pollers()
-            self._start_sla_timer()
+            self._start_schedules()
         except BaseException:
             sock.close()
             self.stop()
@@ -182,12 +189,15 @@ class LocalStack:
             poller.stop()
         if self._sla_timer is not None:
             self._sla_timer.stop()
+        if self.daily_report is not None:
+            self.daily_report.stop()
         if self._analyser is not None:
             self._analyser.shutdown()
             self._analyser.server_close()
         if self._moto is not None:
             self._moto.stop()
         self._server = self._server_thread = self._analyser = self._moto = self._sla_timer = None
+        self.daily_report = None
         self.pollers = []
         self._restore_environment()
         _forget_runtimes()
@@ -270,13 +280,12 @@ class LocalStack:
         for poller in self.pollers:
             poller.start()
 
-    def _start_sla_timer(self) -> None:
-        module_name, name = _SLA_TIMER
-        try:
-            start = getattr(importlib.import_module(module_name), name)
-        except (ImportError, AttributeError):
-            return  # no routing yet: no SLA clocks to run
-        self._sla_timer = start()
+    def _start_schedules(self) -> None:
+        from socialcrm.routing.runtime import start_local_sla_timer
+
+        self._sla_timer = start_local_sla_timer()
+        self.daily_report = DailyReportSchedule(REGION)
+        self.daily_report.start()
 
     # --- environment -------------------------------------------------------------------------------
 
@@ -321,3 +330,63 @@ def _forget_runtimes() -> None:
         factory = getattr(sys.modules.get(module_name), name, None)
         if factory is not None:
             factory.cache_clear()
+
+
+class DailyReportSchedule:
+    """The daily report's schedule, in process: at ``DAILY_REPORT_AT`` each day (UTC) the daily_report
+    function is invoked with the event EventBridge Scheduler sends it, and reports on the day before.
+    :meth:`run` invokes it now, for any day (``make demo`` writes today's)."""
+
+    def __init__(self, region: str, at: dt_time = DAILY_REPORT_AT) -> None:
+        from socialcrm.local.poller import import_handler
+
+        self.region, self.at = region, at
+        self.function = FUNCTIONS["daily_report"]
+        self.handler = import_handler(self.function.handler)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run(self, day: date | None = None, *, scheduled_time: datetime | None = None) -> str:
+        """Invoke the function for ``day`` (or as the schedule would at ``scheduled_time``); returns
+        the folder the report was written to."""
+        from socialcrm.local.logs import FUNCTION
+        from socialcrm.local.poller import LocalLambdaContext
+
+        event = {"day": day.isoformat()} if day else {"scheduled_time": _iso(scheduled_time or _utcnow())}
+        token = FUNCTION.set(self.function.key)
+        try:
+            result = self.handler(event, LocalLambdaContext(self.function, self.region))
+        finally:
+            FUNCTION.reset(token)
+        return str(result["location"])
+
+    def next_run(self, now: datetime) -> datetime:
+        today = datetime.combine(now.date(), self.at, tzinfo=UTC)
+        return today if today > now else today + timedelta(days=1)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="daily-report-schedule", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _loop(self) -> None:
+        while True:
+            due = self.next_run(_utcnow())
+            if self._stop.wait(max(0.0, (due - _utcnow()).total_seconds())):
+                return
+            try:
+                self.run(scheduled_time=due)  # the function logs where it wrote the report
+            except Exception:  # as a failed scheduled invocation: logged, and tomorrow's still runs
+                logger.exception("daily report failed", scheduled_time=_iso(due))
+
+
+def _utcnow() -> datetime:
+    return datetime.now(tz=UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
