@@ -113,6 +113,9 @@ class Routing(Construct):
             )
             for team in document.teams
         }
+        self.rules_validator = PipelineFunction(
+            self, "RulesValidator", spec=topology.FUNCTIONS["rules_validator"], shared=shared, environment={}
+        )
         self._rules_config(content)
         self.schedule_group = scheduler.ScheduleGroup(
             self,
@@ -123,7 +126,7 @@ class Routing(Construct):
         self.sla = self._sla(shared)
         self.scheduler_role = self._scheduler_role()
         self.route = self._route(shared, queues["route"])
-        self.functions = {"route": self.route, "sla": self.sla}
+        self.functions = {"route": self.route, "sla": self.sla, "rules_validator": self.rules_validator}
 
     # -- the rules -----------------------------------------------------------------------------------
 
@@ -149,6 +152,8 @@ class Routing(Construct):
             description="config/rules.yaml as JSON; change it here (a new version) to route without a redeploy",
             content=appconfig.ConfigurationContent.from_inline_json(content),
             deploy_to=[self.rules_environment],
+            # AppConfig refuses a version that fails the checks make test and make synth run.
+            validators=[appconfig.LambdaValidator.from_function(self.rules_validator.fn)],
             deployment_strategy=appconfig.DeploymentStrategy.from_deployment_strategy_id(
                 self, "AllAtOnce", appconfig.DeploymentStrategyId.ALL_AT_ONCE
             ),

@@ -18,7 +18,8 @@ RETENTION_DAYS: dict[str, int] = {
     "idempotency": 8,
     "interactions": 730,
     "subjects": 730,
-    "cases": 1095,
+    # Cases: three years (a leap day included), for complaints that come back.
+    "cases": 1096,
     # Erasure tombstones: as long as interactions, so no message from before an erasure can come back
     # while it could still be held (an objection has no expiry: it lasts until lifted).
     "suppressions": 730,
@@ -226,6 +227,13 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     ),
     # Invoked by EventBridge Scheduler at a case's SLA warning and due times (no queue).
     "sla": FunctionSpec(key="sla", handler="sla.handler.lambda_handler", memory_mb=256, timeout_seconds=15),
+    # Invoked by AWS AppConfig before a new version of the routing rules can be deployed (no queue).
+    "rules_validator": FunctionSpec(
+        key="rules_validator",
+        handler="rules_validator.handler.lambda_handler",
+        memory_mb=256,
+        timeout_seconds=15,
+    ),
     "privacy": FunctionSpec(
         key="privacy", handler="privacy.handler.lambda_handler", memory_mb=512, timeout_seconds=15
     ),

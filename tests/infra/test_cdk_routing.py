@@ -184,6 +184,24 @@ def test_the_rules_are_deployed_to_appconfig_as_the_json_of_config_rules_yaml(sy
     assert env["RULES_APPCONFIG_APPLICATION"] == {"Ref": synthesis.service_id(routing.rules_application)}
 
 
+def test_appconfig_refuses_a_rules_version_the_validator_function_refuses(synthesis):
+    # Given the configuration profile of the rules
+    (profile,) = _resources(synthesis, "AWS::AppConfig::ConfigurationProfile").values()
+    validator = synthesis.service.routing.rules_validator
+    # Then every new version goes through the rules validator function first
+    assert profile["Properties"]["Validators"] == [
+        {"Type": "LAMBDA", "Content": {"Fn::GetAtt": [synthesis.service_id(validator.fn), "Arn"]}}
+    ]
+    # And AppConfig, and only AppConfig, may invoke it
+    permissions = [
+        p["Properties"]
+        for p in _resources(synthesis, "AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [synthesis.service_id(validator.fn), "Arn"]}
+    ]
+    assert [p["Principal"] for p in permissions] == ["appconfig.amazonaws.com"]
+    assert topology.FUNCTIONS["rules_validator"].handler == "rules_validator.handler.lambda_handler"
+
+
 def test_the_api_environment_satisfies_the_work_queue_settings(synthesis):
     env = {name: "resolved-at-deploy" for name in _environment(synthesis, "api")}
     loaded = settings.CasesApiSettings.from_env(env)

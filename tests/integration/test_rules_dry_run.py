@@ -117,3 +117,20 @@ def test_an_invalid_candidate_is_refused_naming_the_rule_and_field(routed, tmp_p
     assert main(["rules", "dry-run", "--rules", candidate(tmp_path, typo)]) == 2
     err = capsys.readouterr().err
     assert "rule 'complaint' (rules[1])" in err and "then.teams[0]" in err
+
+
+def test_validate_json_prints_the_document_appconfig_serves(capsys):
+    # Given the shipped rules, When validated with --json
+    assert main(["rules", "validate", str(REPO_RULES_FILE), "--json"]) == 0
+    captured = capsys.readouterr()
+
+    # Then stdout is the document as compact JSON (what a new AppConfig version holds), the verdict on stderr
+    document = json.loads(captured.out)
+    assert [rule["id"] for rule in document["rules"]][:2] == ["move-to-private", "complaint"]
+    assert document["sla_minutes"] == {"P1": 15, "P2": 60, "P3": 240, "P4": 1440}
+    assert "valid (" in captured.err
+
+
+def test_validate_json_takes_one_file(capsys):
+    assert main(["rules", "validate", str(REPO_RULES_FILE), str(REPO_RULES_FILE), "--json"]) == 2
+    assert "name one file" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """``socialcrm rules``: check a rules document, and dry-run it against stored interactions.
 
     socialcrm rules validate config/rules.yaml
+    socialcrm rules validate new.yaml --json > new.json     # the JSON AppConfig serves, once valid
     socialcrm rules dry-run --rules new.yaml --days 7 [--against config/rules.yaml] [--json]
 
 The dry run reads the interactions and cases tables named by ``INTERACTIONS_TABLE`` and ``CASES_TABLE``
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +28,11 @@ def register(subparsers: Any) -> None:
         "validate", help="check rules documents (exit 2 naming the rule and field)"
     )
     validate.add_argument("files", nargs="+", help="YAML or JSON rules documents")
+    validate.add_argument(
+        "--json",
+        action="store_true",
+        help="print the (one) valid document as the compact JSON AppConfig serves, for a new version",
+    )
     validate.set_defaults(func=_validate)
 
     dry_run = commands.add_parser(
@@ -52,10 +59,26 @@ def _load(path: str) -> Any:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    if args.json and len(args.files) != 1:
+        raise CliError("--json prints one document: name one file")
     for path in args.files:
         compiled = _load(path)
-        print(f"{path}: valid ({len(compiled)} rules, {len(compiled.index.keywords)} keywords)")
+        summary = f"{path}: valid ({len(compiled)} rules, {len(compiled.index.keywords)} keywords)"
+        if not args.json:
+            print(summary)
+            continue
+        print(summary, file=sys.stderr)
+        print(json.dumps(_document(path), ensure_ascii=False, separators=(",", ":"), default=str))
     return 0
+
+
+def _document(path: str) -> Any:
+    from pathlib import Path
+
+    from socialcrm.routing.rules import parse_rules_text
+
+    file = Path(path)
+    return parse_rules_text(file.read_text(encoding="utf-8"), origin=path, yaml_syntax=file.suffix != ".json")
 
 
 def _dry_run(args: argparse.Namespace) -> int:
