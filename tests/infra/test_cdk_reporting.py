@@ -207,6 +207,9 @@ def test_the_dashboard_shows_business_metrics_beside_operational_ones(synthesis)
         assert synthesis.service_id(queue.dlq) in body
     assert body.count('"Errors"') >= len(topology.FUNCTIONS)
     assert '"Duration"' in body and '"stat":"p99"' in body.replace(" ", "")
+    # And the alarm panel lists every dashboard alarm (error rates, SLA breaches, spikes)
+    for alarm in synthesis.service.dashboard.alarms.values():
+        assert synthesis.service_id(alarm) in body
 
 
 def _alarm(synthesis, construct) -> dict[str, Any]:

@@ -275,6 +275,42 @@ def test_verification_sweeps_what_a_racing_writer_stored_after_the_erase_pass(wo
     assert list(world.traces(*identifying(ANA_X, world))) == []
 
 
+@pytest.mark.parametrize(
+    ("stuck_from_call", "reason"),
+    [
+        (1, "remain right after erasure and a sweep"),  # the store cannot be emptied at all
+        (2, "remain after erasure and a sweep"),  # it empties, then holds an item again at verification
+    ],
+)
+def test_a_store_still_holding_the_subject_fails_the_request_unverified(world, stuck_from_call, reason):
+    # Given Ana stored, and a profiles store that, from its n-th look on, still holds one of her items
+    # however often it is erased
+    world.store(ANA_X, 0, "hello", EARLIER)
+    events_url = capture_bus_events(["ErasureCompleted"])
+    ports, _queue = world.handlers["erase"].runtime()
+    profiles = next(s for s in ports.stores.stores if s.name == "subjects")
+    real_remaining, looks = profiles.remaining, []
+
+    def remaining(scope):
+        looks.append(scope)
+        return max(real_remaining(scope), 1 if len(looks) >= stuck_from_call else 0)
+
+    profiles.remaining = remaining
+    request_id = world.request_erasure(ANA_X)
+
+    # When the consumer runs
+    failed_messages = world.run_erasures()
+
+    # Then the message goes back to SQS, and the request is FAILED, not verified, naming the store and why
+    assert len(failed_messages) == 1
+    proof = world.erasure(request_id)
+    assert proof["status"] == "FAILED" and proof["verified"] is False and proof.get("completed_at") is None
+    assert proof["failure"]["store"] == "subjects" and reason in proof["failure"]["reason"]
+    # And ErasureCompleted says FAILED and unverified
+    [event] = drain(events_url)
+    assert event["detail"]["status"] == "FAILED" and event["detail"]["verified"] is False
+
+
 def test_erasure_requests_are_validated(world):
     cases = [
         ({"subjects": [], "reference": "T-1"}, "invalid_request"),

@@ -140,11 +140,26 @@ def test_an_angry_influencer_notifies_pr_without_personal_data(aws):
 
 def test_an_interaction_whose_sentiment_is_pending_waits_for_its_second_announcement(aws):
     handler, env, _ = aws
-    item = recent(4, "refund please").model_copy(update={"sentiment": None, "sentiment_status": "PENDING"})
-    store(item, at=NOW)
-    announce(item)
+    # Given an interaction stored while Comprehend was unavailable, announced as PENDING
+    analysed_item = recent(4, "refund please", "NEGATIVE")
+    pending = analysed_item.model_copy(update={"sentiment": None, "sentiment_status": "PENDING"})
+    store(pending, at=NOW)
+    announce(pending)
+    # When routed, Then no case opens yet: sentiment-aware rules cannot judge it
     assert run_handler(handler, env) == {"batchItemFailures": []}
     assert CaseRepository().get(case_id_for("x:4")) is None
+
+    # When it is enriched later and announced again (and that announcement is redelivered)
+    assert InteractionRepository().complete_pending(analysed_item, enriched_at=NOW)
+    announce(analysed_item)
+    announce(analysed_item)
+    assert run_handler(handler, env) == {"batchItemFailures": []}
+
+    # Then exactly one case opens, judged on the sentiment that arrived
+    case = CaseRepository().get(case_id_for("x:4"))
+    assert case is not None and case.sentiment == "NEGATIVE" and "complaint" in case.rules
+    assert run_handler(handler, env) == {"batchItemFailures": []}
+    assert CaseRepository().get(case_id_for("x:4")) == case
 
 
 def _ports(env):
@@ -210,7 +225,7 @@ def test_a_duplicate_processed_while_the_first_copy_is_unfinished_never_announce
     assert [e["detail"]["case_id"] for e in drain(events_url)] == [case_id_for("x:6")]
 
 
-def test_a_burst_of_negative_messages_on_one_topic_is_one_spike_and_one_pr_case(aws):
+def test_a_burst_of_negative_messages_is_one_spike_and_one_pr_case_per_topic(aws):
     _, env, events_url = aws
     ports = _ports(env)
     window = bucket_start(NOW, 15)

@@ -132,9 +132,9 @@ def test_the_csv_has_one_figure_per_row_with_the_same_numbers_as_the_json():
     summary = whole_range()
     text = to_csv(summary)
     rows = list(csv.DictReader(io.StringIO(text)))
-    # Then the header is the documented one and every row has every column
+    # Then the header is the documented one and every row has exactly its columns
     assert text.splitlines()[0] == ",".join(COLUMNS)
-    assert all(set(row) == set(COLUMNS) for row in rows)
+    assert all(len(cells) == len(COLUMNS) for cells in csv.reader(io.StringIO(text)))
 
     def value(section, metric, **where):
         (match,) = [
