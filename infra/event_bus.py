@@ -11,7 +11,7 @@ from socialcrm import topology
 class Bus(Construct):
     """The custom bus every function publishes to; consumers' queues subscribe by rule.
 
-    Events carry ids and derived attributes only (no personal data, DESIGN.md), so the bus keeps
+    Events carry ids and derived attributes only (no personal data), so the bus keeps
     EventBridge's default encryption. It holds no data, so it keeps the default removal policy.
     """
 

@@ -1,4 +1,4 @@
-"""The Secrets Manager secret holding the platform-secrets document (DESIGN.md, "Platform secrets")."""
+"""The Secrets Manager secret holding the platform-secrets document (``schemas/platform-secrets.schema.json``)."""
 
 from __future__ import annotations
 

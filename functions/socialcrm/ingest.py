@@ -1,6 +1,6 @@
 """The ingest domain: answer handshakes; verify, normalise, deduplicate and queue deliveries.
 
-It never calls Comprehend or writes the CRM tables (DESIGN.md: acknowledge fast, work later).
+It never calls Comprehend or writes the CRM tables (acknowledge fast, work later).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The normalised Interaction record and its parts (DESIGN.md, "Interaction").
+"""The normalised Interaction record and its parts (``schemas/interaction.schema.json``).
 
 One model serves every stage: the ingest function fills what the platform said, the enrich function
 adds language and sentiment, routing adds ``routing``. ``schemas/interaction.schema.json`` is
@@ -30,7 +30,9 @@ KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A validation error names the field, never the value: it may be a message or a handle, and errors
+    # reach logs.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
 class Author(_Model):

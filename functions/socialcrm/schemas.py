@@ -52,7 +52,7 @@ def _registry() -> dict[str, Callable[[], dict[str, Any]]]:
         "schemas/interaction.schema.json": lambda: _schema(
             Interaction,
             "interaction.schema.json",
-            "A normalised, enriched interaction (DESIGN.md, Interaction).",
+            "A normalised, enriched interaction: one message, comment, mention, post or review of a customer.",
         ),
         "schemas/platform-secrets.schema.json": lambda: _schema(
             PlatformSecrets,

@@ -1,4 +1,4 @@
-"""The platform-secrets document (DESIGN.md, "Platform secrets") and where it is read from.
+"""The platform-secrets document (schemas/platform-secrets.schema.json) and where it is read from.
 
 In AWS: one Secrets Manager secret, read through Powertools Parameters with caching. Locally: the
 JSON file named by ``SOCIALCRM_SECRETS_FILE``. Both are validated by :class:`PlatformSecrets`;

@@ -300,6 +300,7 @@ def _export(args: argparse.Namespace) -> int:
     try:
         # The export is personal data: readable by its owner only.
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through O_CREAT
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(text)
     except OSError as exc:

@@ -13,7 +13,7 @@ from socialcrm.models import Interaction, Kind, Platform, SentimentLabel, Sentim
 
 
 class EventDetail(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
     detail_type: ClassVar[str]
 
 

@@ -47,7 +47,7 @@ def banner(stack: LocalStack) -> str:
         f"  secrets       {_shown(stack)}  (platforms: {', '.join(configured) or 'none'})",
     ]
     for queue in QUEUES.values():
-        consumers = ", ".join(spec.key for spec in FUNCTIONS.values() if spec.queue == queue.key) or "nobody"
+        consumers = ", ".join(spec.key for spec in FUNCTIONS.values() if spec.queue == queue.key)
         window = (
             queue.batching_window_seconds
             if stack.batching_window_seconds is None

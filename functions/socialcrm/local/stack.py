@@ -65,7 +65,6 @@ LOCAL_DEFAULTS = {
 }
 # When the daily report runs each day (UTC), as the schedule of the CDK app: cron(30 0 * * ? *).
 DAILY_REPORT_AT = dt_time(0, 30)
-# The SLA clocks: the routing package's in-process stand-in for EventBridge Scheduler (module, start).
 
 
 class LocalStackError(Exception):

@@ -1,4 +1,4 @@
-"""The ``generic`` platform: any sender speaking Standard Webhooks (reference §7, DESIGN.md).
+"""The ``generic`` platform: any sender speaking Standard Webhooks (``docs/webhook-protocols.md`` §7).
 
 Signature: the headers ``webhook-id``, ``webhook-timestamp`` (integer unix seconds) and
 ``webhook-signature`` (space-separated ``v1,<base64>`` entries), HMAC-SHA256 over

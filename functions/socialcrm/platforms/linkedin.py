@@ -1,6 +1,6 @@
 """LinkedIn webhooks: the challenge validation, ``X-LI-Signature`` and organisation social actions.
 
-Protocol reference: webhook-protocols.md §4. The validation answers ``challengeCode`` with its hex
+Protocol reference: ``docs/webhook-protocols.md`` §4. The validation answers ``challengeCode`` with its hex
 HMAC-SHA256 keyed with the app's client secret, as JSON. Which bytes LinkedIn signs is ambiguous in
 its own documentation (§4.2), so the verifier is tolerant: the header may carry an ``hmacsha256=``
 prefix and hex in either case, and it may be the HMAC of ``"hmacsha256=" + body`` (the majority

@@ -1,7 +1,7 @@
 """Meta webhooks: Facebook Page feed, Messenger, Instagram and the WhatsApp Cloud API (route ``meta``).
 
 One app, one route, one secret (``MetaSecret``: ``app_secret`` signs deliveries, ``verify_token`` answers
-the handshake). The protocol reference is docs ``webhook-protocols.md`` §2.
+the handshake). The protocol reference is ``docs/webhook-protocols.md`` §2.
 
 Handshake: ``hub.mode`` must be ``subscribe`` (else 400), ``hub.challenge`` must be present (else 400),
 ``hub.verify_token`` must equal the configured token (else 403, compared in constant time; a missing token

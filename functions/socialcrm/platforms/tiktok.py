@@ -1,4 +1,4 @@
-"""TikTok webhooks (reference §5): TikTok for Developers and TikTok API for Business.
+"""TikTok webhooks (``docs/webhook-protocols.md`` §5): TikTok for Developers and TikTok API for Business.
 
 Transport: no GET handshake (the callback URL is set in the developer portal), one event per POST.
 

@@ -1,6 +1,6 @@
 """X (Twitter) webhooks: the CRC handshake, the body signature and both delivery shapes.
 
-Protocol reference: webhook-protocols.md §3. One route serves two products that share the CRC and the
+Protocol reference: ``docs/webhook-protocols.md`` §3. One route serves two products that share the CRC and the
 signature (HMAC-SHA256 keyed with the app's consumer secret, Base64, ``sha256=`` prefix):
 
 * the Account Activity API (AAA, v1.1 objects): ``tweet_create_events`` and ``direct_message_events``

@@ -1,4 +1,4 @@
-"""YouTube push notifications over WebSub / PubSubHubbub (reference §6).
+"""YouTube push notifications over WebSub / PubSubHubbub (``docs/webhook-protocols.md`` §6).
 
 Handshake (verification of intent, W3C WebSub §5.3): the hub GETs
 ``?hub.mode=subscribe|unsubscribe&hub.topic=...&hub.challenge=...&hub.lease_seconds=...`` and, since we

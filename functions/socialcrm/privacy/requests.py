@@ -18,7 +18,7 @@ from socialcrm.privacy.dynamo import calling, plain, serialize
 from socialcrm.topology import RETENTION_DAYS
 
 STORE = "erasure_requests"
-# GDPR Art. 12(3): answer without undue delay and within one month; the issue fixes it at 30 days.
+# GDPR Art. 12(3): answer without undue delay and within one month; we promise 30 days.
 DUE_AFTER = timedelta(days=30)
 
 ErasureStatus = Literal["PENDING", "RUNNING", "COMPLETED", "FAILED"]
