@@ -15,9 +15,10 @@ The handlers take everything from the environment, as in Lambda, so the stack se
 environment they read (endpoints, fake credentials, region, table and queue names, the secrets file)
 while it runs, and puts the previous environment back when it stops.
 
->>> with LocalStack(port=0) as stack:  # doctest: +SKIP
-...     httpx.get(f"{stack.url}/interactions/x:1").status_code
-404
+Used as a context manager (``port=0`` picks a free port)::
+
+    with LocalStack(port=0) as stack:
+        httpx.get(f"{stack.url}/interactions/x:1").status_code  # 404
 """
 
 from __future__ import annotations

@@ -381,7 +381,9 @@ def build_stores(table_names: dict[str, str], client: Any | None = None) -> Stor
     idempotency records and report markers before the interactions and cases whose ids compute their
     keys). A table holding personal data and indexed ``by_subject`` plugs in as one ``IndexedStore``.
 
-    >>> build_stores({k: k for k in PERSONAL_DATA_TABLES}).names
+    >>> import boto3
+    >>> dynamodb = boto3.client("dynamodb", region_name="eu-west-1")  # no call is made
+    >>> build_stores({k: k for k in PERSONAL_DATA_TABLES}, dynamodb).names
     ('idempotency', 'report_seen', 'cases', 'interactions', 'subjects')
     """
     missing = sorted(set(PERSONAL_DATA_TABLES) - set(table_names))

@@ -4,7 +4,7 @@ Run once a day by EventBridge Scheduler (``functions/daily_report``) for the day
 it reads the counters of 30 days once (30 queries) and writes ``report.json``, ``report.csv`` and
 ``report.html`` under ``reports/<day>/`` in the reports bucket, or, when ``REPORTS_DIR`` is set (the
 local stack), into ``<REPORTS_DIR>/<day>/``. :func:`write_report` does the same from a plain
-environment mapping, for the local stack and ``make demo``.
+environment mapping (a backfill script; the tests).
 """
 
 from __future__ import annotations
@@ -174,11 +174,9 @@ def write_report(
 ) -> str:
     """Write the report of ``day`` (default: today, UTC) and return the folder it is in.
 
-    For the local stack and ``make demo``: ``environment`` is the functions' environment (table
-    names, endpoint); ``reports_dir`` (or ``REPORTS_DIR`` in it) is where it goes.
-
-    >>> write_report({**stack_environment, "REPORTS_DIR": "reports"})  # doctest: +SKIP
-    'reports/2026-11-22'
+    ``environment`` is the function's environment (table names, endpoint); ``reports_dir`` (or
+    ``REPORTS_DIR`` in it) is where it goes, e.g. ``write_report(env, reports_dir="reports")`` returns
+    ``'reports/2026-11-22'``.
     """
     env = dict(environment)
     if reports_dir is not None:

@@ -6,7 +6,7 @@ rule ids, teams that exist, a business-hours calendar when a rule needs one, pat
 Every error names the rule (its id and position) and the field, so an invalid document fails
 ``make test`` and ``make synth`` with a message an operator can act on, never at run time.
 
->>> doc = parse_rules({"teams": ["support"], "rules": [
+>>> doc = parse_rules({"teams": ["support", "pr"], "rules": [
 ...     {"id": "complaint", "when": {"sentiment": ["NEGATIVE"]}, "then": {"teams": ["support"]}}]})
 >>> doc.rules[0].id
 'complaint'

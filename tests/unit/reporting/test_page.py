@@ -127,7 +127,7 @@ def test_the_report_files_are_json_csv_and_html():
     assert b'"day": "2026-11-22"' in files["report.json"]
 
 
-def test_matplotlib_is_imported_by_the_daily_report_only():
+def test_matplotlib_is_not_imported_by_the_api_the_report_consumer_or_the_daily_report_module():
     # Given fresh interpreters importing the api function and the report consumer
     code = (
         "import sys; import api.handler, report.handler, socialcrm.reporting.daily; "
