@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,10 +9,13 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from socialcrm.dal.cursors import decode_cursor, encode_cursor
 from socialcrm.dal.models import InteractionItem, SubjectItem
-from socialcrm.errors import BadRequestError, SocialCrmError
+from socialcrm.errors import SocialCrmError
 from socialcrm.models import Interaction
 from socialcrm.topology import RETENTION_DAYS
+
+_CURSOR_KEYS = frozenset({"interaction_id", "subject_id", "occurred_at"})
 
 
 class StoreError(SocialCrmError):
@@ -109,12 +109,14 @@ class InteractionRepository:
                 subject_id,
                 scan_index_forward=False,
                 limit=limit,
-                last_evaluated_key=_decode_cursor(cursor, subject_id),
+                last_evaluated_key=decode_cursor(
+                    cursor, key_names=_CURSOR_KEYS, scope=("subject_id", subject_id), what="subject"
+                ),
             )
             page = [self._from_item(item) for item in results]
         except PynamoDBException as exc:
             raise StoreError("Could not read the timeline.") from exc
-        return page, _encode_cursor(results.last_evaluated_key)
+        return page, encode_cursor(results.last_evaluated_key)
 
     def all_for_subject(self, subject_id: str) -> list[Interaction]:
         try:
@@ -215,31 +217,3 @@ class SubjectRepository:
         if isinstance(profile.get("expires_at"), datetime):
             profile["expires_at"] = _iso(profile["expires_at"])
         return profile
-
-
-def _encode_cursor(key: dict[str, Any] | None) -> str | None:
-    if not key:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode().rstrip("=")
-
-
-_CURSOR_KEYS = {"interaction_id", "subject_id", "occurred_at"}
-
-
-def _decode_cursor(cursor: str | None, subject_id: str) -> dict[str, Any] | None:
-    """The key a previous page ended on; a cursor of another subject or not ours is a 400."""
-    if not cursor:
-        return None
-    invalid = BadRequestError("The cursor is not one this API returned for this subject.")
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise invalid from exc
-    if (
-        not isinstance(key, dict)
-        or set(key) != _CURSOR_KEYS
-        or not all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values())
-        or key["subject_id"]["S"] != subject_id
-    ):
-        raise invalid
-    return key

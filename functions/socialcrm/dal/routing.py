@@ -9,9 +9,6 @@ Every row carries the ``subject_id``, so erasure finds all of a subject's rows t
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,13 +26,15 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from socialcrm.dal.cursors import decode_cursor, encode_cursor
 from socialcrm.dal.models import InteractionItem
 from socialcrm.dal.repository import InteractionRepository, StoreError
-from socialcrm.errors import BadRequestError
 from socialcrm.models import Interaction, Routing
 from socialcrm.routing.case import INTERNAL_FIELDS, Case
 from socialcrm.routing.evaluator import HistoryEntry
 from socialcrm.topology import RETENTION_DAYS
+
+_CURSOR_KEYS = frozenset({"case_id", "queue", "rank"})
 
 ALL_TEAMS = "*"
 UPDATE_ATTEMPTS = 3
@@ -155,12 +154,14 @@ class CaseRepository:
                 key,
                 range_key_condition=CaseItem.rank.startswith(f"{priority}#") if priority else None,
                 limit=limit,
-                last_evaluated_key=_decode_cursor(cursor, key),
+                last_evaluated_key=decode_cursor(
+                    cursor, key_names=_CURSOR_KEYS, scope=("queue", key), what="queue"
+                ),
             )
             page = [self._case(item) for item in results]
         except PynamoDBException as exc:
             raise StoreError("Could not read the work queue.") from exc
-        return page, _encode_cursor(results.last_evaluated_key)
+        return page, encode_cursor(results.last_evaluated_key)
 
     # -- writes --------------------------------------------------------------------------------------
 
@@ -356,31 +357,3 @@ def interactions_since(since: datetime) -> Iterator[Interaction]:
 def _condition_failed(exc: TransactWriteError) -> bool:
     reasons = exc.cancellation_reasons
     return bool(reasons) and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed"
-
-
-_CURSOR_KEYS = {"case_id", "queue", "rank"}
-
-
-def _encode_cursor(key: dict[str, Any] | None) -> str | None:
-    if not key:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None, queue: str) -> dict[str, Any] | None:
-    """The key a previous page ended on; a cursor of another queue, or not ours, is a 400."""
-    if not cursor:
-        return None
-    invalid = BadRequestError("The cursor is not one this API returned for this queue.")
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise invalid from exc
-    if (
-        not isinstance(key, dict)
-        or set(key) != _CURSOR_KEYS
-        or not all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values())
-        or key["queue"]["S"] != queue
-    ):
-        raise invalid
-    return key
