@@ -20,11 +20,15 @@ from constructs import Construct
 
 from infra.lambdas import METRICS_NAMESPACE, PipelineFunction
 from infra.work_queues import WorkQueue
+from socialcrm import topology
 from socialcrm.reporting.business_metrics import INTERACTIONS_COUNTED, SLA_BREACHES, SLAS_MET, SPIKES
 
 PERIOD = Duration.minutes(5)
 # A function failing on more than this share of its invocations over PERIOD pages on-call.
 ERROR_RATE_ALARM_PCT = 5
+# Functions whose errors are answers, not failures (the rules validator refuses an invalid rules version by
+# failing): graphed with the others, never paging on-call.
+ERRORS_ARE_ANSWERS = frozenset({"rules_validator"})
 # SLA breaches counted within SLA_BREACH_WINDOW that page on-call (a team is overwhelmed).
 SLA_BREACH_ALARM = 5
 SLA_BREACH_WINDOW = Duration.minutes(15)
@@ -77,12 +81,13 @@ class Dashboard(Construct):
             f"error-rate-{key}": self._alarm(
                 f"error-rate-{key}",
                 f"socialcrm {key}: over {ERROR_RATE_ALARM_PCT}% of invocations failed in {PERIOD.to_minutes()} "
-                "minutes. Read its logs; queued records are retried, then dead-lettered.",
+                f"minutes. Read its logs; {_retried(key)}",
                 rate,
                 threshold=ERROR_RATE_ALARM_PCT,
                 comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             )
             for key, rate in error_rates.items()
+            if key not in ERRORS_ARE_ANSWERS
         }
         self.alarms["sla-breaches"] = self._alarm(
             "sla-breaches",
@@ -201,3 +206,13 @@ class Dashboard(Construct):
         alarm.add_alarm_action(self._action)
         alarm.add_ok_action(self._action)
         return alarm
+
+
+def _retried(key: str) -> str:
+    """What becomes of a failed invocation of the function, for the alarm's description."""
+    spec = topology.FUNCTIONS.get(key)
+    if spec is not None and spec.queue:
+        return "queued records are retried, then dead-lettered."
+    if any(function == key for _method, _path, function, _iam in topology.ROUTES):
+        return "callers got a 5xx (platforms retry their deliveries)."
+    return "its scheduler retries it (an SLA clock that still fails is kept on the sla dead-letter queue)."

@@ -114,7 +114,11 @@ class Routing(Construct):
             for team in document.teams
         }
         self.rules_validator = PipelineFunction(
-            self, "RulesValidator", spec=topology.FUNCTIONS["rules_validator"], shared=shared, environment={}
+            self,
+            "RulesValidator",
+            spec=topology.FUNCTIONS["rules_validator"],
+            shared=shared,
+            environment=self._team_topics_environment(),
         )
         self._rules_config(content)
         self.schedule_group = scheduler.ScheduleGroup(
@@ -157,6 +161,11 @@ class Routing(Construct):
             deployment_strategy=appconfig.DeploymentStrategy.from_deployment_strategy_id(
                 self, "AllAtOnce", appconfig.DeploymentStrategyId.ALL_AT_ONCE
             ),
+        )
+        # AppConfig validates the first version while the stack is created: only once it may invoke the
+        # validator (the permission LambdaValidator adds), or the deployment fails.
+        self.rules.node.add_dependency(
+            self.rules_validator.fn.permissions_node.find_child("AppConfigPermission")
         )
 
     def _rules_environment(self) -> dict[str, str]:

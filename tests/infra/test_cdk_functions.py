@@ -51,8 +51,8 @@ EXPECTED_RESOURCE_ENV = {
         "SUPPRESSIONS_TABLE",
     },
     "privacy": {"ERASURE_REQUESTS_TABLE", "SUPPRESSIONS_TABLE", "EVENT_BUS_NAME", "SECRETS_NAME"},
-    # the rules validator reads nothing: AppConfig hands it the document
-    "rules_validator": set(),
+    # AppConfig hands the validator the document; it checks every team has its topic
+    "rules_validator": {"TEAM_TOPICS"},
     "erase": {
         "ERASURE_REQUESTS_TABLE",
         "SUPPRESSIONS_TABLE",

@@ -199,6 +199,18 @@ def test_appconfig_refuses_a_rules_version_the_validator_function_refuses(synthe
         if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [synthesis.service_id(validator.fn), "Arn"]}
     ]
     assert [p["Principal"] for p in permissions] == ["appconfig.amazonaws.com"]
+    # And the rules' profile, first version and deployment wait for that permission: AppConfig validates
+    # the first version while the stack is being created
+    permission_id = synthesis.service.get_logical_id(
+        validator.fn.permissions_node.find_child("AppConfigPermission")
+    )
+    for kind in (
+        "AWS::AppConfig::ConfigurationProfile",
+        "AWS::AppConfig::HostedConfigurationVersion",
+        "AWS::AppConfig::Deployment",
+    ):
+        (resource,) = _resources(synthesis, kind).values()
+        assert permission_id in resource.get("DependsOn", []), kind
     assert topology.FUNCTIONS["rules_validator"].handler == "rules_validator.handler.lambda_handler"
 
 

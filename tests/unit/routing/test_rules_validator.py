@@ -58,3 +58,22 @@ def test_content_that_is_not_base64_is_refused():
     event = {**appconfig_event(b"{}"), "content": "%%% not base64"}
     with pytest.raises(RulesError, match="not a JSON document"):
         lambda_handler(event, LambdaContext())
+
+
+def test_a_version_adding_a_team_the_deployment_has_no_topic_for_is_refused(monkeypatch):
+    # Given a stack deployed with topics for the shipped teams
+    topics = {team: f"arn:aws:sns:eu-west-1:123456789012:{team}" for team in shipped()["teams"]}
+    monkeypatch.setenv("TEAM_TOPICS", json.dumps(topics))
+    document = shipped()
+    content = json.dumps(document, default=str).encode()
+    assert lambda_handler(appconfig_event(content), LambdaContext())["valid"] is True
+
+    # When an operator's version adds a team (valid on its own)
+    document["teams"].append("legal")
+    # Then it is refused until a deployment creates the team's topic
+    with pytest.raises(RulesError) as refused:
+        lambda_handler(appconfig_event(json.dumps(document, default=str).encode()), LambdaContext())
+    assert (
+        "'legal' has no notification topic" in refused.value.message
+        and "make deploy" in refused.value.message
+    )
