@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
@@ -10,13 +11,16 @@ import pytest
 
 from socialcrm.local import deliveries as d
 from socialcrm.local.demo import Demo
+from socialcrm.local.stack import REGION, DailyReportSchedule
 from tests.e2e.pipeline import now, unique_number, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
-def test_the_demo_shows_every_platform_routing_the_report_and_an_erasure(stack, reports_dir):
-    # Given the demo played against the running stack
+def test_the_demo_shows_every_platform_routing_the_report_and_an_erasure(stack, pipeline, reports_dir):
+    # Given the demo played against the running stack (other tests' interactions are counted there too)
+    today = datetime.now(tz=UTC).date()
+    before = _summary(pipeline, today)
     printed: list[str] = []
     with httpx.Client(base_url=stack.url, timeout=30.0) as http:
         complete = Demo(stack, http, out=printed.append).run()
@@ -32,8 +36,12 @@ def test_the_demo_shows_every_platform_routing_the_report_and_an_erasure(stack, 
     # the angry large account reached PR at P1, and answering it met its SLA
     assert "P1 support+product+pr" in output
     assert "influencer-negative" in output and "sla_met=True" in output
-    # the report counted the interactions and that first response
-    assert "first_responses=1" in output and "pr=1" in output
+    # the report counted its interactions, the P1 routed to PR, and that first response
+    after = _summary(pipeline, today)
+    assert after["totals"]["interactions"] - before["totals"]["interactions"] >= 10
+    assert after["totals"]["first_responses"] - before["totals"]["first_responses"] == 1
+    assert after["by_team"].get("pr", 0) - before["by_team"].get("pr", 0) >= 1
+    assert "report for " in output and "by_platform" in output
     # the daily report's three files were written where the stack writes reports
     day = datetime.now(tz=UTC).date().isoformat()
     assert sorted(p.name for p in (reports_dir / day).iterdir()) == [
@@ -75,10 +83,14 @@ def test_the_daily_report_schedule_reports_on_the_day_before_with_charts(stack, 
     assert page.count("<svg") >= 3 and "<script" not in page
 
 
-def _total(pipeline, day: date) -> int:
+def _summary(pipeline, day: date) -> dict:
     summary = pipeline.http.get("/reports/summary", params={"from": day.isoformat(), "to": day.isoformat()})
     assert summary.status_code == 200, summary.text
-    return int(summary.json()["totals"]["interactions"])
+    return summary.json()
+
+
+def _total(pipeline, day: date) -> int:
+    return int(_summary(pipeline, day)["totals"]["interactions"])
 
 
 @pytest.mark.parametrize(
@@ -92,3 +104,23 @@ def _total(pipeline, day: date) -> int:
 def test_the_schedule_runs_at_half_past_midnight_utc_as_in_aws(stack, now_utc, expected):
     assert stack.daily_report is not None
     assert stack.daily_report.next_run(now_utc) == expected
+
+
+def test_the_schedule_fires_at_its_time_and_stops_at_once(stack, reports_dir):
+    # Given a schedule due a moment from now (the stack's own is due at 00:30 UTC)
+    soon = datetime.now(tz=UTC) + timedelta(seconds=1.5)
+    schedule = DailyReportSchedule(REGION, at=soon.time())
+    due = schedule.next_run(datetime.now(tz=UTC))
+    reported = reports_dir / (due.date() - timedelta(days=1)).isoformat() / "report.html"
+    reported.unlink(missing_ok=True)
+
+    # When it runs
+    schedule.start()
+    try:
+        # Then at its time it writes the report of the day before, as the EventBridge schedule does
+        wait_until(reported.exists, deadline=30, what="the scheduled report written")
+    finally:
+        started = time.monotonic()
+        schedule.stop()
+    # And it stops at once, not at its next time
+    assert time.monotonic() - started < 5

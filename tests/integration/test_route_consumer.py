@@ -139,7 +139,7 @@ def test_an_angry_influencer_notifies_pr_without_personal_data(aws):
 
 
 def test_an_interaction_whose_sentiment_is_pending_waits_for_its_second_announcement(aws):
-    handler, env, _ = aws
+    handler, env, events_url = aws
     # Given an interaction stored while Comprehend was unavailable, announced as PENDING
     analysed_item = recent(4, "refund please", "NEGATIVE")
     pending = analysed_item.model_copy(update={"sentiment": None, "sentiment_status": "PENDING"})
@@ -148,18 +148,23 @@ def test_an_interaction_whose_sentiment_is_pending_waits_for_its_second_announce
     # When routed, Then no case opens yet: sentiment-aware rules cannot judge it
     assert run_handler(handler, env) == {"batchItemFailures": []}
     assert CaseRepository().get(case_id_for("x:4")) is None
+    assert drain(events_url) == []
 
-    # When it is enriched later and announced again (and that announcement is redelivered)
+    # When it is enriched later and announced again
     assert InteractionRepository().complete_pending(analysed_item, enriched_at=NOW)
     announce(analysed_item)
-    announce(analysed_item)
     assert run_handler(handler, env) == {"batchItemFailures": []}
-
-    # Then exactly one case opens, judged on the sentiment that arrived
+    # Then one case opens, judged on the sentiment that arrived, and is announced once
     case = CaseRepository().get(case_id_for("x:4"))
     assert case is not None and case.sentiment == "NEGATIVE" and "complaint" in case.rules
+    routed = [e for e in drain(events_url) if e["detail-type"] == "InteractionRouted"]
+    assert [e["detail"]["case_id"] for e in routed] == [case.case_id]
+
+    # When that announcement is redelivered, Then nothing new: the same case, no second announcement
+    announce(analysed_item)
     assert run_handler(handler, env) == {"batchItemFailures": []}
     assert CaseRepository().get(case_id_for("x:4")) == case
+    assert [e for e in drain(events_url) if e["detail-type"] == "InteractionRouted"] == []
 
 
 def _ports(env):

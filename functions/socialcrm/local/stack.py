@@ -345,6 +345,7 @@ class DailyReportSchedule:
         self.handler = import_handler(self.function.handler)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._last_due: datetime | None = None
 
     def run(self, day: date | None = None, *, scheduled_time: datetime | None = None) -> str:
         """Invoke the function for ``day`` (or as the schedule would at ``scheduled_time``); returns
@@ -361,6 +362,7 @@ class DailyReportSchedule:
         return str(result["location"])
 
     def next_run(self, now: datetime) -> datetime:
+        """The first scheduled time after ``now``."""
         today = datetime.combine(now.date(), self.at, tzinfo=UTC)
         return today if today > now else today + timedelta(days=1)
 
@@ -369,15 +371,20 @@ class DailyReportSchedule:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop; a report being written is finished first (the stack stops its AWS only after that)."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(5)
+            self._thread.join(self.function.timeout_seconds)
 
     def _loop(self) -> None:
-        while True:
-            due = self.next_run(_utcnow())
-            if self._stop.wait(max(0.0, (due - _utcnow()).total_seconds())):
-                return
+        while not self._stop.is_set():
+            # Never the same time twice, even if the clock goes back; days missed while asleep are skipped.
+            now = _utcnow()
+            due = self.next_run(max(now, self._last_due) if self._last_due else now)
+            while (left := (due - _utcnow()).total_seconds()) > 0:
+                if self._stop.wait(left):
+                    return
+            self._last_due = due
             try:
                 self.run(scheduled_time=due)  # the function logs where it wrote the report
             except Exception:  # as a failed scheduled invocation: logged, and tomorrow's still runs
