@@ -24,7 +24,8 @@ _WHSEC_PATTERN = r"^whsec_[A-Za-z0-9+/=]+$"
 
 
 class _Secret(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A validation error names the field, never the value: the value is a secret.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
 class MetaSecret(_Secret):

@@ -61,3 +61,17 @@ def test_the_openapi_document_lists_every_route_of_the_topology():
     paths = openapi_document()["paths"]
     for method, path, _function, _iam in ROUTES:
         assert method.lower() in paths[path], f"{method} {path} is not documented"
+
+
+def test_a_refused_secrets_document_never_shows_a_secret_value_in_the_error_or_its_cause():
+    # Given a document whose generic secret is malformed and whose meta entry has a stray field
+    document = json.loads(DEV_SECRETS.read_text())
+    document["generic"]["webhook_secret"] = "not-whsec-TOPSECRET1"
+    document["meta"]["app_secret"] = 12345678901
+    # When parsed, Then the error (and the validation error it chains, which a traceback would show)
+    # names the fields without their values
+    with pytest.raises(ConfigurationError) as refused:
+        PlatformSecrets.parse(document, origin="test")
+    shown = f"{refused.value.message} {refused.value.__cause__}"
+    assert "generic.webhook_secret" in shown and "meta.app_secret" in shown
+    assert "TOPSECRET1" not in shown and "12345678901" not in shown

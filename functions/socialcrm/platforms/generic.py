@@ -63,7 +63,7 @@ _ID_FIELD = Field(min_length=1, max_length=256)
 class GenericAuthor(BaseModel):
     """Who wrote the interaction, as the sender knows them."""
 
-    model_config = ConfigDict(extra="forbid", title="GenericAuthor")
+    model_config = ConfigDict(extra="forbid", title="GenericAuthor", hide_input_in_errors=True)
 
     user_id: str = Field(
         min_length=1, max_length=256, description="The sender's id of the person (a string)."
@@ -76,7 +76,7 @@ class GenericAuthor(BaseModel):
 class GenericData(BaseModel):
     """One interaction: a review, a comment, a message..."""
 
-    model_config = ConfigDict(extra="forbid", title="GenericData")
+    model_config = ConfigDict(extra="forbid", title="GenericData", hide_input_in_errors=True)
 
     native_id: str = Field(
         min_length=1,
@@ -101,7 +101,7 @@ class GenericData(BaseModel):
 class GenericEnvelope(BaseModel):
     """A Standard Webhooks payload carrying one interaction (``type`` ``interaction.created``)."""
 
-    model_config = ConfigDict(extra="ignore", title="GenericWebhook")
+    model_config = ConfigDict(extra="ignore", title="GenericWebhook", hide_input_in_errors=True)
 
     type: Literal["interaction.created"] = Field(
         description="Other event types are acknowledged and ignored."
