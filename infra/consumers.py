@@ -18,7 +18,16 @@ from infra.lambdas import PipelineFunction, SharedCode, resource_environment
 from infra.work_queues import WorkQueue
 from socialcrm import topology
 
-ENRICH_INTERACTION_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query")
+# BatchGetItem: the duplicate check reads a batch's interactions before anything is analysed.
+ENRICH_INTERACTION_ACTIONS = (
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+)
+# Claims on the messages a batch analyses: conditional puts in one transaction, deleted in a batch.
+ENRICH_CLAIM_ACTIONS = ("dynamodb:PutItem", "dynamodb:BatchWriteItem")
 ENRICH_SUBJECT_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:GetItem")
 COMPREHEND_ACTIONS = ("comprehend:BatchDetectSentiment", "comprehend:BatchDetectDominantLanguage")
 
@@ -71,7 +80,8 @@ class Consumers(Construct):
     def _enrich(
         self, shared: SharedCode, tables: Mapping[str, dynamodb.ITable], bus: events.IEventBus
     ) -> PipelineFunction:
-        """``enrich``: Comprehend batches, writes interactions and subject profiles (one transaction of
+        """``enrich``: drops duplicates (reads the batch's interactions, claims the rest in the claims
+        table), Comprehend batches, writes interactions and subject profiles (one transaction of
         PutItem/UpdateItem), publishes ``InteractionEnriched``, re-queues interactions whose sentiment
         is still pending (SendMessage on its own inbound queue)."""
         spec = topology.FUNCTIONS["enrich"]
@@ -88,6 +98,7 @@ class Consumers(Construct):
                     "interactions": interactions,
                     "subjects": subjects,
                     "suppressions": tables["suppressions"],
+                    "claims": tables["claims"],
                 },
                 queues={spec.queue: inbound.queue},
                 bus=bus,
@@ -96,6 +107,7 @@ class Consumers(Construct):
         fn = function.fn
         grant_table(fn, interactions, ENRICH_INTERACTION_ACTIONS)
         grant_table(fn, subjects, ENRICH_SUBJECT_ACTIONS)
+        grant_table(fn, tables["claims"], ENRICH_CLAIM_ACTIONS)
         # the suppression seam: erasure tombstones and objections, read before anything is stored
         grant_table(fn, tables["suppressions"], ("dynamodb:GetItem",))
         bus.grant_put_events_to(fn)

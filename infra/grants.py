@@ -26,6 +26,8 @@ KEY_ACTIONS_TABLE_READ = ("kms:Decrypt", "kms:DescribeKey")
 KEY_ACTIONS_TABLE_WRITE = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
 # What SQS needs from a producer to encrypt messages with the queue's key.
 KEY_ACTIONS_QUEUE_SEND = ("kms:Decrypt", "kms:GenerateDataKey")
+# What SQS needs from a reader to decrypt the messages it receives.
+KEY_ACTIONS_QUEUE_RECEIVE = ("kms:Decrypt",)
 # What Secrets Manager needs from a reader to decrypt the secret.
 KEY_ACTIONS_SECRET_READ = ("kms:Decrypt",)
 
@@ -69,6 +71,16 @@ def grant_send(grantee: iam.IGrantable, queue: sqs.IQueue) -> iam.Grant:
     )
     if queue.encryption_master_key is not None:
         grant_key_via(grantee, queue.encryption_master_key, KEY_ACTIONS_QUEUE_SEND, "sqs")
+    return grant
+
+
+def grant_queue_read(grantee: iam.IGrantable, queue: sqs.IQueue, actions: Sequence[str]) -> iam.Grant:
+    """Allow reading ``actions`` (``sqs:ReceiveMessage`` and what follows a receive) on the queue, and its key."""
+    grant = iam.Grant.add_to_principal(
+        grantee=grantee, actions=list(actions), resource_arns=[queue.queue_arn]
+    )
+    if queue.encryption_master_key is not None:
+        grant_key_via(grantee, queue.encryption_master_key, KEY_ACTIONS_QUEUE_RECEIVE, "sqs")
     return grant
 
 

@@ -1,22 +1,19 @@
-"""The ingest function: verifies and normalises webhooks, dedupes, enqueues (never writes CRM tables)."""
+"""The ingest function: verifies and normalises webhooks, enqueues (never writes a table)."""
 
 from __future__ import annotations
 
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.grants import grant_secret_value, grant_send, grant_table
+from infra.grants import grant_secret_value, grant_send
 from infra.lambdas import PipelineFunction, SharedCode, resource_environment
 from socialcrm import topology
 
-IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
-
 
 class Ingest(Construct):
-    """The ``ingest`` function with: the idempotency table (Powertools Idempotency's four item
-    actions), send on the inbound queue, read of the platform secret. Nothing else."""
+    """The ``ingest`` function with: send on the inbound queue, read of the platform secret. Nothing else:
+    duplicates are dropped downstream by the enrich stage, so the webhook's answer waits on SQS alone."""
 
     def __init__(
         self,
@@ -24,7 +21,6 @@ class Ingest(Construct):
         construct_id: str,
         *,
         shared: SharedCode,
-        idempotency_table: dynamodb.ITable,
         inbound_queue: sqs.IQueue,
         secret: secretsmanager.ISecret,
     ) -> None:
@@ -34,11 +30,8 @@ class Ingest(Construct):
             "Ingest",
             spec=topology.FUNCTIONS["ingest"],
             shared=shared,
-            environment=resource_environment(
-                tables={"idempotency": idempotency_table}, queues={"inbound": inbound_queue}, secret=secret
-            ),
+            environment=resource_environment(queues={"inbound": inbound_queue}, secret=secret),
         )
         fn = self.function.fn
-        grant_table(fn, idempotency_table, IDEMPOTENCY_ACTIONS)
         grant_send(fn, inbound_queue)
         grant_secret_value(fn, secret)

@@ -8,6 +8,9 @@ export grants of the ``api`` function. Each gets exactly the item actions its co
   (BatchGetItem, GetItem), writes the
   tombstone (UpdateItem), keeps the request record (GetItem, PutItem), publishes ``ErasureCompleted``
   and re-queues a request that must continue later (SendMessage on its own queue). No Scan anywhere.
+- both read the dead-letter queues that can hold a subject's messages (ReceiveMessage, then
+  ChangeMessageVisibility to give every other message back at once); only ``erase`` deletes from them
+  (DeleteMessage, the subject's messages only).
 - the ``api`` function's export reads the same stores (Query, BatchGetItem, GetItem).
 """
 
@@ -22,11 +25,17 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.consumers import subscribe
-from infra.grants import grant_secret_value, grant_send, grant_table
+from infra.grants import grant_queue_read, grant_secret_value, grant_send, grant_table
 from infra.lambdas import PipelineFunction, SharedCode, resource_environment
 from infra.work_queues import WorkQueue
 from socialcrm import topology
-from socialcrm.privacy.stores import PERSONAL_DATA_TABLES, SUBJECT_ATTRIBUTE, SUBJECT_INDEX
+from socialcrm.privacy.stores import (
+    PERSONAL_DATA_QUEUES,
+    PERSONAL_DATA_TABLES,
+    SUBJECT_ATTRIBUTE,
+    SUBJECT_INDEX,
+    dlq_environment_names,
+)
 
 REQUEST_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
 OBJECTION_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
@@ -40,6 +49,8 @@ EXPORT_INDEXED_ACTIONS = ("dynamodb:Query",)
 EXPORT_DERIVED_ACTIONS = ("dynamodb:BatchGetItem",)
 EXPORT_PROFILE_ACTIONS = ("dynamodb:GetItem",)
 EXPORT_SUPPRESSION_ACTIONS = ("dynamodb:GetItem",)
+ERASE_QUEUE_ACTIONS = ("sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage")
+EXPORT_QUEUE_ACTIONS = ("sqs:ReceiveMessage", "sqs:ChangeMessageVisibility")
 
 
 def _indexed(key: str) -> bool:
@@ -64,9 +75,13 @@ class Privacy(Construct):
         bus: events.IEventBus,
         secret: secretsmanager.ISecret,
         erasure_queue: WorkQueue,
+        queues: Mapping[str, WorkQueue],
     ) -> None:
         super().__init__(scope, construct_id)
         self.tables = tables
+        by_dlq = {work_queue.spec.dlq_key: work_queue.dlq for work_queue in queues.values()}
+        # the dead-letter queues that can hold a subject's messages, keyed like PERSONAL_DATA_QUEUES
+        self.dlqs = {key: by_dlq[key] for key in PERSONAL_DATA_QUEUES}
         self.functions = {
             "privacy": self._privacy(shared, tables, bus, secret),
             "erase": self._erase(shared, tables, bus, erasure_queue),
@@ -132,8 +147,15 @@ class Privacy(Construct):
                 grant_table(fn, table, ERASE_DERIVED_ACTIONS)
         bus.grant_put_events_to(fn)
         grant_send(fn, erasure_queue.queue)
+        self._grant_dlqs(function, ERASE_QUEUE_ACTIONS)
         subscribe(function, erasure_queue)
         return function
+
+    def _grant_dlqs(self, function: PipelineFunction, actions: tuple[str, ...]) -> None:
+        names = dlq_environment_names()
+        for key, dlq in self.dlqs.items():
+            function.fn.add_environment(names[key], dlq.queue_url)
+            grant_queue_read(function.fn, dlq, actions)
 
     def grant_export(self, function: PipelineFunction) -> None:
         """Let ``function`` (the ``api`` function) export a subject: read every store, name them in its env."""
@@ -149,3 +171,4 @@ class Privacy(Construct):
                 grant_table(fn, table, EXPORT_PROFILE_ACTIONS)
             else:
                 grant_table(fn, table, EXPORT_DERIVED_ACTIONS)
+        self._grant_dlqs(function, EXPORT_QUEUE_ACTIONS)

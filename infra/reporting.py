@@ -58,6 +58,7 @@ class Reporting(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.counters, self.seen = tables["report_counters"], tables["report_seen"]
+        self.suppressions = tables["suppressions"]
         self.bucket = self._bucket()
         self.consumer = self._consumer(shared, queues)
         self.daily = self._daily(shared)
@@ -78,11 +79,17 @@ class Reporting(Construct):
             spec=spec,
             shared=shared,
             environment=resource_environment(
-                tables={"report_counters": self.counters, "report_seen": self.seen}
+                tables={
+                    "report_counters": self.counters,
+                    "report_seen": self.seen,
+                    "suppressions": self.suppressions,
+                }
             ),
         )
         grant_table(function.fn, self.counters, COUNTER_WRITE_ACTIONS)
         grant_table(function.fn, self.seen, SEEN_ACTIONS)
+        # the facts of an erased subject's data still in flight are dropped, not counted
+        grant_table(function.fn, self.suppressions, ("dynamodb:GetItem",))
         subscribe(function, queues[spec.queue])
         return function
 

@@ -58,7 +58,6 @@ class StatelessStack(Stack):
             self,
             "Ingest",
             shared=shared,
-            idempotency_table=tables["idempotency"],
             inbound_queue=self.consumers.queues["inbound"].queue,
             secret=secret,
         )
@@ -78,6 +77,7 @@ class StatelessStack(Stack):
             bus=bus,
             secret=secret,
             erasure_queue=self.consumers.queues["erasure"],
+            queues=self.consumers.queues,
         )
         self.privacy.grant_export(self.crm_api.function)
         self.reporting = Reporting(

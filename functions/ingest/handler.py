@@ -10,7 +10,6 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from socialcrm.api.responses import register_error_handlers
 from socialcrm.api.webhooks import IngestRuntime, build_router
-from socialcrm.dedupe import Deduplicator
 from socialcrm.ingest import IngestOutcome
 from socialcrm.observability import MetricUnit, logger, metrics
 from socialcrm.queueing import InboundQueue
@@ -19,7 +18,8 @@ from socialcrm.settings import IngestSettings
 
 def record_metrics(platform: str, outcome: IngestOutcome) -> None:
     metrics.add_metric(name="InteractionsQueued", unit=MetricUnit.Count, value=outcome.queued)
-    metrics.add_metric(name="DuplicatesAcknowledged", unit=MetricUnit.Count, value=outcome.duplicates)
+    metrics.add_metric(name="InteractionsRefused", unit=MetricUnit.Count, value=outcome.refused)
+    metrics.add_metric(name="TextRepaired", unit=MetricUnit.Count, value=outcome.repaired)
 
 
 @lru_cache(maxsize=1)
@@ -27,7 +27,6 @@ def runtime() -> IngestRuntime:
     settings = IngestSettings.from_env()
     return IngestRuntime(
         secrets=settings.secrets_source(),
-        dedupe=Deduplicator.on_table(settings.idempotency_table),
         queue=InboundQueue(settings.inbound_queue_url),
         on_outcome=record_metrics,
     )

@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
 
 from socialcrm.observability import logger, metrics
+from socialcrm.privacy.suppression import DynamoSuppressionCheck, SuppressionTable
 from socialcrm.reporting import business_metrics
 from socialcrm.reporting.consumer import QueuedRecord, process_batch
 from socialcrm.reporting.counters import CounterRepository
@@ -17,13 +18,14 @@ from socialcrm.tracing import tracer
 
 
 @lru_cache(maxsize=1)
-def runtime() -> CounterRepository:
+def runtime() -> tuple[CounterRepository, DynamoSuppressionCheck]:
     settings = ReportSettings.from_env()
-    return CounterRepository.bound(
+    counters = CounterRepository.bound(
         {"report_counters": settings.report_counters_table, "report_seen": settings.report_seen_table},
         region=settings.aws_region,
         host=settings.endpoint_url,
     )
+    return counters, DynamoSuppressionCheck(SuppressionTable(settings.suppressions_table))
 
 
 @logger.inject_lambda_context
@@ -31,7 +33,16 @@ def runtime() -> CounterRepository:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = [QueuedRecord(r.message_id, r.body) for r in SQSEvent(event).records]
-    outcome = process_batch(records, counters=runtime(), now=datetime.now(tz=UTC))
+    counters, suppressions = runtime()
+    outcome = process_batch(
+        records, counters=counters, now=datetime.now(tz=UTC), erased_at=suppressions.erased_at
+    )
     business_metrics.publish(outcome, metrics)
-    logger.info("counted", facts=outcome.counted, duplicates=outcome.duplicates, failed=len(outcome.failed))
+    logger.info(
+        "counted",
+        facts=outcome.counted,
+        duplicates=outcome.duplicates,
+        erased=outcome.erased,
+        failed=len(outcome.failed),
+    )
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in outcome.failed]}

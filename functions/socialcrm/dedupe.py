@@ -1,78 +1,128 @@
-"""Delivery deduplication with Powertools Idempotency's DynamoDB persistence layer.
+"""Duplicates dropped downstream, a batch at a time, before anything is analysed, stored or announced.
 
-Each interaction is claimed by ``interaction_id`` before it is queued, confirmed once it is on the
-queue, and released if queueing failed (so the platform's retry is not mistaken for a duplicate).
-Records expire after ``topology.RETENTION_DAYS["idempotency"]`` days — longer than any platform
-retries (WhatsApp: 7 days). A claim left by an invocation that died expires with that invocation's
-remaining time, as Powertools does for its own decorators.
+The webhook acknowledges a delivery once it is on the inbound queue, so the queue may hold a message
+more than once: a platform's retry, SQS's own at-least-once delivery, a message re-queued while its
+sentiment is PENDING. The enrich stage drops the copies (``socialcrm.enrich_batch``):
 
-We call the persistence layer directly rather than through ``@idempotent_function`` because one
-delivery carries many interactions that are queued together in ``SendMessageBatch`` calls; the
-decorator would force one SQS call per interaction (docs/decisions.md).
+* twice in one batch: the first copy leads, the others are acknowledged;
+* already stored: found with one consistent ``BatchGetItem`` on the interactions table;
+* in two batches at once: each batch claims the messages it is about to analyse in the ``claims``
+  table (one conditional ``TransactWriteItems`` per 100 messages); a message another batch holds is
+  acknowledged here, since that batch's own copy stays on the queue until it is done with it.
+
+A claim is leased until the invocation's deadline and released (``BatchWriteItem``) when the batch ends,
+whatever its outcome, so it never outlives the batch that took it: if the invocation dies, the lease has
+run out before SQS makes the message visible again (the queue's visibility timeout is six times the
+function's timeout). Claims hold only the keyed ``interaction_ref``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import random
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyItemAlreadyExistsError,
-    IdempotencyPersistenceLayerError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from socialcrm.errors import DedupeStoreError
-from socialcrm.topology import RETENTION_DAYS
-
-KEY_PREFIX = "socialcrm.ingest"
-
-
-def idempotency_config() -> IdempotencyConfig:
-    return IdempotencyConfig(
-        event_key_jmespath="interaction_id",
-        raise_on_no_idempotency_key=True,
-        expires_after_seconds=RETENTION_DAYS["idempotency"] * 24 * 3600,
-        hash_function="sha256",
-    )
+TRANSACTION_ITEMS = 100  # TransactWriteItems' limit
+DELETE_BATCH = 25  # BatchWriteItem's limit
+_ATTEMPTS = 4
 
 
-class Deduplicator:
-    """Claims, confirms and releases interaction ids in the idempotency store."""
+@dataclass
+class ClaimResult:
+    claimed: list[str] = field(default_factory=list)  # now held by this batch
+    held_elsewhere: list[str] = field(default_factory=list)  # another live batch holds them
+    unavailable: list[str] = field(default_factory=list)  # the store failed: retry these records
 
-    def __init__(self, persistence: BasePersistenceLayer) -> None:
-        persistence.configure(idempotency_config(), key_prefix=KEY_PREFIX)
-        self._store = persistence
 
-    @classmethod
-    def on_table(cls, table_name: str, client: Any | None = None) -> Deduplicator:
-        return cls(DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client))
+class ClaimTable:
+    """Leases on interaction refs in the ``claims`` table (key ``ref``, TTL ``expires_at``)."""
 
-    def claim(self, interaction_id: str, remaining_ms: int) -> bool:
-        """True when the id is new (now claimed), False when it was seen before."""
-        try:
-            self._store.save_inprogress(
-                {"interaction_id": interaction_id}, remaining_time_in_millis=remaining_ms
-            )
-        except IdempotencyItemAlreadyExistsError:
-            return False
-        except (IdempotencyPersistenceLayerError, ClientError, BotoCoreError) as exc:
-            raise DedupeStoreError("The deduplication store is unavailable; retry the delivery.") from exc
-        return True
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
+        self.table_name = table_name
+        self._client = client
 
-    def confirm(self, interaction_id: str) -> bool:
-        """Mark a claimed id as queued. False when the store failed: the interaction is on the queue
-        already, and an unconfirmed claim only expires earlier (the enrich function's conditional
-        write still keeps a later copy from counting twice)."""
-        try:
-            self._store.save_success({"interaction_id": interaction_id}, result={"queued": True})
-        except (IdempotencyPersistenceLayerError, ClientError, BotoCoreError):
-            return False
-        return True
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = boto3.client("dynamodb")
+        return self._client
 
-    def release(self, interaction_id: str, reason: Exception) -> None:
-        # If the store fails, the claim expires with the invocation's remaining time: the retry still gets through.
-        with contextlib.suppress(IdempotencyPersistenceLayerError, ClientError, BotoCoreError):
-            self._store.delete_record({"interaction_id": interaction_id}, reason)
+    def claim(self, refs: Sequence[str], *, until: datetime, now: datetime) -> ClaimResult:
+        """Claim every ref no live lease holds, until ``until``."""
+        result = ClaimResult()
+        for chunk in _chunks(list(dict.fromkeys(refs)), TRANSACTION_ITEMS):
+            self._claim_chunk(chunk, until, now, result)
+        return result
+
+    def _claim_chunk(self, refs: list[str], until: datetime, now: datetime, result: ClaimResult) -> None:
+        now_ms, until_ms = _millis(now), _millis(until)
+        expires = int((until + timedelta(days=1)).timestamp())  # TTL only tidies: the lease is the condition
+        pending = list(refs)
+        for attempt in range(_ATTEMPTS):
+            if not pending:
+                return
+            items = [
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": {
+                            "ref": {"S": ref},
+                            "lease_until": {"N": str(until_ms)},
+                            "expires_at": {"N": str(expires)},
+                        },
+                        "ConditionExpression": "attribute_not_exists(#r) OR lease_until < :now",
+                        "ExpressionAttributeNames": {"#r": "ref"},
+                        "ExpressionAttributeValues": {":now": {"N": str(now_ms)}},
+                        "ReturnValuesOnConditionCheckFailure": "NONE",
+                    }
+                }
+                for ref in pending
+            ]
+            try:
+                self.client.transact_write_items(TransactItems=items)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    break
+                reasons = exc.response.get("CancellationReasons") or []
+                held = {
+                    ref
+                    for ref, reason in zip(pending, reasons, strict=False)
+                    if (reason or {}).get("Code") == "ConditionalCheckFailed"
+                }
+                result.held_elsewhere += [ref for ref in pending if ref in held]
+                pending = [ref for ref in pending if ref not in held]
+                if not held:  # a conflict with another transaction or a throttle: back off, try again
+                    time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 (jitter, not security)
+                continue
+            except BotoCoreError:
+                break
+            result.claimed += pending
+            return
+        result.unavailable += pending
+
+    def release(self, refs: Sequence[str]) -> None:
+        """Delete the batch's claims. A failure leaves them to run out with their lease (the deadline)."""
+        for chunk in _chunks(list(dict.fromkeys(refs)), DELETE_BATCH):
+            requests = [{"DeleteRequest": {"Key": {"ref": {"S": ref}}}} for ref in chunk]
+            with contextlib.suppress(ClientError, BotoCoreError):
+                for _attempt in range(_ATTEMPTS):
+                    response = self.client.batch_write_item(RequestItems={self.table_name: requests})
+                    requests = response.get("UnprocessedItems", {}).get(self.table_name, [])
+                    if not requests:
+                        break
+
+
+def _millis(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -8,7 +8,8 @@ from functools import partial
 
 from socialcrm.dal.models import bind
 from socialcrm.dal.repository import InteractionRepository
-from socialcrm.enrich_batch import PendingQueue, Publisher
+from socialcrm.dedupe import ClaimTable
+from socialcrm.enrich_batch import ClaimPort, PendingQueue, Publisher
 from socialcrm.enrichment.comprehend import ComprehendAnalyser
 from socialcrm.enrichment.language import LanguageIdentifier
 from socialcrm.enrichment.service import enrich
@@ -26,6 +27,7 @@ EVENT_SOURCE = "socialcrm.enrich"
 class EnrichRuntime:
     enrich: Callable[[list[Interaction]], list[Interaction]]
     store: InteractionRepository
+    claims: ClaimPort
     publisher: Publisher
     pending_queue: PendingQueue
     suppression: SuppressionCheck
@@ -40,6 +42,7 @@ def build_runtime(settings: EnrichSettings) -> EnrichRuntime:
     return EnrichRuntime(
         enrich=partial(enrich, analyser=ComprehendAnalyser(), identifier=LanguageIdentifier()),
         store=InteractionRepository(),
+        claims=ClaimTable(settings.claims_table),
         publisher=EventPublisher(settings.event_bus_name, EVENT_SOURCE),
         pending_queue=InboundQueue(settings.inbound_queue_url),
         suppression=DynamoSuppressionCheck(SuppressionTable(settings.suppressions_table)),

@@ -76,6 +76,13 @@ class PayloadTooLargeError(SocialCrmError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaTypeError(SocialCrmError):
+    """A body the route does not take: the CRM routes take JSON only (``application/json``)."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
 class ConfigurationError(SocialCrmError):
     """The deployment's own configuration (secrets document, environment) is wrong."""
 

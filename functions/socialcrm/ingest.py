@@ -1,6 +1,10 @@
-"""The ingest domain: answer handshakes; verify, normalise, deduplicate and queue deliveries.
+"""The ingest domain: answer handshakes; verify, normalise and queue deliveries.
 
-It never calls Comprehend or writes the CRM tables (acknowledge fast, work later).
+It never calls Comprehend or writes the CRM tables (acknowledge fast, work later), and the only AWS call
+on the webhook path is ``SendMessageBatch``: a 200 means every interaction of the delivery is on the
+inbound queue. Duplicates (a platform's retry, SQS delivering twice) are dropped downstream, batch-wise,
+by the enrich stage (``socialcrm.dedupe``), so a failure part way through a delivery leaves nothing
+behind that could turn the platform's retry into a "duplicate".
 """
 
 from __future__ import annotations
@@ -10,21 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from socialcrm.errors import PayloadTooLargeError, PlatformNotConfiguredError, QueueUnavailableError
-from socialcrm.models import Interaction
+from socialcrm.models import Interaction, InteractionDraft, needs_repair
 from socialcrm.observability import logger
 from socialcrm.platforms import Delivery, HandshakeReply, PlatformAdapter, adapter_for
 from socialcrm.queueing import SQS_BATCH_BYTES, SendReport
 from socialcrm.secrets import PlatformSecrets
 from socialcrm.topology import MAX_WEBHOOK_BYTES
-
-
-class DedupePort(Protocol):
-    def claim(self, interaction_id: str, remaining_ms: int) -> bool: ...
-
-    def confirm(self, interaction_id: str) -> bool: ...
-
-    def release(self, interaction_id: str, reason: Exception) -> None: ...
 
 
 class QueuePort(Protocol):
@@ -33,9 +31,10 @@ class QueuePort(Protocol):
 
 @dataclass(frozen=True)
 class IngestOutcome:
-    received: int  # interactions the delivery carried
-    queued: int  # new ones, now on the inbound queue
-    duplicates: int  # already seen: acknowledged, not queued again
+    received: int  # interactions the delivery carried (an item repeated within it counts once)
+    queued: int  # now on the inbound queue
+    refused: int = 0  # items refused on their own (an id over the cap, control characters, over 256 KiB)
+    repaired: int = 0  # items whose text held characters no encoder can write, replaced by U+FFFD
 
 
 def _configured(route: str, secrets: PlatformSecrets) -> tuple[PlatformAdapter, Any]:
@@ -57,15 +56,15 @@ def ingest_delivery(
     delivery: Delivery,
     *,
     secrets: PlatformSecrets,
-    dedupe: DedupePort,
     queue: QueuePort,
     received_at: datetime,
-    remaining_ms: int,
 ) -> IngestOutcome:
-    """Verify a delivery, normalise what it carries and queue each new interaction once.
+    """Verify a delivery, normalise what it carries and queue every interaction in it.
 
-    Raises the domain's errors: 404 unknown/unconfigured platform, 413 too large, 401 bad signature,
-    400 unparseable; 503 when queueing failed (the platform retries, nothing is lost).
+    Raises the domain's errors: 404 unknown/unconfigured platform, 413 body over 6 MB, 401 bad
+    signature, 400 unparseable; 503 when queueing failed (the platform retries the whole delivery,
+    nothing is lost, and the copies already queued are dropped downstream as duplicates). An item that
+    cannot be taken in on its own (see :func:`admit`) is refused alone: the rest of the delivery is queued.
     """
     adapter, secret = _configured(route, secrets)
     if len(delivery.body) > MAX_WEBHOOK_BYTES:
@@ -75,33 +74,52 @@ def ingest_delivery(
 
     pepper = secrets.subject_pepper.get_secret_value()
     interactions: dict[str, Interaction] = {}
-    for draft in drafts:  # one delivery may repeat an item: keep the first
-        interaction = Interaction.from_draft(draft, pepper=pepper, received_at=received_at)
-        interactions.setdefault(interaction.interaction_id, interaction)
-    for interaction in interactions.values():
-        if len(interaction.model_dump_json().encode()) > SQS_BATCH_BYTES:
-            raise PayloadTooLargeError(f"The interaction {interaction.interaction_id} is over 256 KiB.")
+    refused = repaired = 0
+    seen: set[str] = set()
+    for draft in drafts:
+        if draft.interaction_id in seen:  # one delivery may repeat an item: keep the first
+            continue
+        seen.add(draft.interaction_id)
+        interaction = admit(draft, pepper=pepper, received_at=received_at, platform=route)
+        if interaction is None:
+            refused += 1
+            continue
+        repaired += needs_repair(draft)
+        interactions[interaction.interaction_id] = interaction
 
-    fresh = [i for i in interactions.values() if dedupe.claim(i.interaction_id, remaining_ms)]
-    report = queue.send(fresh) if fresh else SendReport()
-    for interaction_id in report.sent:
-        dedupe.confirm(interaction_id)
+    report = queue.send(list(interactions.values())) if interactions else SendReport()
     if report.failed:
-        error = QueueUnavailableError("The delivery could not be queued; retry it.")
-        for interaction_id in report.failed:
-            dedupe.release(interaction_id, error)
         logger.warning("queueing failed", platform=route, failed=len(report.failed), queued=len(report.sent))
-        raise error
-
-    outcome = IngestOutcome(
-        received=len(interactions), queued=len(report.sent), duplicates=len(interactions) - len(fresh)
-    )
-    for interaction in fresh:
+        raise QueueUnavailableError("The delivery could not be queued; retry it.")
+    for interaction in interactions.values():
         logger.info(
             "queued",
-            interaction_id=interaction.interaction_id,
+            interaction_ref=interaction.interaction_ref,
             subject_id=interaction.subject_id,
             platform=interaction.platform,
             kind=interaction.kind,
         )
-    return outcome
+    return IngestOutcome(received=len(seen), queued=len(report.sent), refused=refused, repaired=repaired)
+
+
+def admit(
+    draft: InteractionDraft, *, pepper: str, received_at: datetime, platform: str
+) -> Interaction | None:
+    """The interaction of one draft, or ``None`` (logged with the reason, never the value) when it cannot
+    be taken in: an id longer than ``models.MAX_ID_CHARS``, blank, or holding control characters, or an
+    interaction over 256 KiB, the queue's limit. Text that cannot be encoded is repaired, not refused."""
+    try:
+        interaction = Interaction.from_draft(draft, pepper=pepper, received_at=received_at)
+    except ValidationError as exc:
+        fields = sorted({".".join(str(p) for p in error["loc"]) for error in exc.errors()})
+        logger.warning("item refused", platform=platform, reason="invalid_id", fields=fields)
+        return None
+    if len(interaction.model_dump_json().encode()) > SQS_BATCH_BYTES:
+        logger.warning(
+            "item refused",
+            platform=platform,
+            reason="over_256_kib",
+            interaction_ref=interaction.interaction_ref,
+        )
+        return None
+    return interaction

@@ -27,6 +27,22 @@ class _Secret(BaseModel):
     # A validation error names the field, never the value: the value is a secret.
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
+    @field_validator("*")
+    @classmethod
+    def _not_blank(cls, value: Any) -> Any:
+        """Every secret (and the pepper) holds more than whitespace: an empty key is a key anyone knows.
+
+        >>> MetaSecret(app_secret=" ", verify_token="t")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        pydantic_core._pydantic_core.ValidationError: 1 validation error for MetaSecret
+        app_secret
+          Value error, must not be empty or only whitespace [type=value_error]
+        ...
+        """
+        if isinstance(value, SecretStr) and not value.get_secret_value().strip():
+            raise ValueError("must not be empty or only whitespace")
+        return value
+
 
 class MetaSecret(_Secret):
     app_secret: SecretStr = Field(min_length=1)

@@ -39,7 +39,6 @@ class SecretsSettings(_Settings):
 
 
 class IngestSettings(SecretsSettings):
-    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
     inbound_queue_url: str = Field(alias="INBOUND_QUEUE_URL")
 
 
@@ -56,17 +55,35 @@ class _AwsSettings(_Settings):
 
 class EnrichSettings(_AwsSettings):
     interactions_table: str = Field(alias="INTERACTIONS_TABLE")
+    claims_table: str = Field(alias="CLAIMS_TABLE")
     subjects_table: str = Field(alias="SUBJECTS_TABLE")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
     inbound_queue_url: str = Field(alias="INBOUND_QUEUE_URL")
     suppressions_table: str = Field(alias="SUPPRESSIONS_TABLE")
 
 
-class ApiSettings(_AwsSettings, SecretsSettings):
+class _DeadLetterSettings(_Settings):
+    """The dead-letter queues that can hold a subject's messages (``privacy.stores.PERSONAL_DATA_QUEUES``)."""
+
+    inbound_dlq_url: str = Field(alias="INBOUND_DLQ_URL")
+    route_dlq_url: str = Field(alias="ROUTE_DLQ_URL")
+    report_dlq_url: str = Field(alias="REPORT_DLQ_URL")
+    # Long polling reads every SQS server; the local stack (one server) sets 0.
+    dlq_scan_wait_seconds: int = Field(default=1, ge=0, le=20, alias="DLQ_SCAN_WAIT_SECONDS")
+
+    @property
+    def dlq_urls(self) -> dict[str, str]:
+        return {
+            "inbound-dlq": self.inbound_dlq_url,
+            "route-dlq": self.route_dlq_url,
+            "report-dlq": self.report_dlq_url,
+        }
+
+
+class ApiSettings(_AwsSettings, SecretsSettings, _DeadLetterSettings):
     interactions_table: str = Field(alias="INTERACTIONS_TABLE")
     subjects_table: str = Field(alias="SUBJECTS_TABLE")
     # The export (GDPR Art. 15) reads every personal-data store, and the subject's suppression state.
-    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
     suppressions_table: str = Field(alias="SUPPRESSIONS_TABLE")
     cases_table: str = Field(alias="CASES_TABLE")
     report_seen_table: str = Field(alias="REPORT_SEEN_TABLE")
@@ -80,14 +97,13 @@ class PrivacySettings(_AwsSettings, SecretsSettings):
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
 
 
-class EraseSettings(_AwsSettings):
+class EraseSettings(_AwsSettings, _DeadLetterSettings):
     """The erase consumer: every personal-data store, the tombstones, the requests, its own queue."""
 
     erasure_requests_table: str = Field(alias="ERASURE_REQUESTS_TABLE")
     suppressions_table: str = Field(alias="SUPPRESSIONS_TABLE")
     interactions_table: str = Field(alias="INTERACTIONS_TABLE")
     subjects_table: str = Field(alias="SUBJECTS_TABLE")
-    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
     cases_table: str = Field(alias="CASES_TABLE")
     report_seen_table: str = Field(alias="REPORT_SEEN_TABLE")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
@@ -98,10 +114,12 @@ class EraseSettings(_AwsSettings):
 
 
 class ReportSettings(_AwsSettings):
-    """The report consumer: the counters and the facts it has counted."""
+    """The report consumer: the counters, the facts it has counted, and the erasure tombstones."""
 
     report_counters_table: str = Field(alias="REPORT_COUNTERS_TABLE")
     report_seen_table: str = Field(alias="REPORT_SEEN_TABLE")
+    # The facts of an erased subject's data that were still in flight are dropped, not counted.
+    suppressions_table: str = Field(alias="SUPPRESSIONS_TABLE")
 
 
 class ReportsApiSettings(_AwsSettings):

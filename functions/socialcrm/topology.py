@@ -13,9 +13,10 @@ BUS_NAME = "socialcrm"
 EVENT_SOURCE_PREFIX = "socialcrm."
 
 # Retention of each data class, in days (enforced with DynamoDB TTL on the attribute named per table).
-# Idempotency records outlive the longest platform retry window (WhatsApp: 7 days).
 RETENTION_DAYS: dict[str, int] = {
-    "idempotency": 8,
+    # Claims of the enrich stage's duplicate check: leased for one invocation and deleted when its batch
+    # ends; the TTL only tidies away a claim whose invocation died (its lease ran out long before).
+    "claims": 1,
     "interactions": 730,
     "subjects": 730,
     # Cases: three years (a leap day included), for complaints that come back.
@@ -84,6 +85,15 @@ class QueueSpec:
     def dlq_local_name(self) -> str:
         return f"socialcrm-{self.key}-dlq"
 
+    @property
+    def dlq_env_var(self) -> str:
+        """The variable that carries the DLQ's URL to the functions that read it (the erasure)."""
+        return f"{self.key.upper()}_DLQ_URL"
+
+    @property
+    def dlq_key(self) -> str:
+        return f"{self.key}-dlq"
+
 
 @dataclass(frozen=True)
 class FunctionSpec:
@@ -96,16 +106,18 @@ class FunctionSpec:
 
 
 TABLES: dict[str, TableSpec] = {
-    "idempotency": TableSpec(
-        key="idempotency",
-        env_var="IDEMPOTENCY_TABLE",
-        partition_key=Attribute("id"),  # Powertools Idempotency's default key attribute
-        ttl_attribute="expiration",  # Powertools Idempotency's default expiry attribute
+    # The enrich stage's claims on the messages it is analysing (socialcrm.dedupe): keyed refs and a lease.
+    "claims": TableSpec(
+        key="claims",
+        env_var="CLAIMS_TABLE",
+        partition_key=Attribute("ref"),
+        ttl_attribute="expires_at",
     ),
+    # Keyed by interaction_ref (a keyed hash of the platform's id, socialcrm.models.interaction_ref).
     "interactions": TableSpec(
         key="interactions",
         env_var="INTERACTIONS_TABLE",
-        partition_key=Attribute("interaction_id"),
+        partition_key=Attribute("interaction_ref"),
         indexes=(IndexSpec("by_subject", Attribute("subject_id"), Attribute("occurred_at")),),
         ttl_attribute="expires_at",
     ),
@@ -209,6 +221,19 @@ QUEUES: dict[str, QueueSpec] = {
         max_concurrency=5,
     ),
 }
+
+# Queues the infrastructure creates outside QUEUES (no consumer of ours reads them), and what they hold.
+# With QUEUES and their DLQs these are every queue of the app: the privacy registry classifies each one
+# (socialcrm.privacy.stores), and an infrastructure test fails on a queue declared nowhere.
+OTHER_QUEUES: dict[str, str] = {
+    "sla-dlq": "the on-failure destination of the sla function's asynchronous invocations",
+}
+
+
+def queue_keys() -> tuple[str, ...]:
+    """Every queue of the app: each work queue, its DLQ (``<key>-dlq``), and ``OTHER_QUEUES``."""
+    return (*QUEUES, *(spec.dlq_key for spec in QUEUES.values()), *OTHER_QUEUES)
+
 
 FUNCTIONS: dict[str, FunctionSpec] = {
     "ingest": FunctionSpec(

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from socialcrm.api.path_ids import encode_path_id
 from socialcrm.local.deliveries import Payload, Signer
 
 DEADLINE_SECONDS = 20.0
@@ -45,7 +46,7 @@ class Pipeline:
 
     def interaction(self, interaction_id: str, deadline: float = DEADLINE_SECONDS) -> dict[str, Any]:
         """The interaction once the pipeline has stored it, read through ``GET /interactions/{id}``."""
-        response = poll(lambda: self.http.get(f"/interactions/{interaction_id}"), deadline)
+        response = poll(lambda: self.http.get(f"/interactions/{encode_path_id(interaction_id)}"), deadline)
         return response.json()  # type: ignore[no-any-return]
 
     def timeline(self, platform: str, user_id: str, **params: Any) -> httpx.Response:

@@ -98,7 +98,7 @@ def test_a_signed_delivery_is_accepted_then_readable_enriched_through_the_api(pi
 
     # Then it is accepted at once, and soon readable with its language and sentiment
     assert response.status_code == 200
-    assert response.json() == {"received": 1, "queued": 1, "duplicates": 0}
+    assert response.json() == {"received": 1, "queued": 1, "refused": 0}
     (interaction_id,) = payload.interaction_ids
     stored = pipeline.interaction(interaction_id)
     assert stored["interaction_id"] == interaction_id
@@ -117,10 +117,11 @@ def test_the_same_delivery_twice_is_acknowledged_twice_and_stored_once(pipeline)
     # When X delivers it again (a retry)
     again = pipeline.deliver(payload)
 
-    # Then both answers are 200, the second says duplicate, and the customer's timeline holds it once
-    assert first.json() == {"received": 1, "queued": 1, "duplicates": 0}
+    # Then both answers are 200 (each delivery is queued: the copy is dropped downstream, before
+    # analysis), and the customer's timeline holds it once
+    assert first.json() == {"received": 1, "queued": 1, "refused": 0}
     assert again.status_code == 200
-    assert again.json() == {"received": 1, "queued": 0, "duplicates": 1}
+    assert again.json() == {"received": 1, "queued": 1, "refused": 0}
     pipeline.interaction(payload.interaction_ids[0])
     items = pipeline.timeline("x", user).json()["items"]
     assert [item["interaction_id"] for item in items] == list(payload.interaction_ids)
@@ -233,7 +234,7 @@ def test_a_whatsapp_read_receipt_is_acknowledged_with_nothing_queued(pipeline):
 
     # Then it is acknowledged and nothing is queued
     assert response.status_code == 200
-    assert response.json() == {"received": 0, "queued": 0, "duplicates": 0}
+    assert response.json() == {"received": 0, "queued": 0, "refused": 0}
 
 
 def test_a_body_that_is_not_utf8_gets_a_json_400_not_a_500(pipeline):

@@ -40,14 +40,12 @@ def test_each_stage_of_an_interaction_is_one_readable_line_without_personal_data
 
     # When it goes through the pipeline
     assert pipeline.deliver(payload).status_code == 200
-    pipeline.interaction(interaction_id)
-    wait_until(
-        lambda: f"enriched   interaction_id={interaction_id}" in readable_log.getvalue(), what="enriched line"
-    )
+    ref = pipeline.interaction(interaction_id)["interaction_ref"]
+    wait_until(lambda: f"enriched   interaction_ref={ref}" in readable_log.getvalue(), what="enriched line")
 
-    # Then the log shows received, queued and enriched as lines a person can follow...
+    # Then the log shows received, queued and enriched as lines a person can follow, by the keyed ref...
     lines = readable_log.getvalue().splitlines()
-    mine = [line for line in lines if interaction_id in line]
+    mine = [line for line in lines if ref in line]
     assert any(" ingest  queued " in line for line in mine)
     assert any(" enrich  enriched " in line and "language=en" in line for line in mine)
     assert any(" ingest  received " in line and "platform=meta" in line for line in lines)
@@ -56,6 +54,8 @@ def test_each_stage_of_an_interaction_is_one_readable_line_without_personal_data
     for personal in (name, "Okonkwo", text, "invoice 42"):
         assert personal not in everything
     assert f"whatsapp:{phone}" not in everything and f"={phone}" not in everything
+    # ...nor the WhatsApp message id, which encodes the phone number
+    assert payload.interaction_ids[0].split(":", 1)[1] not in everything
 
 
 def test_a_refused_delivery_is_logged_with_its_reason(pipeline, readable_log):

@@ -27,14 +27,16 @@ SETTINGS = {
 
 # The resources whose names each function is told about, and nothing else.
 EXPECTED_RESOURCE_ENV = {
-    "ingest": {"IDEMPOTENCY_TABLE", "INBOUND_QUEUE_URL", "SECRETS_NAME"},
+    "ingest": {"INBOUND_QUEUE_URL", "SECRETS_NAME"},
     "api": {
         "INTERACTIONS_TABLE",
         "SUBJECTS_TABLE",
         "SECRETS_NAME",
-        # the access export reads every personal-data store and the suppression state
-        "IDEMPOTENCY_TABLE",
+        # the access export reads every personal-data store (dead-letter queues too) and the suppression state
         "CASES_TABLE",
+        "INBOUND_DLQ_URL",
+        "ROUTE_DLQ_URL",
+        "REPORT_DLQ_URL",
         "REPORT_SEEN_TABLE",
         "SUPPRESSIONS_TABLE",
         # GET /reports/summary reads the report counters
@@ -49,6 +51,7 @@ EXPECTED_RESOURCE_ENV = {
         "INBOUND_QUEUE_URL",
         "EVENT_BUS_NAME",
         "SUPPRESSIONS_TABLE",
+        "CLAIMS_TABLE",
     },
     "privacy": {"ERASURE_REQUESTS_TABLE", "SUPPRESSIONS_TABLE", "EVENT_BUS_NAME", "SECRETS_NAME"},
     # AppConfig hands the validator the document; it checks every team has its topic
@@ -58,13 +61,16 @@ EXPECTED_RESOURCE_ENV = {
         "SUPPRESSIONS_TABLE",
         "INTERACTIONS_TABLE",
         "SUBJECTS_TABLE",
-        "IDEMPOTENCY_TABLE",
         "CASES_TABLE",
         "REPORT_SEEN_TABLE",
         "EVENT_BUS_NAME",
         "ERASURE_QUEUE_URL",
+        "INBOUND_DLQ_URL",
+        "ROUTE_DLQ_URL",
+        "REPORT_DLQ_URL",
     },
-    "report": {"REPORT_COUNTERS_TABLE", "REPORT_SEEN_TABLE"},
+    # the tombstones: facts of an erased subject's data still in flight are dropped
+    "report": {"REPORT_COUNTERS_TABLE", "REPORT_SEEN_TABLE", "SUPPRESSIONS_TABLE"},
     "daily_report": {"REPORT_COUNTERS_TABLE", "REPORTS_BUCKET"},
     "route": {
         "INTERACTIONS_TABLE",
@@ -132,7 +138,6 @@ def test_environment_variables_carry_the_right_resources(synthesis):
     ingest = _function(synthesis, "ingest")["Environment"]["Variables"]
     enrich = _function(synthesis, "enrich")["Environment"]["Variables"]
     # Then each variable names the resource topology says it does
-    assert ingest["IDEMPOTENCY_TABLE"] == synthesis.in_service(data.tables["idempotency"].table_name)
     assert ingest["INBOUND_QUEUE_URL"] == synthesis.in_service(
         service.consumers.queues["inbound"].queue.queue_url
     )

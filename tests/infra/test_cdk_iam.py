@@ -26,13 +26,16 @@ def _baseline(function_key: str) -> set[tuple[str, str]]:
     return _pairs(LOGS, f"logs:{function_key}") | _pairs(XRAY, "*")
 
 
+DLQ_READ = (
+    _pairs({"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"}, "dlq:inbound")
+    | _pairs({"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"}, "dlq:route")
+    | _pairs({"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility"}, "dlq:report")
+    | {("kms:Decrypt", "key via sqs")}
+)
+
 EXPECTED: dict[str, set[tuple[str, str]]] = {
+    # ingest: the inbound queue and the secret, and no table at all (duplicates are dropped downstream)
     "ingest": _baseline("ingest")
-    | _pairs(
-        {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
-        "table:idempotency",
-    )
-    | _pairs(TABLE_KEY_WRITE, "key via dynamodb")
     | {("sqs:SendMessage", "queue:inbound")}
     | _pairs({"kms:Decrypt", "kms:GenerateDataKey"}, "key via sqs")
     | {("secretsmanager:GetSecretValue", "secret"), ("kms:Decrypt", "key via secretsmanager")},
@@ -43,7 +46,9 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     | _pairs(TABLE_KEY_READ, "key via dynamodb")
     | {("secretsmanager:GetSecretValue", "secret"), ("kms:Decrypt", "key via secretsmanager")}
     # the access export (GDPR Art. 15) reads every personal-data store and the suppression state
-    | {("dynamodb:BatchGetItem", "table:idempotency"), ("dynamodb:GetItem", "table:suppressions")}
+    | {("dynamodb:GetItem", "table:suppressions")}
+    # ... the dead-letter queues included: a scan gives every message back at once, it deletes nothing
+    | DLQ_READ
     | {("dynamodb:BatchGetItem", "table:report_seen")}
     | {("dynamodb:Query", "table:cases"), ("dynamodb:Query", "table:cases/index/by_subject")}
     # GET /reports/summary reads the report counters
@@ -57,9 +62,11 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     # the suppression seam: erasure tombstones and objections
     | {("dynamodb:GetItem", "table:suppressions")}
     | _pairs(
-        {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query"},
+        {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"},
         "table:interactions",
     )
+    # claims on the messages a batch analyses (the duplicate check before Comprehend)
+    | _pairs({"dynamodb:PutItem", "dynamodb:BatchWriteItem"}, "table:claims")
     | _pairs({"dynamodb:UpdateItem", "dynamodb:GetItem"}, "table:subjects")
     | _pairs(TABLE_KEY_WRITE, "key via dynamodb")
     | {("events:PutEvents", "bus")}
@@ -90,8 +97,12 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     "erase": _baseline("erase")
     | _pairs({"dynamodb:GetItem", "dynamodb:PutItem"}, "table:erasure_requests")
     | {("dynamodb:UpdateItem", "table:suppressions")}
-    | _pairs({"dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"}, "table:idempotency")
     | _pairs({"dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"}, "table:report_seen")
+    # the dead-letter queues: the subject's messages found and deleted, the rest given back at once
+    | DLQ_READ
+    | _pairs({"sqs:DeleteMessage"}, "dlq:inbound")
+    | _pairs({"sqs:DeleteMessage"}, "dlq:route")
+    | _pairs({"sqs:DeleteMessage"}, "dlq:report")
     | _pairs({"dynamodb:DeleteItem", "dynamodb:GetItem"}, "table:subjects")
     | _pairs({"dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"}, "table:interactions")
     | _pairs({"dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"}, "table:cases")

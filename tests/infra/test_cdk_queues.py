@@ -40,6 +40,21 @@ def test_each_topology_queue_has_an_encrypted_queue_with_its_own_dlq_and_redrive
         assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600, name
 
 
+def test_every_queue_of_the_app_is_declared_in_the_topology(synthesis):
+    # Given every queue the stateless stack creates
+    created = set(synthesis.service_template.find_resources("AWS::SQS::Queue"))
+    # And the queues topology declares (each work queue, its DLQ, the others), as built
+    declared = {}
+    for key, work_queue in synthesis.service.consumers.queues.items():
+        declared[key] = synthesis.service_id(work_queue.queue)
+        declared[topology.QUEUES[key].dlq_key] = synthesis.service_id(work_queue.dlq)
+    declared["sla-dlq"] = synthesis.service_id(synthesis.service.routing.sla_dlq)
+    # Then they are the same: a queue added to the infrastructure alone fails here, and once declared in
+    # topology the privacy registry's test makes it say whether an erasure reads it
+    assert set(declared) == set(topology.queue_keys())
+    assert created == set(declared.values())
+
+
 def test_every_queue_refuses_requests_without_tls(synthesis):
     queue_ids = {
         synthesis.service_id(q)

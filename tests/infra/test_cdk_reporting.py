@@ -34,11 +34,12 @@ def _pairs(actions: set[str], resource: str) -> set[tuple[str, str]]:
 def test_the_report_consumer_may_only_count_facts(synthesis):
     # Given the report function's grants
     actual = granted(synthesis, "report")
-    # Then it updates counters, puts/reads/updates seen markers, consumes its own queue; nothing else
+    # Then it updates counters, puts/reads/updates seen markers, reads the erasure tombstones (an erased
+    # subject's facts still in flight are dropped), consumes its own queue; nothing else
     expected = (
         _pairs(LOGS, "logs:report")
         | _pairs(XRAY, "*")
-        | {("dynamodb:UpdateItem", "table:report_counters")}
+        | {("dynamodb:UpdateItem", "table:report_counters"), ("dynamodb:GetItem", "table:suppressions")}
         | _pairs({"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"}, "table:report_seen")
         | _pairs(TABLE_KEY_WRITE, "key via dynamodb")
         | _pairs(SQS_CONSUME, "queue:report")

@@ -17,7 +17,7 @@ from socialcrm.enrichment.comprehend import CLIENT_CONFIG, ComprehendAnalyser, U
 from socialcrm.enrichment.language import LanguageIdentifier
 from socialcrm.enrichment.service import enrich
 from socialcrm.local.comprehend_offline import serve
-from socialcrm.models import Author, Interaction, subject_id
+from socialcrm.models import Author, Interaction, interaction_ref, subject_id
 
 ROOT = Path(__file__).resolve().parents[2]
 HINDI = "मेरा ऑर्डर अभी तक नहीं आया, दो हफ्ते हो गए हैं। कृपया जल्दी देखिए।"
@@ -139,6 +139,7 @@ def test_the_production_enrichment_runs_against_it(client):
     batch = [
         Interaction(
             interaction_id=f"x:{n}",
+            interaction_ref=interaction_ref("pepper", f"x:{n}"),
             subject_id=subject_id("pepper", "x", "1"),
             platform="x",
             kind="mention",

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from moto import mock_aws
 
+from socialcrm.api.path_ids import encode_path_id
 from socialcrm.dal.repository import InteractionRepository
 from socialcrm.local.resources import create_resources
-from socialcrm.models import subject_id
+from socialcrm.models import interaction_ref, subject_id
 from tests.conftest import DEV_SECRETS
 from tests.support.apigw import LambdaContext, http_event
 from tests.support.pipeline import analysed, interaction
@@ -34,13 +35,15 @@ def api(monkeypatch, dev_secrets):
         handler.runtime.cache_clear()
 
 
-def seed(pepper: str, user: str, count: int, platform: str = "x") -> None:
+def seed(pepper: str, user: str, count: int, platform: str = "x", native: str | None = None) -> None:
     for n in range(count):
+        native_id = native or f"{user}-{n}"
         item = interaction(n, user=user, platform=platform, minutes=n, text=f"message {n}")
         item = item.model_copy(
             update={
-                "interaction_id": f"{platform}:{user}-{n}",
-                "native_id": f"{user}-{n}",
+                "interaction_id": f"{platform}:{native_id}",
+                "interaction_ref": interaction_ref(pepper, f"{platform}:{native_id}"),
+                "native_id": native_id,
                 "subject_id": subject_id(pepper, platform, user),
             }
         )
@@ -62,6 +65,36 @@ def test_an_interaction_is_read_by_its_id(api):
         and body["text"] == "message 0"
         and body["sentiment"]["label"] == "NEGATIVE"
     )
+
+
+@pytest.mark.parametrize(
+    "native_id",
+    [
+        "t1/3kx9/comment-77",
+        "a#b?c=d",
+        'say "hi" \\ bye',
+        "e\u0301te",
+        "🎉-42",
+        "~starts-with-tilde",
+        "n" * 240,
+    ],
+)
+def test_an_interaction_whose_id_no_plain_segment_can_carry_is_read_by_its_encoded_id(api, native_id):
+    # Given an interaction whose native id holds characters a path segment cannot carry as they are
+    handler, pepper = api
+    seed(pepper, "42", 1, platform="generic", native=native_id)
+    # When the CRM reads it with its id in the path-id encoding
+    status, body = get(handler, f"/interactions/{encode_path_id('generic:' + native_id)}")
+    # Then it is that interaction
+    assert status == 200, body
+    assert body["interaction_id"] == f"generic:{native_id}" and body["native_id"] == native_id
+
+
+def test_an_interaction_id_segment_that_is_not_base64url_is_a_400_saying_so(api):
+    handler, _ = api
+    status, body = get(handler, "/interactions/~x:42")
+    assert status == 400 and body["error"] == "bad_request"
+    assert body["message"] == "The interaction id segment starts with '~' but is not base64url (RFC 4648 §5)."
 
 
 def test_an_unknown_interaction_is_404_with_a_json_error(api):

@@ -45,7 +45,10 @@ def stack():
             body(spike("outage")),
         ]
         outcome = process_batch(
-            [QueuedRecord(f"m-{i}", e) for i, e in enumerate(events)], counters=recorder, now=T0
+            [QueuedRecord(f"m-{i}", e) for i, e in enumerate(events)],
+            counters=recorder,
+            now=T0,
+            erased_at=lambda _subject: None,
         )
         assert outcome.failed == []
         yield resources.environment

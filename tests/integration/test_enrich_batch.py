@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import jsonschema
@@ -12,6 +12,7 @@ from moto import mock_aws
 
 from socialcrm.dal.models import InteractionItem, SubjectItem, bind
 from socialcrm.dal.repository import InteractionRepository, SubjectRepository
+from socialcrm.dedupe import ClaimTable
 from socialcrm.enrich_batch import QueuedRecord, process_batch
 from socialcrm.events.publisher import EventPublisher
 from socialcrm.local.resources import create_resources
@@ -19,7 +20,7 @@ from socialcrm.privacy import NoSuppression
 from socialcrm.queueing import InboundQueue
 from socialcrm.schemas import SCHEMA_DIR
 from socialcrm.topology import BUS_NAME
-from tests.support.pipeline import analysed, capture_bus_events, drain, interaction
+from tests.support.pipeline import analysed, capture_bus_events, drain, interaction, ref
 
 NOW = datetime(2026, 11, 22, 10, 5, tzinfo=UTC)
 EVENT_SCHEMA = json.loads((SCHEMA_DIR / "events" / "InteractionEnriched.schema.json").read_text())
@@ -34,20 +35,35 @@ def aws():
         yield resources, events_url
 
 
-def run(records, *, enrich=lambda items: [analysed(i) for i in items], publisher=None, resources=None):
+def run(
+    records,
+    *,
+    enrich=lambda items: [analysed(i) for i in items],
+    publisher=None,
+    resources=None,
+    store=None,
+    claims=None,
+    now=NOW,
+):
     return process_batch(
         records,
         enrich=enrich,
-        store=InteractionRepository(),
+        store=store or InteractionRepository(),
+        claims=claims or ClaimTable("socialcrm-claims"),
         publisher=publisher or EventPublisher(BUS_NAME, "socialcrm.enrich", backoff_seconds=0),
         pending_queue=InboundQueue(resources.queue_urls["inbound"]),
         suppression=NoSuppression(),
-        now=NOW,
+        now=now,
+        deadline=now + timedelta(seconds=60),
     )
 
 
 def record(item, message_id=None):
     return QueuedRecord(message_id or f"m-{item.interaction_id}", item.model_dump_json())
+
+
+def claims_left() -> list[dict]:
+    return boto3.client("dynamodb").scan(TableName="socialcrm-claims")["Items"]
 
 
 def test_a_batch_is_stored_counted_and_announced_without_personal_data(aws):
@@ -62,7 +78,7 @@ def test_a_batch_is_stored_counted_and_announced_without_personal_data(aws):
     outcome = run([record(i) for i in items], resources=resources)
     # Then all are stored with their sentiment
     assert outcome.failed == [] and outcome.stored == 3
-    stored = InteractionRepository().get("x:1")
+    stored = InteractionRepository().get(ref("x:1"))
     assert (
         stored.sentiment.label == "NEGATIVE"
         and stored.sentiment_status == "ANALYSED"
@@ -75,12 +91,13 @@ def test_a_batch_is_stored_counted_and_announced_without_personal_data(aws):
     assert profile["first_seen"] == "2026-11-22T10:00:00Z" and profile["last_seen"] == "2026-11-22T10:05:00Z"
     # And one InteractionEnriched per interaction is on the bus, valid and free of text, names and handles
     events = drain(events_url)
-    assert sorted(e["detail"]["interaction_id"] for e in events) == ["x:1", "x:2", "x:3"]
+    assert sorted(e["detail"]["interaction_ref"] for e in events) == sorted(ref(f"x:{n}") for n in (1, 2, 3))
     for event in events:
         assert event["source"] == "socialcrm.enrich"
         jsonschema.validate(event["detail"], EVENT_SCHEMA)
         flat = json.dumps(event)
         assert "terrible" not in flat and "shopper" not in flat and "A Person" not in flat
+        assert "x:1" not in flat  # the platform's id is not on the bus: the keyed ref is
 
 
 def test_a_replayed_message_is_never_counted_twice(aws):
@@ -89,8 +106,9 @@ def test_a_replayed_message_is_never_counted_twice(aws):
     run([record(item)], resources=resources)
     # When the same interaction arrives again (a redelivery)
     outcome = run([record(item, "m-again")], resources=resources)
-    # Then nothing new is stored and the profile still counts one
+    # Then nothing new is stored or analysed and the profile still counts one
     assert outcome.stored == 0 and outcome.duplicates == 1 and outcome.failed == []
+    assert outcome.analysed == 0
     assert SubjectRepository().get(item.subject_id)["interactions"] == 1
 
 
@@ -100,7 +118,7 @@ def test_an_unreadable_record_fails_alone(aws):
     outcome = run([QueuedRecord("poison", '{"not": "an interaction"}'), record(good)], resources=resources)
     # Then only the poison record goes back to SQS (and, after the retry budget, to the DLQ)
     assert outcome.failed == ["poison"]
-    assert InteractionRepository().get("x:1") is not None
+    assert InteractionRepository().get(ref("x:1")) is not None
 
 
 def test_a_pending_sentiment_is_stored_requeued_and_completed_later(aws):
@@ -111,7 +129,7 @@ def test_a_pending_sentiment_is_stored_requeued_and_completed_later(aws):
     outcome = run([record(item)], enrich=lambda items: [pending], resources=resources)
     # Then it is stored without sentiment and queued again for later
     assert outcome.stored == 1 and outcome.pending == 1 and outcome.failed == []
-    assert InteractionRepository().get("x:1").sentiment_status == "PENDING"
+    assert InteractionRepository().get(ref("x:1")).sentiment_status == "PENDING"
     sqs = boto3.client("sqs")
     attributes = sqs.get_queue_attributes(QueueUrl=resources.queue_urls["inbound"], AttributeNames=["All"])
     assert attributes["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"
@@ -119,7 +137,7 @@ def test_a_pending_sentiment_is_stored_requeued_and_completed_later(aws):
     outcome = run([record(item, "m-later")], resources=resources)
     # Then the stored interaction gets its sentiment and the profile counts it once
     assert outcome.completed == 1
-    assert InteractionRepository().get("x:1").sentiment.label == "NEGATIVE"
+    assert InteractionRepository().get(ref("x:1")).sentiment.label == "NEGATIVE"
     profile = SubjectRepository().get(item.subject_id)
     assert profile["interactions"] == 1 and profile["negative"] == 1
 
@@ -131,7 +149,7 @@ class RejectingFirstEntries:
         self.client, self.failures, self.calls = client, failures, []
 
     def put_events(self, Entries):
-        self.calls.append([json.loads(e["Detail"])["interaction_id"] for e in Entries])
+        self.calls.append([json.loads(e["Detail"])["interaction_ref"] for e in Entries])
         if self.failures:
             failing, self.failures = self.failures, 0
             rest = self.client.put_events(Entries=Entries[failing:])["Entries"]
@@ -151,7 +169,7 @@ def test_only_rejected_events_are_retried(aws):
     # Then 12 events in calls of at most 10, and only the two rejected ones are sent again
     assert outcome.failed == []
     assert [len(call) for call in client.calls] == [10, 2, 2]
-    assert client.calls[1] == ["x:1", "x:2"]
+    assert client.calls[1] == [ref("x:1"), ref("x:2")]
     assert len(drain(events_url)) == 12
 
 

@@ -11,8 +11,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from socialcrm.dal.repository import InteractionRepository, SubjectRepository
+from socialcrm.reporting.facts import fact_key
 from socialcrm.schemas import SCHEMA_DIR
 from socialcrm.topology import RETENTION_DAYS, TABLES
+from tests.support.apigw import LambdaContext
 from tests.support.pipeline import capture_bus_events, drain
 from tests.support.privacy import Person, World, privacy_world
 
@@ -20,7 +22,7 @@ ANA_WEB = Person("generic", "ana-4411", "ana_sunshine", "Ana Quixote")
 ANA_X = Person("x", "ana-7788", "ana_on_x", "Ana Q.")
 BOB_WEB = Person("generic", "bob-1200", "bobby_tables", "Robert Droptable")
 BOB_X = Person("x", "bob-9900", "bob_on_x", "Bob D.")
-STORES = {"idempotency", "report_seen", "cases", "interactions", "subjects"}
+STORES = {"report_seen", "cases", "interactions", "subjects", "inbound-dlq", "route-dlq", "report-dlq"}
 EARLIER = datetime.now(tz=UTC) - timedelta(days=1)
 
 
@@ -44,6 +46,9 @@ def seed_ana_and_bob(world: World) -> None:
     for n in range(2):
         world.store(ANA_X, n, f"ana on x {n}: where is my refund", EARLIER + timedelta(minutes=n))
     world.store(BOB_X, 0, "bob on x: thanks", EARLIER)
+    # one message of each of them failed every retry: it waits in the DLQs for an operator's redrive
+    world.dead_letters(ANA_X, 1, "ana on x: my number is +34 600 000 000")
+    world.dead_letters(BOB_X, 1, "bob on x: dead letter")
 
 
 def test_erasure_leaves_no_trace_of_the_subject_and_touches_no_one_else(world):
@@ -53,6 +58,12 @@ def test_erasure_leaves_no_trace_of_the_subject_and_touches_no_one_else(world):
     bob_before = {
         key: [i for i in items if "bob" in json.dumps(i)] for key, items in world.scan_all().items()
     }
+    bobs = (world.subject(BOB_WEB), world.subject(BOB_X))
+
+    def queued_of_bob() -> dict[str, list[str]]:
+        return {k: sorted(b for b in v if any(s in b for s in bobs)) for k, v in world.queued_everywhere().items()}
+
+    bob_queued = queued_of_bob()
     assert list(world.traces(ANA_WEB.user_id)) and list(world.traces(ANA_X.handle))
 
     # When a compliance officer requests the erasure of both identities and the consumer runs
@@ -63,25 +74,32 @@ def test_erasure_leaves_no_trace_of_the_subject_and_touches_no_one_else(world):
     proof = world.erasure(request_id)
     assert proof["status"] == "COMPLETED" and proof["verified"] is True and proof["failure"] is None
     assert proof["erased"] == {
-        "idempotency": 3,  # the three deliveries' deduplication records
         "report_seen": 10,  # per interaction: its "interaction" fact and its "routed" fact
         "cases": 10,  # per interaction: the case row and its team row
         "interactions": 5,
         "subjects": 2,
+        "inbound-dlq": 1,  # her message that failed every retry
+        "route-dlq": 0,
+        "report-dlq": 1,  # its announcement, dead-lettered by the report consumer
     }
     assert [s["verified"] for s in proof["subjects"]] == [True, True]
+    assert [s["found"] for s in proof["subjects"]] == [True, True] and proof["not_found"] == 0
+    assert any("backup" in line for line in proof["not_reached"])
     assert proof["reference"] == "T-42" and proof["requested_by"] == "arn:aws:iam::123456789012:user/dpo"
     requested = datetime.fromisoformat(proof["requested_at"])
     assert datetime.fromisoformat(proof["due_at"]) == requested + timedelta(days=30)
     assert datetime.fromisoformat(proof["completed_at"]) >= requested
-    # And no table holds any of Ana's ids, handles, names or texts
+    # And no table and no queue holds any of Ana's ids, handles, names or texts
     assert list(world.traces(*identifying(ANA_WEB, world), *identifying(ANA_X, world))) == []
-    # And her pseudonymous ids remain only in the proof and the tombstones
+    # And her pseudonymous ids remain only in the proof and the tombstones (bus events still in flight to
+    # the route and report consumers are dropped by them: see the in-flight test below)
     for subject in (world.subject(ANA_WEB), world.subject(ANA_X)):
         assert {table for table, _ in world.traces(subject)} == {"erasure_requests", "suppressions"}
     # And Bob's items are all still there, unchanged
     bob_after = {key: [i for i in items if "bob" in json.dumps(i)] for key, items in world.scan_all().items()}
     assert bob_after == bob_before and bob_after["interactions"] and bob_after["cases"]
+    # And Bob's dead letters wait for their redrive, untouched
+    assert queued_of_bob() == bob_queued and bob_queued["inbound-dlq"] and bob_queued["report-dlq"]
     # And ErasureCompleted is on the bus, valid, with ids and counts only
     [event] = drain(events_url)
     schema = json.loads((SCHEMA_DIR / "events" / "ErasureCompleted.schema.json").read_text())
@@ -128,7 +146,7 @@ def test_a_platform_retry_after_erasure_is_not_stored_again(world):
     outcome = world.enrich()
     # Then it is acknowledged, but suppressed before anything is stored
     assert accepted["received"] == 1 and outcome.suppressed == 1 and outcome.stored == 0
-    assert InteractionRepository().get("generic:ana-retried") is None
+    assert InteractionRepository().get(world.ref("generic:ana-retried")) is None
     assert list(world.traces(*identifying(ANA_WEB, world))) == []
 
 
@@ -141,8 +159,8 @@ def test_a_message_that_occurs_after_the_erasure_is_processed_normally(world):
     world.deliver(ANA_WEB, "ana-after", "I am back", datetime.now(tz=UTC) + timedelta(minutes=1))
     outcome = world.enrich()
     # Then the new message is a new relationship: stored as usual
-    assert outcome.stored == 1 and InteractionRepository().get("generic:ana-after").text == "I am back"
-    assert InteractionRepository().get("generic:ana-before") is None
+    assert outcome.stored == 1 and InteractionRepository().get(world.ref("generic:ana-after")).text == "I am back"
+    assert InteractionRepository().get(world.ref("generic:ana-before")) is None
 
 
 def test_a_repeated_request_for_the_same_subject_is_harmless(world):
@@ -197,8 +215,6 @@ def test_a_store_failing_midway_fails_the_request_and_the_retry_finishes_it(worl
     request_id = world.request_erasure(ANA_X)
     [message] = world.receive("erasure")
     delivery = {"Records": [{"messageId": message["MessageId"], "body": message["Body"]}]}
-    from tests.support.apigw import LambdaContext
-
     # When the consumer runs
     result = world.handlers["erase"].lambda_handler(delivery, LambdaContext(remaining_ms=300_000))
     # Then the message is handed back to SQS, and the request is FAILED naming the store and the reason
@@ -209,7 +225,7 @@ def test_a_store_failing_midway_fails_the_request_and_the_retry_finishes_it(worl
     assert "BatchWriteItem" in failed["failure"]["reason"]
     assert "ProvisionedThroughputExceededException" in failed["failure"]["reason"]
     # And what was erased before the failure is already in the proof
-    assert failed["erased"]["idempotency"] == 0 and failed["erased"]["cases"] == 60
+    assert failed["erased"]["cases"] == 60
     assert failed["erased"]["report_seen"] == 60 and failed["erased"]["interactions"] == 25
 
     # When the store recovers and SQS delivers the message again
@@ -220,11 +236,13 @@ def test_a_store_failing_midway_fails_the_request_and_the_retry_finishes_it(worl
     done = world.erasure(request_id)
     assert done["status"] == "COMPLETED" and done["verified"] is True and done["failure"] is None
     assert done["erased"] == {
-        "idempotency": 0,
         "report_seen": 60,
         "cases": 60,
         "interactions": 30,
         "subjects": 1,
+        "inbound-dlq": 0,
+        "route-dlq": 0,
+        "report-dlq": 0,
     }
     assert done["attempts"] == 2
     assert list(world.traces(*identifying(ANA_X, world))) == []
@@ -342,14 +360,14 @@ def test_an_objection_stops_all_new_processing_until_lifted(world):
     later = datetime.now(tz=UTC) + timedelta(minutes=1)
     world.deliver(ANA_WEB, "ana-objected", "do not keep this", later)
     # Then nothing of hers is stored
-    assert world.enrich().suppressed == 1 and InteractionRepository().get("generic:ana-objected") is None
+    assert world.enrich().suppressed == 1 and InteractionRepository().get(world.ref("generic:ana-objected")) is None
     assert world.call("privacy", "GET", path)[1]["objection"] is True
     # When the objection is lifted
     status, body = world.call("privacy", "DELETE", path)
     assert status == 200 and body["objection"] is False
     world.deliver(ANA_WEB, "ana-welcome", "hello again", later)
     # Then her new messages are processed again
-    assert world.enrich().stored == 1 and InteractionRepository().get("generic:ana-welcome") is not None
+    assert world.enrich().stored == 1 and InteractionRepository().get(world.ref("generic:ana-welcome")) is not None
     # And nothing is left in the suppressions table for her
     assert world.scan_all()["suppressions"] == []
 
@@ -386,8 +404,7 @@ def test_the_export_returns_every_store_of_the_subject_and_nothing_of_others(wor
         stores["subjects"]["handles"] == [f"generic:{ANA_WEB.handle}"]
         and stores["subjects"]["interactions"] == 3
     )
-    assert {r["of"] for r in stores["idempotency"]} == {f"generic:{ANA_WEB.user_id}-r{n}" for n in range(3)}
-    assert {r["status"] for r in stores["idempotency"]} == {"COMPLETED"}
+    assert stores["inbound-dlq"] == [] and stores["report-dlq"] == []  # her dead letters are on x
     assert len(stores["cases"]) == 6 and {c["row"] for c in stores["cases"]} == {"case", "team"}
     assert len(stores["report_seen"]) == 6
     assert stores["suppressions"]["objected_at"] and stores["suppressions"]["objection_reference"] == "T-9"
@@ -400,7 +417,9 @@ def test_the_export_of_an_unknown_subject_is_empty_not_an_error(world):
     status, export = world.call("api", "GET", "/subjects/x/nobody/export")
     assert status == 200
     assert export["stores"] == {
-        "idempotency": [],
+        "inbound-dlq": [],
+        "route-dlq": [],
+        "report-dlq": [],
         "report_seen": [],
         "cases": [],
         "interactions": [],
@@ -426,4 +445,63 @@ def test_every_item_of_every_table_expires_after_its_data_class_retention(world)
             retention = timedelta(days=RETENTION_DAYS[key])
             assert now + retention - timedelta(days=2) <= expires <= now + retention + timedelta(days=1), key
             seen.add(key)
-    assert seen == set(TABLES) - {"counters"}  # spike counters appear only with a spike
+    # (spike counters appear only with a spike; claims live only while their batch runs)
+    assert seen == set(TABLES) - {"counters", "claims"}
+
+
+def test_report_events_still_in_flight_during_the_erasure_leave_nothing_after_it(world, monkeypatch):
+    # Given Ana's messages stored and announced: their events wait on the report queue, not yet counted
+    for n in range(2):
+        world.deliver(ANA_WEB, f"ana-inflight-report-{n}", f"counted late {n}", EARLIER)
+    world.enrich()
+    refs = [world.ref(f"generic:ana-inflight-report-{n}") for n in range(2)]
+    markers = [fact_key("interaction", ref) for ref in refs]
+    # When her erasure completes (verified) before the report consumer gets to those events
+    request_id = world.request_erasure(ANA_WEB)
+    world.run_erasures()
+    assert world.erasure(request_id)["verified"] is True
+    queued = world.receive("report")
+    ours = [m for m in queued if world.subject(ANA_WEB) in m["Body"]]
+    assert len(ours) >= 2
+    # And the report consumer then processes them
+    monkeypatch.setenv("REPORT_COUNTERS_TABLE", world.table("report_counters"))
+    monkeypatch.setenv("REPORT_SEEN_TABLE", world.table("report_seen"))
+    monkeypatch.setenv("SUPPRESSIONS_TABLE", world.table("suppressions"))
+    import report.handler as report_handler
+
+    report_handler.runtime.cache_clear()
+    try:
+        event = {"Records": [{"messageId": m["MessageId"], "body": m["Body"]} for m in ours]}
+        response = report_handler.lambda_handler(event, LambdaContext())
+    finally:
+        report_handler.runtime.cache_clear()
+    # Then they are acknowledged and no seen-marker derived from her ids is written after the erasure
+    assert response == {"batchItemFailures": []}
+    seen = {item["fact"]["S"] for item in world.scan_all()["report_seen"]}
+    assert seen.isdisjoint(markers)
+
+
+def test_an_unknown_user_id_completes_verified_but_says_nothing_was_found(world):
+    seed_ana_and_bob(world)
+    # When the officer mistypes Ana's id
+    request_id = world.request_erasure(Person("generic", "ana-4412", "", ""), ANA_WEB)
+    world.run_erasures()
+    proof = world.erasure(request_id)
+    # Then the request completes (nothing is held under that id) but says so, subject by subject
+    assert proof["status"] == "COMPLETED" and proof["verified"] is True
+    assert [s["found"] for s in proof["subjects"]] == [False, True] and proof["not_found"] == 1
+
+
+def test_an_id_erased_in_one_unicode_form_erases_the_other_form_too(world):
+    # Given a sender that wrote the same person's id decomposed (e + combining accent)
+    decomposed = Person("generic", "jose\u0301-77", "jose", "José")
+    world.deliver(decomposed, "jose-1", "hola, mi pedido", EARLIER)
+    world.enrich()
+    # When the officer erases the id as typed, composed (é)
+    request_id = world.request_erasure(Person("generic", "jos\u00e9-77", "", ""))
+    world.run_erasures()
+    # Then the stored person is found and erased: ids are matched in Unicode NFC everywhere
+    proof = world.erasure(request_id)
+    assert proof["verified"] is True and proof["subjects"][0]["found"] is True
+    assert proof["erased"]["interactions"] == 1
+    assert list(world.traces("hola, mi pedido", "jose\u0301-77")) == []

@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 
 import jsonschema
 import pytest
 from moto import mock_aws
 
+from socialcrm.dal.models import bind
+from socialcrm.dal.repository import InteractionRepository
+from socialcrm.dedupe import ClaimTable
+from socialcrm.enrich_batch import BatchOutcome, QueuedRecord, process_batch
+from socialcrm.events.publisher import EventPublisher
 from socialcrm.local.resources import create_resources
+from socialcrm.models import interaction_ref
+from socialcrm.privacy import NoSuppression
+from socialcrm.queueing import InboundQueue
 from socialcrm.schemas import SCHEMA_DIR
+from socialcrm.topology import BUS_NAME
 from tests.conftest import DEV_SECRETS
 from tests.support.apigw import LambdaContext, http_event
+from tests.support.pipeline import analysed
 
 COMMENT = {
     "object": "page",
@@ -98,9 +109,12 @@ def test_a_signed_delivery_is_queued_as_a_normalised_interaction(pipeline, dev_s
     response = post_meta(handler, comment_delivery(), dev_secrets)
     # Then it is accepted and one interaction is on the inbound queue, keyed and pseudonymised
     assert response["statusCode"] == 200
-    assert json.loads(response["body"]) == {"received": 1, "queued": 1, "duplicates": 0}
+    assert json.loads(response["body"]) == {"received": 1, "queued": 1, "refused": 0}
     [message] = queued(resources)
     assert message["interaction_id"] == "facebook:12345_98765"
+    assert message["interaction_ref"] == interaction_ref(
+        dev_secrets.subject_pepper.get_secret_value(), "facebook:12345_98765"
+    )
     assert message["text"] == "कितने का है? How much?"
     assert message["author"]["user_id"] == "7234567890123456"
     from socialcrm.models import subject_id
@@ -111,27 +125,48 @@ def test_a_signed_delivery_is_queued_as_a_normalised_interaction(pipeline, dev_s
     jsonschema.validate(message, json.loads((SCHEMA_DIR / "interaction.schema.json").read_text()))
 
 
-def test_a_retried_delivery_is_acknowledged_and_queued_once(pipeline, dev_secrets):
+def enrich_queued(resources) -> BatchOutcome:
+    """Feed what the inbound queue holds to the enrich stage, as one batch."""
+    bind({"interactions": "socialcrm-interactions", "subjects": "socialcrm-subjects"}, region="eu-west-1")
+    now = datetime.now(tz=UTC)
+    return process_batch(
+        [QueuedRecord(f"m-{n}", json.dumps(body)) for n, body in enumerate(queued(resources))],
+        enrich=lambda items: [analysed(i) for i in items],
+        store=InteractionRepository(),
+        claims=ClaimTable("socialcrm-claims"),
+        publisher=EventPublisher(BUS_NAME, "socialcrm.enrich", backoff_seconds=0),
+        pending_queue=InboundQueue(resources.queue_urls["inbound"]),
+        suppression=NoSuppression(),
+        now=now,
+        deadline=now + timedelta(seconds=60),
+    )
+
+
+def test_a_delivery_retried_three_times_is_acknowledged_each_time_and_stored_once(pipeline, dev_secrets):
     handler, resources = pipeline
     body = comment_delivery()
-    first = post_meta(handler, body, dev_secrets)
-    # When the platform retries the very same delivery
-    second = post_meta(handler, body, dev_secrets)
-    # Then both are 200 and only the first reached the queue
-    assert first["statusCode"] == second["statusCode"] == 200
-    assert json.loads(second["body"]) == {"received": 1, "queued": 0, "duplicates": 1}
-    assert len(queued(resources)) == 1
+    # When the platform delivers the same comment, then retries it three times
+    answers = [post_meta(handler, body, dev_secrets) for _ in range(4)]
+    # Then every answer is 200 with the comment queued (the webhook waits on the queue alone)
+    assert [a["statusCode"] for a in answers] == [200] * 4
+    assert all(json.loads(a["body"])["queued"] == 1 for a in answers)
+    # And the enrich stage stores it once and drops the three copies before analysing them
+    outcome = enrich_queued(resources)
+    assert outcome.stored == 1 and outcome.duplicates == 3 and outcome.analysed == 1
 
 
-def test_the_same_message_in_another_delivery_is_queued_once(pipeline, dev_secrets):
+def test_the_same_message_in_another_delivery_is_stored_once(pipeline, dev_secrets):
     handler, resources = pipeline
     post_meta(handler, comment_delivery(), dev_secrets)
-    # Given a different delivery (another entry time) that repeats the same comment
+    enrich_queued(resources)
+    # Given a different delivery (another entry time) that repeats the same comment, later
     payload = json.loads(comment_delivery())
     payload["entry"][0]["time"] += 60
     response = post_meta(handler, json.dumps(payload).encode(), dev_secrets)
-    assert json.loads(response["body"])["duplicates"] == 1
-    assert len(queued(resources)) == 1
+    assert response["statusCode"] == 200
+    # Then the enrich stage finds it stored and neither analyses nor stores it again
+    outcome = enrich_queued(resources)
+    assert outcome.stored == 0 and outcome.duplicates == 1 and outcome.analysed == 0
 
 
 def test_a_base64_encoded_body_is_verified_over_its_decoded_bytes(pipeline, dev_secrets):
@@ -216,7 +251,7 @@ def test_a_delivery_of_25_comments_is_queued_whole_in_batches(pipeline, dev_secr
         for n in range(25)
     ]
     response = post_meta(handler, json.dumps(payload).encode(), dev_secrets)
-    assert json.loads(response["body"]) == {"received": 25, "queued": 25, "duplicates": 0}
+    assert json.loads(response["body"]) == {"received": 25, "queued": 25, "refused": 0}
     assert sorted(m["native_id"] for m in queued(resources)) == sorted(f"12345_{n}" for n in range(25))
 
 
@@ -239,3 +274,66 @@ def test_a_handshake_with_the_wrong_verify_token_is_403(pipeline):
     response = handler.lambda_handler(http_event("GET", "/webhooks/meta", query=query), LambdaContext())
     assert response["statusCode"] == 403
     assert json.loads(response["body"])["error"] == "invalid_verify_token"
+
+
+# --- signed timestamps are checked against the clock of the request ------------------------------------
+
+TEN_MINUTES = 600
+EVENTS = DEV_SECRETS.parents[1] / "tests" / "events"  # DEV_SECRETS is <root>/config/dev-secrets.json
+
+
+def post_signed(handler, platform: str, body: bytes, headers: dict[str, str]) -> dict:
+    event = http_event(
+        "POST", f"/webhooks/{platform}", body=body, headers={**headers, "content-type": "application/json"}
+    )
+    return handler.lambda_handler(event, LambdaContext())
+
+
+def tiktok_delivery(dev_secrets, signed_at: float) -> tuple[bytes, dict[str, str]]:
+    from socialcrm.platforms.tiktok import signed_headers
+
+    body = (EVENTS / "tiktok" / "im_receive_msg.json").read_bytes()
+    return body, signed_headers(body, dev_secrets.tiktok, signed_at)
+
+
+def generic_delivery(dev_secrets, signed_at: float) -> tuple[bytes, dict[str, str]]:
+    from socialcrm.platforms.generic import signed_headers
+
+    body = (EVENTS / "generic" / "review.json").read_bytes()
+    return body, signed_headers(body, dev_secrets.generic, signed_at, msg_id="msg_clock_test")
+
+
+DELIVERIES = [
+    pytest.param("tiktok", tiktok_delivery, id="tiktok"),
+    pytest.param("generic", generic_delivery, id="generic (Standard Webhooks)"),
+]
+
+
+@pytest.mark.parametrize(("platform", "delivery"), DELIVERIES)
+@pytest.mark.parametrize("age", [TEN_MINUTES, -TEN_MINUTES], ids=["ten minutes old", "ten minutes ahead"])
+def test_a_delivery_signed_ten_minutes_away_from_now_is_refused_with_401_and_nothing_queued(
+    pipeline, dev_secrets, platform, delivery, age
+):
+    # Given a delivery correctly signed, but with a signed timestamp ten minutes from the real clock
+    handler, resources = pipeline
+    body, headers = delivery(dev_secrets, time.time() - age)
+    # When the platform's route receives it
+    response = post_signed(handler, platform, body, headers)
+    # Then it is refused as stale, with the API's JSON error, and nothing is queued
+    assert response["statusCode"] == 401
+    assert response["headers"]["Content-Type"].startswith("application/json")
+    assert json.loads(response["body"])["error"] == "stale_timestamp"
+    assert queued(resources) == []
+
+
+@pytest.mark.parametrize(("platform", "delivery"), DELIVERIES)
+def test_a_delivery_signed_just_now_is_accepted_and_queued(pipeline, dev_secrets, platform, delivery):
+    # Given the same delivery signed a moment ago
+    handler, resources = pipeline
+    body, headers = delivery(dev_secrets, time.time() - 5)
+    # When the platform's route receives it
+    response = post_signed(handler, platform, body, headers)
+    # Then it is accepted and its one interaction is on the inbound queue
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["queued"] == 1
+    assert [message["platform"] for message in queued(resources)] == [platform]

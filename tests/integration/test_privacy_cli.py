@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -33,6 +34,8 @@ class Gateway(BaseHTTPRequestHandler):
     world: World
     requests: list[dict[str, Any]]
     consumer_after_reads = 1
+    # Whether the function gets the path percent-decoded (as uvicorn hands it over) or as it was sent.
+    decodes_paths = False
 
     def _handle(self) -> None:
         length = int(self.headers.get("content-length") or 0)
@@ -40,6 +43,8 @@ class Gateway(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         self.requests.append({"method": self.command, "path": self.path, "headers": headers})
         path = self.path.split("?")[0]
+        if self.decodes_paths:
+            path = unquote(path)
         if self.command == "GET" and path.startswith("/erasure-requests/"):
             reads = sum(1 for r in self.requests if r["path"] == self.path)
             if reads > self.consumer_after_reads:
@@ -159,6 +164,65 @@ def test_objections_are_recorded_shown_and_lifted(api, capsys):
     assert code == 0 and "objection lifted" in out
     code, out, _ = run(capsys, "privacy", "objection", *base)
     assert "no objection" in out
+
+
+AWKWARD_USER_IDS = [
+    "shop/ana",
+    "ana#1",
+    "ana?x=1",
+    'ana "the" customer',
+    "dom\\ana",
+    "ana\tq",
+    "jose\u0301",
+    "ana 🛍️",
+    "~ana",
+    "x" * 255 + "/",
+]
+
+
+@pytest.mark.parametrize("decodes_paths", [False, True], ids=["path as sent", "path decoded"])
+def test_export_and_objections_reach_users_whose_ids_no_plain_path_segment_can_carry(
+    api, capsys, decodes_paths
+):
+    # Given customers of a Standard Webhooks sender whose user ids hold /, #, ?, quotes, a backslash,
+    # a tab, a combining accent, an emoji, a leading ~, or 256 characters, each with a stored review
+    world, url, requests = api
+    world.gateway.decodes_paths = decodes_paths
+    people = [Person("generic", user_id, "customer", "A Customer") for user_id in AWKWARD_USER_IDS]
+    for n, person in enumerate(people):
+        world.deliver(person, f"cli-review-{n}", f"review {n}", EARLIER)
+    world.enrich()
+    for person in people:
+        base = ("--local", "--api-url", url, "--platform", "generic", "--user-id", person.user_id)
+        subject = world.subject(person)
+        # When the officer exports the customer, records an objection, shows it and lifts it
+        code, out, err = run(capsys, "privacy", "export", *base)
+        assert code == 0, err
+        document = json.loads(out)
+        assert document["subject_id"] == subject
+        assert [i["author"]["user_id"] for i in document["stores"]["interactions"]] == [person.user_id]
+        code, out, err = run(capsys, "privacy", "object", *base, "--reference", "T-5")
+        assert code == 0 and f"objection recorded for subject {subject}" in out, err
+        code, out, _ = run(capsys, "privacy", "objection", *base)
+        assert code == 0 and f"subject {subject}: objected since" in out
+        code, out, _ = run(capsys, "privacy", "lift-objection", *base)
+        assert code == 0 and f"objection lifted for subject {subject}" in out
+        code, out, _ = run(capsys, "privacy", "objection", *base)
+        assert code == 0 and f"subject {subject}: no objection" in out
+    # Then every such id travelled as one ~ segment, with nothing for a gateway to decode
+    sent = [r["path"].split("/")[3] for r in requests if r["path"].startswith("/subjects/")]
+    assert len(sent) == 5 * len(people)
+    assert all(segment.startswith("~") and "%" not in segment for segment in sent)
+
+
+def test_plain_user_ids_travel_as_they_are(api, capsys):
+    _, url, requests = api
+    code, _, err = run(
+        capsys, "privacy", "objection", "--local", "--api-url", url,
+        "--platform", "whatsapp", "--user-id", "wa.id:+91-98765,43210=@x_y",
+    )  # fmt: skip
+    assert code == 0, err
+    assert requests[-1]["path"] == "/subjects/whatsapp/wa.id:+91-98765,43210=@x_y/objection"
 
 
 def test_a_failed_erasure_exits_1_naming_the_store_and_how_to_restart(api, capsys):

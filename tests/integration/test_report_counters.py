@@ -12,6 +12,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from socialcrm.local.resources import create_resources
+from socialcrm.privacy.suppression import SuppressionTable
 from socialcrm.reporting.consumer import QueuedRecord, process_batch
 from socialcrm.reporting.counters import CounterRepository, CounterStoreError, Recorded
 from socialcrm.reporting.facts import facts_of
@@ -20,6 +21,7 @@ from socialcrm.topology import TABLES
 from tests.support.apigw import LambdaContext
 from tests.support.report_events import (
     SUBJECT,
+    T0,
     body,
     case_updated,
     enriched,
@@ -45,7 +47,7 @@ def counters():
 
 def run(repository, *bodies):
     batch = [QueuedRecord(f"m-{i}", text) for i, text in enumerate(bodies)]
-    return process_batch(batch, counters=repository, now=NOW)
+    return process_batch(batch, counters=repository, now=NOW, erased_at=lambda _subject: None)
 
 
 def summary(repository, **filters):
@@ -209,6 +211,7 @@ def test_the_handler_reports_unreadable_records_and_counts_the_rest(counters, mo
     for name, value in {
         "REPORT_COUNTERS_TABLE": COUNTERS,
         "REPORT_SEEN_TABLE": SEEN,
+        "SUPPRESSIONS_TABLE": TABLES["suppressions"].local_name,
         "AWS_REGION": "eu-west-1",
     }.items():
         monkeypatch.setenv(name, value)
@@ -248,3 +251,29 @@ def test_a_range_is_read_day_by_day_counting_the_items_read_and_skipping_the_tea
     with_routed = counters.load(date(2026, 11, 21), date(2026, 11, 23))
     assert ("2026-11-22", "routed|support|x|NEGATIVE|en") in {(c.day, c.dimension) for c in with_routed.cells}
     assert with_routed.items_read == 4
+
+
+def test_the_handler_drops_the_in_flight_facts_of_an_erased_subject(counters, monkeypatch):
+    # Given the report function's environment, and a subject erased after their message occurred
+    for name, value in {
+        "REPORT_COUNTERS_TABLE": COUNTERS,
+        "REPORT_SEEN_TABLE": SEEN,
+        "SUPPRESSIONS_TABLE": TABLES["suppressions"].local_name,
+        "AWS_REGION": "eu-west-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    SuppressionTable(TABLES["suppressions"].local_name).tombstone(SUBJECT, T0 + timedelta(minutes=1))
+    import report.handler as handler
+
+    handler.runtime.cache_clear()
+    try:
+        # When the event about that message, still queued when the erasure ran, arrives afterwards
+        event = sqs_event([body(enriched(1)), body(routed("c1", teams=["support"]))])
+        response = handler.lambda_handler(event, LambdaContext())
+    finally:
+        handler.runtime.cache_clear()
+    # Then it is acknowledged and nothing is written: no seen-marker, no counter
+    assert response == {"batchItemFailures": []}
+    dynamodb = boto3.client("dynamodb")
+    assert dynamodb.scan(TableName=SEEN)["Items"] == []
+    assert dynamodb.scan(TableName=COUNTERS)["Items"] == []

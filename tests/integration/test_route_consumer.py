@@ -21,7 +21,7 @@ from socialcrm.routing.spikes import bucket_start
 from socialcrm.schemas import SCHEMA_DIR
 from socialcrm.topology import BUS_NAME
 from tests.support.apigw import LambdaContext
-from tests.support.pipeline import analysed, capture_bus_events, drain, interaction
+from tests.support.pipeline import analysed, capture_bus_events, drain, interaction, ref
 from tests.support.routing import announce, receive_all, routing_environment, schedules, store, team_queue
 
 NOW = datetime.now(tz=UTC).replace(microsecond=0)
@@ -67,7 +67,7 @@ def test_an_enriched_complaint_opens_one_case_with_clocks_and_events(aws):
     response = run_handler(handler, env)
     # Then nothing failed and one case is open for support and product at P2, saying why
     assert response == {"batchItemFailures": []}
-    case = CaseRepository().get(case_id_for("x:1"))
+    case = CaseRepository().get(case_id_for(ref("x:1")))
     assert case.teams == ["support", "product"] and case.priority == "P2"
     assert case.rules == ["complaint", "complaint-negative"] and "complaint" in case.tags
     # And its SLA is 60 minutes from when we received the message, with a warning at 80%
@@ -85,7 +85,7 @@ def test_an_enriched_complaint_opens_one_case_with_clocks_and_events(aws):
         "check": "due",
     }
     # And the interaction now shows its routing
-    stored = InteractionRepository().get("x:1")
+    stored = InteractionRepository().get(ref("x:1"))
     assert stored.routing.teams == ["support", "product"] and stored.routing.rules == case.rules
     # And InteractionRouted is on the bus, valid for its schema, with no text, name or handle
     (event,) = drain(events_url)
@@ -113,7 +113,7 @@ def test_duplicate_events_never_open_a_second_case(aws):
         "team",
         "team",
     ]  # the case, queued for sales and marketing
-    assert [e["detail"]["interaction_id"] for e in drain(events_url)] == ["x:2"]
+    assert [e["detail"]["interaction_ref"] for e in drain(events_url)] == [ref("x:2")]
     assert len(schedules()) == 2
 
 
@@ -129,7 +129,7 @@ def test_an_angry_influencer_notifies_pr_without_personal_data(aws):
     store(item, at=NOW)
     announce(item)
     run_handler(handler, env)
-    case = CaseRepository().get(case_id_for("x:3"))
+    case = CaseRepository().get(case_id_for(ref("x:3")))
     assert case.priority == "P1" and "pr" in case.teams
     (notification,) = drain(team_queue("pr"))
     assert notification["reason"] == "opened" and notification["case_id"] == case.case_id
@@ -147,7 +147,7 @@ def test_an_interaction_whose_sentiment_is_pending_waits_for_its_second_announce
     announce(pending)
     # When routed, Then no case opens yet: sentiment-aware rules cannot judge it
     assert run_handler(handler, env) == {"batchItemFailures": []}
-    assert CaseRepository().get(case_id_for("x:4")) is None
+    assert CaseRepository().get(case_id_for(ref("x:4"))) is None
     assert drain(events_url) == []
 
     # When it is enriched later and announced again
@@ -155,7 +155,7 @@ def test_an_interaction_whose_sentiment_is_pending_waits_for_its_second_announce
     announce(analysed_item)
     assert run_handler(handler, env) == {"batchItemFailures": []}
     # Then one case opens, judged on the sentiment that arrived, and is announced once
-    case = CaseRepository().get(case_id_for("x:4"))
+    case = CaseRepository().get(case_id_for(ref("x:4")))
     assert case is not None and case.sentiment == "NEGATIVE" and "complaint" in case.rules
     routed = [e for e in drain(events_url) if e["detail-type"] == "InteractionRouted"]
     assert [e["detail"]["case_id"] for e in routed] == [case.case_id]
@@ -163,7 +163,7 @@ def test_an_interaction_whose_sentiment_is_pending_waits_for_its_second_announce
     # When that announcement is redelivered, Then nothing new: the same case, no second announcement
     announce(analysed_item)
     assert run_handler(handler, env) == {"batchItemFailures": []}
-    assert CaseRepository().get(case_id_for("x:4")) == case
+    assert CaseRepository().get(case_id_for(ref("x:4"))) == case
     assert [e for e in drain(events_url) if e["detail-type"] == "InteractionRouted"] == []
 
 
@@ -209,8 +209,8 @@ def test_a_case_whose_event_could_not_be_published_is_announced_by_the_retry(aws
     # And the retry finishes the work without opening another case
     second = route_batch([record(item)], ports=ports_with_flaky, now=NOW)
     assert second.failed == [] and second.opened == 0
-    assert [e["detail"]["case_id"] for e in drain(events_url)] == [case_id_for("x:5")]
-    assert CaseRepository().get(case_id_for("x:5")).announced
+    assert [e["detail"]["case_id"] for e in drain(events_url)] == [case_id_for(ref("x:5"))]
+    assert CaseRepository().get(case_id_for(ref("x:5"))).announced
 
 
 def test_a_duplicate_processed_while_the_first_copy_is_unfinished_never_announces_the_case(aws):
@@ -227,7 +227,7 @@ def test_a_duplicate_processed_while_the_first_copy_is_unfinished_never_announce
     assert second.failed == [] and second.duplicates == 1 and drain(events_url) == []
     # And the first copy's retry announces the case, once
     assert route_batch([record(item, "copy-1")], ports=flaky, now=NOW).failed == []
-    assert [e["detail"]["case_id"] for e in drain(events_url)] == [case_id_for("x:6")]
+    assert [e["detail"]["case_id"] for e in drain(events_url)] == [case_id_for(ref("x:6"))]
 
 
 def test_a_burst_of_negative_messages_is_one_spike_and_one_pr_case_per_topic(aws):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 
-from socialcrm.models import Author, Interaction, Sentiment, SentimentScores, subject_id
+from socialcrm.models import Author, Interaction, Sentiment, SentimentScores, interaction_ref, subject_id
 from socialcrm.topology import BUS_NAME
 
 PEPPER = "test-pepper-0123456789abcdef"
@@ -26,6 +26,7 @@ def interaction(
 ) -> Interaction:
     return Interaction(
         interaction_id=f"{platform}:{n}",
+        interaction_ref=interaction_ref(PEPPER, f"{platform}:{n}"),
         subject_id=subject_id(PEPPER, platform, user),
         platform=platform,  # type: ignore[arg-type]
         kind="mention",
@@ -35,6 +36,11 @@ def interaction(
         occurred_at=T0 + timedelta(minutes=minutes),
         received_at=T0 + timedelta(minutes=minutes, seconds=1),
     )
+
+
+def ref(interaction_id: str) -> str:
+    """The interaction_ref of a platform id under the tests' pepper (``ref("x:1")``)."""
+    return interaction_ref(PEPPER, interaction_id)
 
 
 def analysed(item: Interaction, label: str = "NEGATIVE", language: str = "en") -> Interaction:

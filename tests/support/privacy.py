@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -18,12 +18,13 @@ from socialcrm.dal.models import bind
 from socialcrm.dal.repository import InteractionRepository
 from socialcrm.dal.routing import CaseRepository
 from socialcrm.dal.routing import bind as bind_routing
+from socialcrm.dedupe import ClaimTable
 from socialcrm.enrich_batch import BatchOutcome, QueuedRecord, process_batch
 from socialcrm.events.models import InteractionEnriched
 from socialcrm.events.publisher import EventPublisher
 from socialcrm.local.moto_patches import speed_up_transactions
 from socialcrm.local.resources import LocalResources, create_resources
-from socialcrm.models import Interaction, subject_id
+from socialcrm.models import Interaction, interaction_ref, subject_id
 from socialcrm.platforms.generic import signed_headers
 from socialcrm.privacy.suppression import DynamoSuppressionCheck, SuppressionTable
 from socialcrm.queueing import InboundQueue
@@ -36,6 +37,7 @@ from tests.conftest import DEV_SECRETS
 from tests.support.apigw import LambdaContext, http_event
 from tests.support.pipeline import analysed
 
+EARLIER_TODAY = datetime.now(tz=UTC) - timedelta(hours=1)
 DECISION = Decision(
     teams=("support",),
     priority="P2",
@@ -67,7 +69,7 @@ class World:
     handlers: dict[str, Any]
     secrets: Any
     texts: dict[str, list[str]] = field(default_factory=dict)  # user_id -> texts delivered
-    routed: set[str] = field(default_factory=set)  # interaction ids given a case and counted
+    routed: set[str] = field(default_factory=set)  # interaction refs given a case and counted
     # One repository (one botocore client) each: building clients is what costs time on moto.
     interactions: InteractionRepository = field(default_factory=InteractionRepository)
     cases: CaseRepository = field(default_factory=CaseRepository)
@@ -105,10 +107,11 @@ class World:
         self.texts.setdefault(person.user_id, []).append(text)
         return json.loads(response["body"])  # type: ignore[no-any-return]
 
-    def store(self, person: Person, n: int, text: str, occurred_at: datetime) -> Interaction:
-        """An interaction stored directly (for platforms other than generic), with its case and report facts."""
+    def interaction(self, person: Person, n: int, text: str, occurred_at: datetime) -> Interaction:
+        """An analysed interaction of the person (not stored)."""
         item = Interaction(
             interaction_id=f"{person.platform}:{person.user_id}-{n}",
+            interaction_ref=interaction_ref(self.pepper, f"{person.platform}:{person.user_id}-{n}"),
             subject_id=self.subject(person),
             platform=person.platform,  # type: ignore[arg-type]
             kind="comment",
@@ -118,9 +121,13 @@ class World:
             occurred_at=occurred_at,
             received_at=datetime.now(tz=UTC),
         )
-        item = analysed(item)
-        assert self.interactions.store_new(item, enriched_at=datetime.now(tz=UTC))
         self.texts.setdefault(person.user_id, []).append(text)
+        return analysed(item)
+
+    def store(self, person: Person, n: int, text: str, occurred_at: datetime) -> Interaction:
+        """An interaction stored directly (for platforms other than generic), with its case and report facts."""
+        item = self.interaction(person, n, text, occurred_at)
+        assert self.interactions.store_new(item, enriched_at=datetime.now(tz=UTC))
         self.route_and_count(item)
         return item
 
@@ -140,15 +147,17 @@ class World:
             records,
             enrich=lambda items: [analysed(i) for i in items],
             store=self.interactions,
+            claims=ClaimTable(self.table("claims")),
             publisher=EventPublisher(BUS_NAME, "socialcrm.enrich", backoff_seconds=0),
             pending_queue=InboundQueue(self.resources.queue_urls["inbound"]),
             suppression=DynamoSuppressionCheck(SuppressionTable(self.table("suppressions")), cache_seconds=0),
             now=datetime.now(tz=UTC),
+            deadline=datetime.now(tz=UTC) + timedelta(seconds=60),
         )
         for item in (Interaction.model_validate_json(r.body) for r in records):
-            stored = self.interactions.get(item.interaction_id)
-            if stored is not None and item.interaction_id not in self.routed:
-                self.routed.add(item.interaction_id)
+            stored = self.interactions.get(item.interaction_ref)
+            if stored is not None and item.interaction_ref not in self.routed:
+                self.routed.add(item.interaction_ref)
                 self.route_and_count(stored)
         return outcome
 
@@ -157,7 +166,12 @@ class World:
     def call(
         self, function: str, method: str, path: str, body: Any = None, principal: str | None = None
     ) -> tuple[int, Any]:
-        event = http_event(method, path, body=None if body is None else json.dumps(body))
+        event = http_event(
+            method,
+            path,
+            body=None if body is None else json.dumps(body),
+            headers=None if body is None else {"content-type": "application/json"},
+        )
         if principal:
             event["requestContext"]["authorizer"] = {"iam": {"userArn": principal}}
         response = self.handlers[function].lambda_handler(event, LambdaContext())
@@ -197,6 +211,10 @@ class World:
     def subject(self, person: Person) -> str:
         return subject_id(self.pepper, person.platform, person.user_id)
 
+    def ref(self, interaction_id: str) -> str:
+        """The interaction_ref of a platform id under this world's pepper."""
+        return interaction_ref(self.pepper, interaction_id)
+
     def table(self, key: str) -> str:
         return self.resources.environment[TABLES[key].env_var]
 
@@ -223,14 +241,57 @@ class World:
             out[key] = items
         return out
 
+    def dead_letters(self, person: Person, n: int, text: str) -> Interaction:
+        """A message of the person whose retries were spent: in the inbound DLQ, and its announcement in
+        the report DLQ."""
+        item = self.interaction(person, 900 + n, text, EARLIER_TODAY)
+        self.dead_letter("inbound", item.model_dump_json())
+        event = {
+            "detail-type": "InteractionEnriched",
+            "source": "socialcrm.enrich",
+            "detail": InteractionEnriched.of(item).model_dump(mode="json"),
+        }
+        self.dead_letter("report", json.dumps(event))
+        return item
+
+    def dead_letter(self, queue: str, body: str) -> None:
+        """Put a message straight into a queue's DLQ, as SQS does when its retries are spent."""
+        boto3.client("sqs").send_message(QueueUrl=self.resources.dlq_urls[queue], MessageBody=body)
+
+    def queued_everywhere(self) -> dict[str, list[str]]:
+        """Every message body of every DLQ, read and made visible again (a test's look). Work queues are
+        not read: each receive counts toward their redrive to the DLQ, and their messages are in flight."""
+        sqs = boto3.client("sqs")
+        urls = {f"{key}-dlq": url for key, url in self.resources.dlq_urls.items()}
+        out: dict[str, list[str]] = {}
+        for key, url in urls.items():
+            received = []
+            while True:
+                got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60)
+                if not got.get("Messages"):
+                    break
+                received += got["Messages"]
+            for message in received:
+                sqs.change_message_visibility(
+                    QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+            out[key] = [message["Body"] for message in received]
+        return out
+
     def traces(self, *needles: str) -> Iterator[tuple[str, str]]:
-        """(table, needle) for each needle found anywhere in any item of any table."""
+        """(store, needle) for each needle found anywhere in any item of any table or any queued message."""
         for table, items in self.scan_all().items():
             for item in items:
                 text = json.dumps(item, ensure_ascii=False)
                 for needle in needles:
                     if needle in text:
                         yield table, needle
+        for queue, bodies in self.queued_everywhere().items():
+            for body in bodies:
+                text = json.dumps(json.loads(body), ensure_ascii=False)
+                for needle in needles:
+                    if needle in text:
+                        yield f"queue:{queue}", needle
 
 
 def bind_all(resources: LocalResources) -> None:
@@ -252,6 +313,7 @@ def privacy_world(monkeypatch: Any, secrets: Any, *, settle_seconds: int = 0) ->
         monkeypatch.setenv("SOCIALCRM_SECRETS_FILE", str(DEV_SECRETS))
         monkeypatch.delenv("SECRETS_NAME", raising=False)
         monkeypatch.setenv("ERASURE_SETTLE_SECONDS", str(settle_seconds))
+        monkeypatch.setenv("DLQ_SCAN_WAIT_SECONDS", "0")
         import api.handler
         import erase.handler
         import ingest.handler

@@ -16,6 +16,7 @@ from socialcrm.events.models import (
     SlaBreached,
     SpikeDetected,
 )
+from tests.support.pipeline import ref
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 SUBJECT = "a" * 64
@@ -43,7 +44,7 @@ def enriched(
         values[sentiment.lower()] = 0.85
         scores = values
     return InteractionEnriched(
-        interaction_id=f"{platform}:{n}",
+        interaction_ref=ref(f"{platform}:{n}"),
         subject_id=SUBJECT,
         platform=platform,  # type: ignore[arg-type]
         kind="mention",
@@ -68,7 +69,7 @@ def routed(
 ) -> InteractionRouted:
     return InteractionRouted(
         case_id=case,
-        interaction_id=f"{platform}:{case}",
+        interaction_ref=ref(f"{platform}:{case}"),
         subject_id=SUBJECT,
         platform=platform,  # type: ignore[arg-type]
         kind="mention",

@@ -95,7 +95,7 @@ def build_router(runtime: Callable[[], CasesRuntime]) -> Router:
         ),
         responses={
             200: {"description": "The case after the change", "content": {JSON: {"model": CaseView}}},
-            **documented_errors(400, 404, 503),
+            **documented_errors(400, 404, 415, 503),
         },
     )
     def patch_case(case_id: str, body: Annotated[CasePatch, Body()]) -> dict[str, Any]:

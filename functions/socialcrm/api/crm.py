@@ -9,12 +9,14 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
+from socialcrm.api.path_ids import InteractionIdSegment, UserIdSegment, decode_path_id
 from socialcrm.api.responses import documented_errors
 from socialcrm.dal.repository import InteractionRepository, SubjectRepository
-from socialcrm.errors import BadRequestError, ConfigurationError, NotFoundError
-from socialcrm.models import PLATFORMS, subject_id
+from socialcrm.errors import ConfigurationError, NotFoundError
+from socialcrm.models import interaction_ref
 from socialcrm.observability import logger
 from socialcrm.privacy.access import export_subject as export_subject_data
+from socialcrm.privacy.access import subject_of
 from socialcrm.privacy.stores import StoreRegistry
 from socialcrm.privacy.suppression import SuppressionTable
 from socialcrm.secrets import SecretsSource
@@ -32,12 +34,10 @@ class CrmRuntime:
     suppressions: SuppressionTable | None = None
 
 
-def _subject(runtime: CrmRuntime, platform: str, user_id: str) -> str:
-    if platform not in PLATFORMS:
-        raise BadRequestError(f"'{platform}' is not a platform; use one of {', '.join(PLATFORMS)}.")
-    if not user_id:
-        raise BadRequestError("The user id is empty.")
-    return subject_id(runtime.secrets.get().subject_pepper.get_secret_value(), platform, user_id)
+def _subject(runtime: CrmRuntime, platform: str, user_id_segment: str) -> str:
+    """The subject_id of a ``/subjects/{platform}/{user_id}`` path (``user_id`` in the path-id encoding)."""
+    pepper = runtime.secrets.get().subject_pepper.get_secret_value()
+    return subject_of(pepper, platform, decode_path_id(user_id_segment, "user id"))
 
 
 def build_router(runtime: Callable[[], CrmRuntime]) -> Router:
@@ -46,12 +46,15 @@ def build_router(runtime: Callable[[], CrmRuntime]) -> Router:
     @router.get(
         "/interactions/<interaction_id>",
         summary="One enriched interaction",
-        responses={200: {"description": "The interaction"}, **documented_errors(404)},
+        responses={200: {"description": "The interaction"}, **documented_errors(400, 404)},
     )
-    def get_interaction(interaction_id: str) -> dict[str, Any]:
-        interaction = runtime().interactions.get(interaction_id)
+    def get_interaction(interaction_id: InteractionIdSegment) -> dict[str, Any]:
+        env = runtime()
+        wanted = decode_path_id(interaction_id, "interaction id")
+        pepper = env.secrets.get().subject_pepper.get_secret_value()
+        interaction = env.interactions.get(interaction_ref(pepper, wanted))
         if interaction is None:
-            raise NotFoundError(f"No interaction '{interaction_id}'.")
+            raise NotFoundError(f"No interaction {wanted!r}.")
         return interaction.model_dump(mode="json")
 
     @router.get(
@@ -62,7 +65,7 @@ def build_router(runtime: Callable[[], CrmRuntime]) -> Router:
     )
     def get_timeline(
         platform: str,
-        user_id: str,
+        user_id: UserIdSegment,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 25,
         cursor: Annotated[str | None, Query(max_length=2048)] = None,
     ) -> dict[str, Any]:
@@ -78,7 +81,7 @@ def build_router(runtime: Callable[[], CrmRuntime]) -> Router:
         description="One JSON document: each personal-data store, and the subject's suppression state.",
         responses={200: {"description": "The subject's data from every store"}, **documented_errors(400)},
     )
-    def export_subject(platform: str, user_id: str) -> dict[str, Any]:
+    def export_subject(platform: str, user_id: UserIdSegment) -> dict[str, Any]:
         env = runtime()
         subject = _subject(env, platform, user_id)
         if env.stores is None or env.suppressions is None:

@@ -17,7 +17,11 @@ TITLE = "socialcrm"
 VERSION = "1.0.0"
 DESCRIPTION = (
     "Social CRM pipeline. /webhooks/{platform} is called by social platforms and authenticated by their "
-    "signatures; every other route is IAM-authorised (SigV4) in AWS and open on loopback in the local stack."
+    "signatures; every other route is IAM-authorised (SigV4) in AWS and open on loopback in the local stack. "
+    "Those routes take JSON bodies only (application/json or application/*+json, UTF-8; a body of any "
+    "other Content-Type, or of none, is a 415), and carry platform ids in paths in one encoding: a segment that "
+    "starts with ~ is the base64url of the id's UTF-8 bytes, any other segment is the id percent-decoded. "
+    'Every error body is {"error": code, "message": text}.'
 )
 
 

@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, Field
 
+from socialcrm.api.path_ids import UserIdSegment, decode_path_id
 from socialcrm.api.responses import JSON, ErrorBody, documented_errors
 from socialcrm.errors import NotFoundError, SocialCrmError
 from socialcrm.events.models import ErasureRequested, EventDetail
@@ -152,6 +153,12 @@ def _objection_view(subject: str, found: Suppression | None) -> dict[str, Any]:
     }
 
 
+def subject_from_path(env: PrivacyRuntime, platform: str, user_id_segment: str) -> str:
+    """The subject_id of a ``/subjects/{platform}/{user_id}`` path (``user_id`` in the path-id encoding)."""
+    pepper = env.secrets.get().subject_pepper.get_secret_value()
+    return subject_of(pepper, platform, decode_path_id(user_id_segment, "user id"))
+
+
 def build_router(runtime: Callable[[], PrivacyRuntime]) -> Router:
     router = Router()
 
@@ -183,7 +190,7 @@ def build_router(runtime: Callable[[], PrivacyRuntime]) -> Router:
             "starts it; poll GET /erasure-requests/{request_id}. Repeating a request is harmless."
         ),
         responses=_responses(
-            202, "Accepted: the request id, its status and its due date", ErasureAccepted, 400, 503
+            202, "Accepted: the request id, its status and its due date", ErasureAccepted, 400, 415, 503
         ),
     )
     def request_erasure(body: Annotated[ErasureRequestBody, Body()]) -> Response[str]:
@@ -244,19 +251,21 @@ def build_router(runtime: Callable[[], PrivacyRuntime]) -> Router:
         summary="Whether a data subject objected to processing (GDPR Art. 21), and any erasure tombstone",
         responses=_responses(200, "The subject's suppression state", ObjectionView, 400),
     )
-    def get_objection(platform: str, user_id: str) -> dict[str, Any]:
+    def get_objection(platform: str, user_id: UserIdSegment) -> dict[str, Any]:
         env = runtime()
-        subject = subject_of(env.secrets.get().subject_pepper.get_secret_value(), platform, user_id)
+        subject = subject_from_path(env, platform, user_id)
         return _objection_view(subject, env.suppressions.get(subject))
 
     @router.put(
         "/subjects/<platform>/<user_id>/objection",
         summary="Record an objection (GDPR Art. 21): none of the subject's messages is stored until lifted",
-        responses=_responses(200, "The objection stands", ObjectionView, 400),
+        responses=_responses(200, "The objection stands", ObjectionView, 400, 415),
     )
-    def put_objection(platform: str, user_id: str, body: Annotated[ObjectionBody, Body()]) -> dict[str, Any]:
+    def put_objection(
+        platform: str, user_id: UserIdSegment, body: Annotated[ObjectionBody, Body()]
+    ) -> dict[str, Any]:
         env = runtime()
-        subject = subject_of(env.secrets.get().subject_pepper.get_secret_value(), platform, user_id)
+        subject = subject_from_path(env, platform, user_id)
         found = env.suppressions.object(
             subject, at=env.now(), reference=body.reference, requested_by=principal()
         )
@@ -270,9 +279,9 @@ def build_router(runtime: Callable[[], PrivacyRuntime]) -> Router:
             200, "The objection is lifted (an erasure tombstone, if any, stays)", ObjectionView, 400
         ),
     )
-    def delete_objection(platform: str, user_id: str) -> dict[str, Any]:
+    def delete_objection(platform: str, user_id: UserIdSegment) -> dict[str, Any]:
         env = runtime()
-        subject = subject_of(env.secrets.get().subject_pepper.get_secret_value(), platform, user_id)
+        subject = subject_from_path(env, platform, user_id)
         found = env.suppressions.lift_objection(subject)
         logger.info("objection lifted", subject_id=subject)
         return _objection_view(subject, found)

@@ -13,12 +13,10 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from socialcrm.api.responses import documented_errors
 from socialcrm.errors import BadRequestError
-from socialcrm.ingest import DedupePort, IngestOutcome, QueuePort, answer_handshake, ingest_delivery
+from socialcrm.ingest import IngestOutcome, QueuePort, answer_handshake, ingest_delivery
 from socialcrm.observability import logger
 from socialcrm.platforms import Delivery
 from socialcrm.secrets import SecretsSource
-
-DEFAULT_REMAINING_MS = 10_000
 
 
 @dataclass(frozen=True)
@@ -26,7 +24,6 @@ class IngestRuntime:
     """What the webhook routes need, built once per process by the handler or the local stack."""
 
     secrets: SecretsSource
-    dedupe: DedupePort
     queue: QueuePort
     # Called with each delivery's outcome (the Lambda handler records business metrics with it).
     on_outcome: Callable[[str, IngestOutcome], None] | None = None
@@ -50,19 +47,17 @@ def build_router(runtime: Callable[[], IngestRuntime]) -> Router:
     @router.post(
         "/webhooks/<platform>",
         summary="Receive a platform's signed delivery",
-        description="Verifies the signature over the raw body, normalises every interaction, queues the new ones.",
+        description="Verifies the signature over the raw body, normalises every interaction and queues them; "
+        "an item that cannot be taken in on its own (an id over 256 characters or with control characters, "
+        "over 256 KiB) is refused alone and counted.",
         responses={
-            200: {
-                "description": "Accepted, or already seen (counts of received, queued and duplicate interactions)"
-            },
+            200: {"description": "Accepted: counts of received, queued and refused interactions"},
             **documented_errors(400, 401, 404, 413, 503),
         },
     )
     def receive(platform: str) -> Response[str]:
         event = router.current_event
         env = runtime()
-        context = router.lambda_context
-        remaining = context.get_remaining_time_in_millis() if context is not None else DEFAULT_REMAINING_MS
         delivery = Delivery(
             body=_raw_body(event.body, bool(event.is_base64_encoded)),
             headers={k.lower(): v for k, v in (event.headers or {}).items()},
@@ -72,10 +67,8 @@ def build_router(runtime: Callable[[], IngestRuntime]) -> Router:
             platform,
             delivery,
             secrets=env.secrets.get(),
-            dedupe=env.dedupe,
             queue=env.queue,
             received_at=datetime.now(tz=UTC),
-            remaining_ms=remaining,
         )
         if env.on_outcome is not None:
             env.on_outcome(platform, outcome)
@@ -84,13 +77,13 @@ def build_router(runtime: Callable[[], IngestRuntime]) -> Router:
             platform=platform,
             interactions=outcome.received,
             queued=outcome.queued,
-            duplicates=outcome.duplicates,
+            refused=outcome.refused,
+            repaired=outcome.repaired,
         )
         return Response(
             status_code=200,
             content_type="application/json",
-            body=f'{{"received":{outcome.received},"queued":{outcome.queued},'
-            f'"duplicates":{outcome.duplicates}}}',
+            body=f'{{"received":{outcome.received},"queued":{outcome.queued},"refused":{outcome.refused}}}',
         )
 
     return router

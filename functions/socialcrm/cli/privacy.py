@@ -11,6 +11,9 @@
 Requests go to the deployed API (``--api-url`` or ``SOCIALCRM_API_URL``) signed with SigV4 (service
 ``execute-api``; credentials from the default chain: environment, profile, SSO, instance role), or to
 the local stack with ``--local`` (``http://127.0.0.1:3000`` unless ``--api-url`` says otherwise, unsigned).
+A user id is given as the platform has it (``--user-id 'shop/ana#1'``); in URLs it travels in the API's
+path-id encoding (``socialcrm.api.path_ids``): as it is when made only of letters, digits and ``._:@+=,-``,
+else as ``~`` and the base64url of its UTF-8 bytes.
 Exit codes: 0 done, 1 the erasure FAILED, 2 the request could not be made (the message says why).
 """
 
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from socialcrm.api.path_ids import encode_path_id
 from socialcrm.cli import CliError
 
 LOCAL_URL = "http://127.0.0.1:3000"
@@ -64,7 +68,9 @@ def register(subparsers: Any) -> None:
         parser.add_argument(
             "--platform", required=True, help="facebook, instagram, messenger, whatsapp, x, ..."
         )
-        parser.add_argument("--user-id", required=True, help="the platform's id of the person")
+        parser.add_argument(
+            "--user-id", required=True, help="the platform's id of the person, exactly as the platform has it"
+        )
 
     erase = command("erase", "request the erasure of a data subject (every store, verified)", _erase)
     subject(erase)
@@ -208,7 +214,12 @@ def _api(args: argparse.Namespace) -> Api:
 
 
 def _subject_path(args: argparse.Namespace, suffix: str) -> str:
-    return f"/subjects/{quote(args.platform, safe='')}/{quote(args.user_id, safe='')}/{suffix}"
+    """``/subjects/{platform}/{user_id}/{suffix}``, the user id in the API's path-id encoding.
+
+    >>> _subject_path(argparse.Namespace(platform="generic", user_id="a/b"), "export")
+    '/subjects/generic/~YS9i/export'
+    """
+    return f"/subjects/{quote(args.platform, safe='')}/{encode_path_id(args.user_id)}/{suffix}"
 
 
 def _identity(value: str) -> dict[str, str]:

@@ -107,7 +107,7 @@ def _dry_run(args: argparse.Namespace) -> int:
     cases = CaseRepository()
 
     def stored(interaction: Any) -> Outcome | None:
-        case = cases.get(case_id_for(interaction.interaction_id))
+        case = cases.get(case_id_for(interaction.interaction_ref))
         return Outcome.of_case(case) if case is not None else None
 
     def other(interaction: Any) -> Outcome | None:

@@ -33,7 +33,10 @@ class InteractionItem(Model):
         region: str | None = None
         host: str | None = None
 
-    interaction_id = UnicodeAttribute(hash_key=True)
+    # Keyed by the project's own id (a keyed hash of interaction_id): platform ids can carry personal
+    # data, and events and derived keys carry the ref. The CRM API computes it from the platform id.
+    interaction_ref = UnicodeAttribute(hash_key=True)
+    interaction_id = UnicodeAttribute()
     subject_id = UnicodeAttribute()
     occurred_at = UnicodeAttribute()  # ISO-8601 UTC, sortable
     received_at = UnicodeAttribute()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +16,8 @@ from socialcrm.errors import SocialCrmError
 from socialcrm.models import Interaction
 from socialcrm.topology import RETENTION_DAYS
 
-_CURSOR_KEYS = frozenset({"interaction_id", "subject_id", "occurred_at"})
+_CURSOR_KEYS = frozenset({"interaction_ref", "subject_id", "occurred_at"})
+_BATCH_GET = 100  # BatchGetItem's limit
 
 
 class StoreError(SocialCrmError):
@@ -50,7 +52,7 @@ class InteractionRepository:
         profile = SubjectItem(interaction.subject_id)
         return self._transact(
             lambda tx: (
-                tx.save(item, condition=InteractionItem.interaction_id.does_not_exist()),
+                tx.save(item, condition=InteractionItem.interaction_ref.does_not_exist()),
                 tx.update(profile, actions=profile_actions(interaction, new_interaction=True)),
             )
         )
@@ -69,7 +71,7 @@ class InteractionRepository:
         if interaction.sentiment is not None:
             actions.append(InteractionItem.sentiment.set(interaction.sentiment.model_dump(mode="json")))
         profile_update = profile_actions(interaction, new_interaction=False)
-        item, profile = InteractionItem(interaction.interaction_id), SubjectItem(interaction.subject_id)
+        item, profile = InteractionItem(interaction.interaction_ref), SubjectItem(interaction.subject_id)
 
         def write(tx: TransactWrite) -> None:
             tx.update(item, actions=actions, condition=InteractionItem.sentiment_status == "PENDING")
@@ -91,14 +93,27 @@ class InteractionRepository:
             raise StoreError("Could not write the interaction.") from exc
         return True
 
-    def get(self, interaction_id: str) -> Interaction | None:
+    def get(self, interaction_ref: str) -> Interaction | None:
+        """One interaction by its ref (``models.interaction_ref`` of its platform id)."""
         try:
-            item = InteractionItem.get(interaction_id)
+            item = InteractionItem.get(interaction_ref)
         except InteractionItem.DoesNotExist:
             return None
         except PynamoDBException as exc:
             raise StoreError("Could not read the interaction.") from exc
         return self._from_item(item)
+
+    def stored(self, refs: Sequence[str]) -> dict[str, Interaction]:
+        """The interactions of ``refs`` that are stored, by ref: strongly consistent, 100 keys a call."""
+        unique = list(dict.fromkeys(refs))
+        found: dict[str, Interaction] = {}
+        try:
+            for start in range(0, len(unique), _BATCH_GET):
+                for item in InteractionItem.batch_get(unique[start : start + _BATCH_GET], consistent_read=True):
+                    found[item.interaction_ref] = self._from_item(item)
+        except PynamoDBException as exc:
+            raise StoreError("Could not read the interactions.") from exc
+        return found
 
     def timeline(
         self, subject_id: str, *, limit: int, cursor: str | None = None
@@ -131,7 +146,8 @@ class InteractionRepository:
     def _to_item(interaction: Interaction, enriched_at: datetime) -> InteractionItem:
         data = interaction.model_dump(mode="json")
         return InteractionItem(
-            interaction.interaction_id,
+            interaction.interaction_ref,
+            interaction_id=interaction.interaction_id,
             subject_id=interaction.subject_id,
             occurred_at=_iso(interaction.occurred_at),
             received_at=_iso(interaction.received_at),
@@ -158,6 +174,7 @@ class InteractionRepository:
         return Interaction.model_validate(
             {
                 "interaction_id": item.interaction_id,
+                "interaction_ref": item.interaction_ref,
                 "subject_id": item.subject_id,
                 "platform": item.platform,
                 "kind": item.kind,

@@ -307,7 +307,7 @@ class InteractionHistory:
                     range_key_condition=InteractionItem.occurred_at.between(_iso(since), _iso(until)),
                     scan_index_forward=False,
                     limit=limit,
-                    attributes_to_get=["interaction_id", "occurred_at", "sentiment"],
+                    attributes_to_get=["interaction_ref", "occurred_at", "sentiment"],
                 )
             )
         except PynamoDBException as exc:
@@ -318,7 +318,7 @@ class InteractionHistory:
             scores = (sentiment or {}).get("scores") or {}
             entries.append(
                 HistoryEntry(
-                    interaction_id=item.interaction_id,
+                    interaction_ref=item.interaction_ref,
                     occurred_at=datetime.fromisoformat(item.occurred_at.replace("Z", "+00:00")),
                     sentiment=sentiment.get("label") if sentiment else None,
                     score=(float(scores["positive"]) - float(scores["negative"])) if scores else None,
@@ -330,11 +330,11 @@ class InteractionHistory:
 class InteractionRouting:
     """Writes a case's routing onto its interaction (``GET /interactions/{id}`` shows it)."""
 
-    def record(self, interaction_id: str, routing: Routing) -> bool:
+    def record(self, interaction_ref: str, routing: Routing) -> bool:
         try:
-            InteractionItem(interaction_id).update(
+            InteractionItem(interaction_ref).update(
                 actions=[InteractionItem.routing.set(routing.model_dump(mode="json"))],
-                condition=InteractionItem.interaction_id.exists(),
+                condition=InteractionItem.interaction_ref.exists(),
             )
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":

@@ -1,4 +1,5 @@
-"""Event details. No personal data: ids, the pseudonymous subject_id and derived attributes only.
+"""Event details. No personal data: the project's own ids (case ids, keyed interaction refs), the
+pseudonymous subject_id and derived attributes only; never a platform's message, thread or user id.
 
 ``schemas/events/<DetailType>.schema.json`` is generated from these models and a test fails on drift.
 """
@@ -22,7 +23,9 @@ class InteractionEnriched(EventDetail):
 
     detail_type: ClassVar[str] = "InteractionEnriched"
 
-    interaction_id: str
+    interaction_ref: str = Field(
+        pattern=r"^i_[0-9a-f]{32}$", description="The interaction's keyed ref; never the platform's id."
+    )
     subject_id: str = Field(pattern=r"^[0-9a-f]{64}$")
     platform: Platform
     kind: Kind
@@ -36,7 +39,7 @@ class InteractionEnriched(EventDetail):
     @classmethod
     def of(cls, interaction: Interaction) -> InteractionEnriched:
         return cls(
-            interaction_id=interaction.interaction_id,
+            interaction_ref=interaction.interaction_ref,
             subject_id=interaction.subject_id,
             platform=interaction.platform,
             kind=interaction.kind,
@@ -59,7 +62,9 @@ class InteractionRouted(EventDetail):
     detail_type: ClassVar[str] = "InteractionRouted"
 
     case_id: str
-    interaction_id: str
+    interaction_ref: str = Field(
+        pattern=r"^i_[0-9a-f]{32}$", description="The interaction's keyed ref; never the platform's id."
+    )
     subject_id: str = Field(pattern=r"^[0-9a-f]{64}$")
     platform: Platform
     kind: Kind

@@ -12,6 +12,11 @@ handler's own runtimes, the same resolver options (request validation), and the 
   them as UTF-8 and would otherwise fail with a 500). A valid UTF-8 body reaches the signature check
   byte for byte: the resolver decodes it and the webhook route encodes it back to the same bytes;
 * it logs a line for each error answer (the route template and status, never a path with user ids).
+
+The path arrives percent-decoded (uvicorn turns ``%2F`` into ``/`` before routing) and is routed as it
+arrives, as a gateway may do: platform ids that hold such characters travel in the ``~`` form of
+``socialcrm.api.path_ids``, which the routes decode. The shared error handlers also install the JSON body
+rule (``socialcrm.api.responses.JsonBodyValidation``) on the resolvers that validate requests.
 """
 
 from __future__ import annotations

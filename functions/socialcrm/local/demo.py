@@ -24,6 +24,7 @@ from typing import Any
 import boto3
 import httpx
 
+from socialcrm.api.path_ids import encode_path_id
 from socialcrm.errors import ConfigurationError
 from socialcrm.local import deliveries as d
 from socialcrm.local import logs
@@ -259,7 +260,7 @@ class Demo:
         routing_give_up = time.monotonic() + PIPELINE_DEADLINE_SECONDS + ROUTING_DEADLINE_SECONDS
         while pending:
             for interaction_id in list(pending):
-                response = self.http.get(f"/interactions/{interaction_id}")
+                response = self.http.get(f"/interactions/{encode_path_id(interaction_id)}")
                 if response.status_code != 200:
                     continue
                 item = response.json()
@@ -376,7 +377,7 @@ class Demo:
         # The demo's own most urgent case (the stack may hold others): answer it as PR's on-call would.
         urgent = [i for i, item in self.stored.items() if (item.get("routing") or {}).get("priority") == "P1"]
         if urgent:
-            case = {"case_id": case_id_for(urgent[0])}
+            case = {"case_id": case_id_for(self.stored[urgent[0]]["interaction_ref"])}
             answered = self.http.patch(
                 f"/cases/{case['case_id']}",
                 json={"first_response_at": datetime.now(tz=UTC).isoformat(), "assignee": "pr-oncall"},
@@ -457,13 +458,13 @@ class Demo:
         erased = status.get("erased") or {}
         if erased:
             self.out("  erased       " + _pairs(erased))
-        gone = self.http.get(f"/interactions/{target.payload.interaction_ids[0]}").status_code
+        gone = self.http.get(f"/interactions/{encode_path_id(target.payload.interaction_ids[0])}").status_code
         self.out(f"  GET /interactions/{target.payload.interaction_ids[0]} → {gone}")
         again = self.signer.sign(target.payload)
         replay = self.http.post(again.path, content=target.payload.body, headers=again.headers)
         self.out(f"  the same mention delivered again → {replay.status_code} {replay.text}")
         self._wait_for_inbound_queue()
-        if self.http.get(f"/interactions/{target.payload.interaction_ids[0]}").status_code == 200:
+        if self.http.get(f"/interactions/{encode_path_id(target.payload.interaction_ids[0])}").status_code == 200:
             self.out("  …and it was stored again (it should not have been)")
         else:
             self.out(
@@ -505,7 +506,7 @@ def _report_complete(
 def _note(sent: Sent) -> str:
     """One line for a delivery that is not a new interaction: a duplicate, a forgery, a status update."""
     if sent.how == "duplicate":
-        return f"↳ {sent.label}: {_answer(sent)}, acknowledged and not stored twice"
+        return f"↳ {sent.label}: {_answer(sent)}, acknowledged; the copy is dropped before analysis, stored once"
     if sent.how == "forged":
         stored = "" if sent.status != 200 else " (ACCEPTED: it should have been refused)"
         return f"✗ {sent.label}: {_answer(sent)}{stored}, nothing stored"
@@ -516,8 +517,8 @@ def _answer(sent: Sent) -> str:
     answer = sent.answer
     if "error" in answer:
         return f"{sent.status} {answer['error']} ({str(answer.get('message', '')).rstrip('.')})"
-    if {"received", "queued", "duplicates"} <= answer.keys():
-        return f"{sent.status} received={answer['received']} queued={answer['queued']} duplicates={answer['duplicates']}"
+    if {"received", "queued", "refused"} <= answer.keys():
+        return f"{sent.status} received={answer['received']} queued={answer['queued']} refused={answer['refused']}"
     return f"{sent.status}"
 
 

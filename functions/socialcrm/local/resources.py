@@ -86,6 +86,7 @@ def create_resources(session: boto3.session.Session | None = None) -> LocalResou
         )["QueueUrl"]
         created.queue_urls[queue.key], created.dlq_urls[queue.key] = url, dlq_url
         created.environment[queue.env_var] = url
+        created.environment[queue.dlq_env_var] = dlq_url
         if queue.detail_types:
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
                 "QueueArn"

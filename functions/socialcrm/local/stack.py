@@ -61,6 +61,8 @@ LOCAL_DEFAULTS = {
     # The erase function waits this long before verifying (90 s in AWS: the enrich timeout and a margin);
     # a local enrich batch finishes in seconds.
     "ERASURE_SETTLE_SECONDS": "5",
+    # The erasure reads the dead-letter queues; moto is one server, so no long polling is needed.
+    "DLQ_SCAN_WAIT_SECONDS": "0",
     # The daily report goes to this folder instead of the reports bucket.
     "REPORTS_DIR": str(ROOT / "reports"),
 }

@@ -69,12 +69,28 @@ def required_query(query: Mapping[str, str], name: str) -> str:
     return value
 
 
+def load_json(document: bytes | str, what: str = "The body") -> Any:
+    """Parse JSON, or raise ``UnparseableError`` (400) naming ``what``: never another exception.
+
+    Besides malformed text, this covers nesting too deep for the parser: ``json.loads`` recurses once
+    per array or object and raises ``RecursionError`` near a thousand levels, which no platform sends.
+
+    >>> load_json(b'{"a": [1]}')
+    {'a': [1]}
+    >>> load_json(b"[" * 100_000)
+    Traceback (most recent call last):
+    ...
+    socialcrm.errors.UnparseableError: The body is not valid JSON.
+    """
+    try:
+        return json.loads(document)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise UnparseableError(f"{what} is not valid JSON.") from exc
+
+
 def parse_json_object(body: bytes) -> dict[str, Any]:
     """Parse a JSON object body, or raise ``UnparseableError``."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UnparseableError("The body is not valid JSON.") from exc
+    payload = load_json(body)
     if not isinstance(payload, dict):
         raise UnparseableError("The body must be a JSON object.")
     return payload

@@ -17,9 +17,10 @@ Body: ``{"type": "interaction.created", "timestamp", "data": {...}}`` as :class:
 describes (``ENVELOPE_MODEL`` is what ``schemas/generic-webhook.schema.json`` is generated from).
 Other ``type`` values are acknowledged with no draft. ``data`` and ``data.author`` forbid unknown
 fields, so a sender's typo is a 400 naming it rather than a silently lost field; the envelope itself
-tolerates extra fields (senders' webhook frameworks add some). ``data.occurred_at`` defaults to the
-envelope's ``timestamp``, then to the ``webhook-timestamp`` header. Validation failures are
-``BadRequestError`` whose message names each field, e.g. ``data.author.user_id: Field required``.
+tolerates extra fields (senders' webhook frameworks add some). An id made only of whitespace
+(``data.native_id``, ``data.author.user_id``) is no id: a 400 naming the field. ``data.occurred_at``
+defaults to the envelope's ``timestamp``, then to the ``webhook-timestamp`` header. Validation failures
+are ``BadRequestError`` whose message names each field, e.g. ``data.author.user_id: Field required``.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from math import floor
-from typing import Any, ClassVar, Final, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from socialcrm.errors import (
@@ -57,6 +58,16 @@ _TIMESTAMP = re.compile(r"[0-9]{1,15}")
 _ID_FIELD = Field(min_length=1, max_length=256)
 
 
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("an id cannot be only whitespace")
+    return value
+
+
+# An id: a string with at least one character that is not whitespace (the check adds nothing to the schema).
+_Id = Annotated[str, AfterValidator(_not_blank)]
+
+
 # --- body models -----------------------------------------------------------------------------------
 
 
@@ -65,7 +76,7 @@ class GenericAuthor(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="GenericAuthor", hide_input_in_errors=True)
 
-    user_id: str = Field(
+    user_id: _Id = Field(
         min_length=1, max_length=256, description="The sender's id of the person (a string)."
     )
     handle: str | None = Field(default=None, description="Public handle, if any.")
@@ -78,7 +89,7 @@ class GenericData(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="GenericData", hide_input_in_errors=True)
 
-    native_id: str = Field(
+    native_id: _Id = Field(
         min_length=1,
         max_length=256,
         description="The sender's own id of the message; redeliveries repeat it.",

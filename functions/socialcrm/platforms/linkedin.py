@@ -1,7 +1,10 @@
 """LinkedIn webhooks: the challenge validation, ``X-LI-Signature`` and organisation social actions.
 
 Protocol reference: ``docs/webhook-protocols.md`` §4. The validation answers ``challengeCode`` with its hex
-HMAC-SHA256 keyed with the app's client secret, as JSON. Which bytes LinkedIn signs is ambiguous in
+HMAC-SHA256 keyed with the app's client secret, as JSON. LinkedIn documents the code as a random type-4
+UUID, and only that is answered: signing any other text would make the validation a signing oracle for
+``X-LI-Signature`` (a caller could send a delivery body as the code and get its signature back; see
+"Handshakes are not signing oracles" in the protocol reference). Which bytes LinkedIn signs is ambiguous in
 its own documentation (§4.2), so the verifier is tolerant: the header may carry an ``hmacsha256=``
 prefix and hex in either case, and it may be the HMAC of ``"hmacsha256=" + body`` (the majority
 reading) or of the body alone.
@@ -42,6 +45,7 @@ from socialcrm.platforms.base import (
     HandshakeReply,
     digests_equal,
     from_epoch_millis,
+    load_json,
     required_query,
 )
 from socialcrm.secrets import LinkedInSecret
@@ -50,6 +54,8 @@ SIGNATURE_HEADER = "x-li-signature"
 SIGNED_PREFIX = b"hmacsha256="
 EVENT_TYPE = "ORGANIZATION_SOCIAL_ACTION_NOTIFICATIONS"
 _HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
+# An RFC 4122 version-4 UUID in its canonical 8-4-4-4-12 form, hex digits in either case.
+_UUID4 = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}")
 HEADER_PREFIX = "hmacsha256="  # optional on the header value, in any case
 _MENTIONS = frozenset({"SHARE_MENTION", "ADMIN_MENTION"})
 
@@ -61,7 +67,10 @@ class LinkedInAdapter:
     secret_model: ClassVar[type[BaseModel]] = LinkedInSecret
 
     def handshake(self, query: Mapping[str, str], secret: LinkedInSecret) -> HandshakeReply:
-        """Answer the validation: ``{"challengeCode": code, "challengeResponse": hex HMAC(code)}``."""
+        """Answer the validation: ``{"challengeCode": code, "challengeResponse": hex HMAC(code)}``.
+
+        The code must be a version-4 UUID (``BadRequestError``, 400, otherwise).
+        """
         code = required_query(query, "challengeCode")
         body = json.dumps({"challengeCode": code, "challengeResponse": challenge_response(code, secret)})
         return HandshakeReply(body=body, content_type="application/json")
@@ -93,16 +102,20 @@ adapter = LinkedInAdapter()
 
 
 def challenge_response(challenge_code: str, secret: LinkedInSecret | str) -> str:
-    """The hex HMAC-SHA256 of a validation challenge.
+    """The hex HMAC-SHA256 of a validation challenge, which must be a version-4 UUID.
 
     >>> challenge_response("890e4665-4dfe-4ab1-b689-ed553bceeed0", "linkedin_client_secret")
     'c813f311661c3a733dcae599bb95c7cabc666e22dc36e2a84a3d3ce27c9de8de'
+    >>> challenge_response('{"notifications": []}', "linkedin_client_secret")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    socialcrm.errors.BadRequestError: The challengeCode must be a version-4 UUID ...
     """
-    try:
-        message = challenge_code.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise BadRequestError("The challengeCode is not valid text.") from exc
-    return _hex_hmac(_key(secret), message)
+    if not _UUID4.fullmatch(challenge_code):
+        raise BadRequestError(
+            "The challengeCode must be a version-4 UUID in its canonical form, 8-4-4-4-12 hex digits "
+            "(for example 890e4665-4dfe-4ab1-b689-ed553bceeed0)."
+        )
+    return _hex_hmac(_key(secret), challenge_code.encode("ascii"))
 
 
 def body_signature(body: bytes, secret: LinkedInSecret | str) -> str:
@@ -135,10 +148,7 @@ def _key(secret: LinkedInSecret | str) -> bytes:
 
 def _notifications(body: bytes) -> list[dict[str, Any]]:
     """The notification objects of a delivery: the envelope, a bare list, or one notification."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UnparseableError("The body is not valid JSON.") from exc
+    payload = load_json(body)
     if isinstance(payload, list):
         items: list[Any] = payload
     elif not isinstance(payload, dict):

@@ -30,14 +30,13 @@ Body: ``{client_key, event, create_time (s), user_openid, content}`` where ``con
   acknowledged with no draft; its ``content`` is not even parsed.
 
 A stored event whose ``content`` is not a string of a JSON object, or that lacks an id, an author or
-a time, is ``UnparseableError`` (400).
+a time, is ``UnparseableError`` (400); an id made only of whitespace is no id.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -58,6 +57,7 @@ from socialcrm.platforms.base import (
     digests_equal,
     from_epoch_millis,
     from_epoch_seconds,
+    load_json,
     parse_json_object,
 )
 from socialcrm.secrets import TikTokSecret
@@ -186,10 +186,7 @@ def _content(payload: dict[str, Any], event: str) -> dict[str, Any]:
     event = event[:64]  # it is echoed in the messages below
     if not isinstance(content, str):
         raise UnparseableError(f"A TikTok '{event}' event needs 'content' as a JSON string.")
-    try:
-        parsed = json.loads(content)
-    except ValueError as exc:  # JSONDecodeError and too-long integer strings
-        raise UnparseableError(f"The 'content' of a TikTok '{event}' event is not valid JSON.") from exc
+    parsed = load_json(content, f"The 'content' of a TikTok '{event}' event")
     if not isinstance(parsed, dict):
         raise UnparseableError(f"The 'content' of a TikTok '{event}' event must be a JSON object.")
     return parsed
@@ -301,9 +298,10 @@ def _first(content: dict[str, Any], read: Callable[[Any], str | None], *keys: st
 
 
 def _id(value: Any) -> str | None:
-    """An id as a string: non-empty strings as they are, integers written out exactly, else None."""
+    """An id as a string: strings with a non-blank character as they are, integers written out exactly,
+    else None."""
     if isinstance(value, str):
-        return value or None
+        return value if value.strip() else None
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return None

@@ -7,6 +7,14 @@ signature (HMAC-SHA256 keyed with the app's consumer secret, Base64, ``sha256=``
   for the subscribed account ``for_user_id``;
 * the X Activity API (XAA, v2 objects): ``{"data": {"event_type", "filter", "payload", "includes"}}``.
 
+The CRC signs the caller's ``crc_token`` with the very key that signs deliveries, so a token that could
+be a delivery body is refused (400) rather than signed: one holding ``{`` or ``"``, whitespace, a
+control, format or surrogate character (Unicode categories Cc, Cf, Cs, Zl, Zp), or longer than
+:data:`MAX_CRC_TOKEN_CHARS`. X documents no format for the token (its examples are a UUID and
+``challenge_string``) and stops delivering when the CRC fails, so nothing narrower is guessed. Every
+JSON object needs a ``{``, so no body that ``normalise`` accepts can be signed this way (see
+"Handshakes are not signing oracles" in the protocol reference).
+
 Choices where the platform leaves room (each covered by a test):
 
 * ``native_id`` is the post id (``id_str`` / ``payload.id``) or the DM event id, never ``event_uuid``:
@@ -35,6 +43,7 @@ import hashlib
 import hmac
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -58,6 +67,9 @@ SIGNATURE_HEADER = "x-twitter-webhooks-signature"
 _SIGNATURE_PREFIX = "sha256="
 # "sha256=" + Base64 of a 32-byte digest: 43 characters and one "=" of padding.
 _SIGNATURE_SHAPE = re.compile(r"sha256=[A-Za-z0-9+/]{43}=")
+MAX_CRC_TOKEN_CHARS = 256
+_CRC_REFUSED_CHARACTERS = frozenset('{"')
+_CRC_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _V1_TIME_FORMAT = "%a %b %d %H:%M:%S %z %Y"  # "Mon May 19 14:01:46 +0000 2025"
 _POST_EVENTS = frozenset({"post.mention.create", "post.reply.create", "post.quote.create"})
 _DM_EVENTS = frozenset({"dm.received"})
@@ -73,7 +85,10 @@ class XAdapter:
     secret_model: ClassVar[type[BaseModel]] = XSecret
 
     def handshake(self, query: Mapping[str, str], secret: XSecret) -> HandshakeReply:
-        """Answer the CRC: ``{"response_token": "sha256=<base64 HMAC(consumer_secret, crc_token)>"}``."""
+        """Answer the CRC: ``{"response_token": "sha256=<base64 HMAC(consumer_secret, crc_token)>"}``.
+
+        A token that could be a delivery body is refused (``BadRequestError``, 400): see the module.
+        """
         token = required_query(query, "crc_token")
         body = json.dumps({"response_token": crc_response_token(token, secret)})
         return HandshakeReply(body=body, content_type="application/json")
@@ -103,17 +118,35 @@ adapter = XAdapter()
 
 
 def crc_response_token(crc_token: str, secret: XSecret | str) -> str:
-    """The CRC answer for one token.
+    """The CRC answer for one token; ``BadRequestError`` for a token that could be a delivery body.
 
     >>> crc_response_token("9b4507b3-9040-4669-9ca3-6b94edb50553",
     ...     "z3ZX4v7mAAUGykl3EcmkqbartmuW8VFOOzCloLx9Q45P0hLrFu")
     'sha256=Cytd4Sq+NvEcV3MMrXxWJGJx5A+y/lXzzU2Maartkx8='
+    >>> crc_response_token('{"for_user_id":"1"}', "secret")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    socialcrm.errors.BadRequestError: The crc_token must be at most 256 characters ...
     """
-    try:
-        message = crc_token.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise BadRequestError("The crc_token is not valid text.") from exc
-    return _sign(message, secret)
+    if not is_signable_crc_token(crc_token):
+        raise BadRequestError(
+            f"The crc_token must be at most {MAX_CRC_TOKEN_CHARS} characters with no whitespace, "
+            "braces, quotes, control or format characters."
+        )
+    return _sign(crc_token.encode("utf-8"), secret)
+
+
+def is_signable_crc_token(token: str) -> bool:
+    """Whether a CRC token may be signed: it cannot be a delivery body (see the module docstring).
+
+    >>> is_signable_crc_token("9b4507b3-9040-4669-9ca3-6b94edb50553"), is_signable_crc_token("a b")
+    (True, False)
+    """
+    return 0 < len(token) <= MAX_CRC_TOKEN_CHARS and not any(
+        char in _CRC_REFUSED_CHARACTERS
+        or char.isspace()
+        or unicodedata.category(char) in _CRC_REFUSED_CATEGORIES
+        for char in token
+    )
 
 
 def body_signature(body: bytes, secret: XSecret | str) -> str:

@@ -122,8 +122,10 @@ class _Run:
             count = store.erase(scope)
         except StoreFailure as failure:
             subject.erased[store.name] = subject.erased.get(store.name, 0) + failure.erased
+            subject.found = subject.found or failure.erased > 0
             raise
         subject.erased[store.name] = subject.erased.get(store.name, 0) + count
+        subject.found = subject.found or count > 0
         return count
 
     def check(self, index: int, store: PersonalDataStore, scope: SubjectScope) -> int:
@@ -196,7 +198,11 @@ class _Run:
             announced=False,
         )
         logger.info(
-            "erasure completed", request_id=self.record.request_id, erased=self.record.erased, verified=True
+            "erasure completed",
+            request_id=self.record.request_id,
+            erased=self.record.erased,
+            verified=True,
+            not_found=sum(1 for subject in self.record.subjects if not subject.found),
         )
         return ErasureOutcome("completed", self.announce())
 

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from socialcrm.privacy.dynamo import calling, plain, serialize
+from socialcrm.privacy.stores import NOT_REACHED
 from socialcrm.topology import RETENTION_DAYS
 
 STORE = "erasure_requests"
@@ -33,6 +34,11 @@ class SubjectErasure(_Model):
 
     subject_id: str = Field(pattern=r"^[0-9a-f]{64}$")
     erased: dict[str, int] = Field(default_factory=dict)
+    found: bool = Field(
+        default=False,
+        description="Whether any store held anything of the subject. False is not an error (nothing was "
+        "held, or the user id was mistyped), but it is shown so that it can be checked.",
+    )
     verified: bool = False
     remaining: dict[str, int] = Field(
         default_factory=dict, description="Items found by the last verification."
@@ -96,7 +102,13 @@ class ErasureRecord(_Model):
     def view(self) -> dict[str, Any]:
         """What ``GET /erasure-requests/{id}`` answers: status, counts, verification, times, proof."""
         data = self.model_dump(mode="json", exclude={"phase", "done", "lease_until", "version", "announced"})
-        return {**data, "erased": self.erased, "subject_count": len(self.subjects)}
+        return {
+            **data,
+            "erased": self.erased,
+            "subject_count": len(self.subjects),
+            "not_found": sum(1 for subject in self.subjects if not subject.found),
+            "not_reached": list(NOT_REACHED),
+        }
 
 
 class ConflictError(Exception):

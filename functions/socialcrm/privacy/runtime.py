@@ -35,6 +35,11 @@ def dynamodb_client(settings: _Endpoint) -> Any:
     return boto3.client("dynamodb", region_name=settings.aws_region, endpoint_url=settings.endpoint_url)
 
 
+def sqs_client(settings: _Endpoint) -> Any:
+    """The SQS client the dead-letter stores read with, on the settings' region and endpoint."""
+    return boto3.client("sqs", region_name=settings.aws_region, endpoint_url=settings.endpoint_url)
+
+
 def personal_data_tables(settings: ApiSettings | EraseSettings) -> dict[str, str]:
     """The names of the personal-data tables (``stores.PERSONAL_DATA_TABLES``) from the settings."""
     return {key: getattr(settings, f"{key}_table") for key in PERSONAL_DATA_TABLES}
@@ -48,6 +53,9 @@ def erase_ports(settings: EraseSettings, client: Any | None = None) -> ErasurePo
         stores=build_stores(
             personal_data_tables(settings),
             client,
+            dlq_urls=settings.dlq_urls,
+            sqs_client=sqs_client(settings),
+            dlq_wait_seconds=settings.dlq_scan_wait_seconds,
         ),
         suppressions=SuppressionTable(settings.suppressions_table, client),
         publisher=EventPublisher(settings.event_bus_name, ERASE_EVENT_SOURCE),
@@ -59,7 +67,13 @@ def erase_ports(settings: EraseSettings, client: Any | None = None) -> ErasurePo
 def export_stores(settings: ApiSettings, client: Any | None = None) -> tuple[StoreRegistry, SuppressionTable]:
     """The stores the access export reads (the ``api`` function)."""
     client = client or dynamodb_client(settings)
-    stores = build_stores(personal_data_tables(settings), client)
+    stores = build_stores(
+        personal_data_tables(settings),
+        client,
+        dlq_urls=settings.dlq_urls,
+        sqs_client=sqs_client(settings),
+        dlq_wait_seconds=settings.dlq_scan_wait_seconds,
+    )
     return stores, SuppressionTable(settings.suppressions_table, client)
 
 

@@ -10,7 +10,9 @@ indexes, never a scan:
 
 A new table that holds personal data plugs in with one entry in :func:`build_stores`; ``CLASSIFIED``
 records for every other table why it is not erased, and a test fails when a table of
-``topology.TABLES`` is in neither.
+``topology.TABLES`` is in neither. Queues are stores too: the dead-letter queues that can hold a
+subject's messages are erased (``socialcrm.privacy.queues``), every other queue is classified with its
+reason in ``CLASSIFIED_QUEUES``, and a test fails when a queue of ``topology.queue_keys()`` is in neither.
 """
 
 from __future__ import annotations
@@ -21,9 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import boto3
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from socialcrm.dedupe import KEY_PREFIX, idempotency_config
 from socialcrm.errors import ConfigurationError
 from socialcrm.privacy.dynamo import (
     Key,
@@ -34,16 +34,19 @@ from socialcrm.privacy.dynamo import (
     plain,
     query_all,
 )
+from socialcrm.privacy.queues import DeadLetterStore
 from socialcrm.reporting.facts import FactKind, fact_key
 from socialcrm.routing.case import case_id_for
-from socialcrm.topology import RETENTION_DAYS, TABLES, TableSpec
+from socialcrm.topology import QUEUES, RETENTION_DAYS, TABLES, TableSpec
 
 SUBJECT_INDEX = "by_subject"
 SUBJECT_ATTRIBUTE = "subject_id"
 
 # The tables that hold personal data (or pseudonymous keys of it), erased and exported through the
 # registry below, in erasure order.
-PERSONAL_DATA_TABLES: tuple[str, ...] = ("idempotency", "report_seen", "cases", "interactions", "subjects")
+PERSONAL_DATA_TABLES: tuple[str, ...] = ("report_seen", "cases", "interactions", "subjects")
+# The queues that can hold a subject's messages once their retries are spent: erased by subject_id.
+PERSONAL_DATA_QUEUES: tuple[str, ...] = ("inbound-dlq", "route-dlq", "report-dlq")
 # The report facts keyed by a case id (``socialcrm.reporting.facts``); "interaction" is keyed by its id.
 CASE_FACTS: tuple[FactKind, ...] = ("routed", "first_response", "sla")
 # Tables of topology.TABLES that are not erased, and why (a test keeps this and the registry complete).
@@ -54,7 +57,32 @@ CLASSIFIED: dict[str, str] = {
     "reference; no raw identifier, no content",
     "counters": "spike counters: sums per topic, platform and time window; no id of anyone",
     "report_counters": "report counters: sums per day and dimension (platform, team, sentiment); no id of anyone",
+    "claims": "the enrich stage's leases on the messages it is analysing: keyed interaction refs, deleted when "
+    "their batch ends and leased for one invocation at most",
 }
+# Queues of topology.queue_keys() that are not erased, and why (a test keeps this and the registry complete).
+CLASSIFIED_QUEUES: dict[str, str] = {
+    "inbound": "messages in flight: enrich drops an erased subject's messages by the tombstone before "
+    "anything is stored, within the queue's retry period",
+    "route": "bus events in flight (pseudonymous ids, no content): the route consumer only routes an "
+    "interaction it can still read, and an erased one is gone",
+    "report": "bus events in flight (pseudonymous ids, no content): the report consumer drops the facts of "
+    "an erased subject's data by the tombstone",
+    "erasure": "erasure requests in progress: request ids only, no subject id",
+    "erasure-dlq": "erasure requests whose runs failed: request ids only, no subject id; the request record "
+    "says FAILED and names the store",
+    "sla-dlq": "failed SLA clock invocations: case ids and the clock's kind, no subject id, no content; the "
+    "case itself is erased, so the id points at nothing",
+}
+# What an erasure cannot reach, stated in every proof (GET /erasure-requests/{id}).
+NOT_REACHED: tuple[str, ...] = (
+    "DynamoDB point-in-time recovery backups of the tables: they keep each table's past states for up to "
+    "35 days and expire on their own; a restore from one must be followed by replaying the erasure requests "
+    "of that period",
+    "a dead-letter queue message held invisible by another reader (a redrive in progress) while the queue "
+    "was scanned: redriven, it is dropped by the tombstone; returned, the verification scan finds it",
+    "the subject's user id inside other people's messages (a mention, a reply's parent): that is their data",
+)
 
 
 @dataclass
@@ -62,7 +90,7 @@ class SubjectScope:
     """One data subject during one erasure run or export.
 
     ``subject_id`` is the pseudonymous id. What the stores find through it (raw keys such as interaction
-    ids) is kept here, in memory, for this run only: it lets a later store (idempotency records) and the
+    ids) is kept here, in memory, for this run only: it lets a later store (report seen-markers) and the
     verification look those keys up directly. It is never written anywhere.
     """
 
@@ -239,7 +267,7 @@ class ProfileStore:
 class DerivedKeyStore:
     """Items whose keys are computed from what other stores found (no index, no scan).
 
-    ``keys_of(scope)`` gives ``(label, key)`` pairs: the label (an interaction id) says, in the export,
+    ``keys_of(scope)`` gives ``(label, key)`` pairs: the label (an interaction ref) says, in the export,
     which of the subject's items a record belongs to. Existing items are confirmed with one strongly
     consistent ``BatchGetItem`` (100 keys a call) and deleted with ``BatchWriteItem`` (25 a call), so
     the proof counts items that existed, not requests sent.
@@ -312,37 +340,16 @@ def _recent(scope: SubjectScope, store: IndexedStore, days: int) -> list[dict[st
     return recent
 
 
-def idempotency_keys(interactions: IndexedStore, table_name: str, client: Any | None = None):  # type: ignore[no-untyped-def]
-    """``keys_of`` for Powertools idempotency records: the key the ingest function's deduplicator wrote
-    for each of the subject's interaction ids, computed by the persistence layer itself."""
-    layer = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client or boto3.client("dynamodb"))
-    layer.configure(idempotency_config(), key_prefix=KEY_PREFIX)
-
-    def key_for(interaction_id: str) -> Key:
-        hashed = layer._get_hashed_idempotency_key({"interaction_id": interaction_id})
-        return layer._get_key(hashed)  # type: ignore[arg-type, no-any-return]
-
-    def keys_of(scope: SubjectScope) -> list[tuple[str, Key]]:
-        ids = [
-            item["interaction_id"]["S"]
-            for item in _recent(scope, interactions, RETENTION_DAYS["idempotency"])
-        ]
-        return [(i, key_for(i)) for i in ids]
-
-    keys_of.key_for = key_for  # type: ignore[attr-defined]
-    return keys_of
-
-
 def report_fact_keys(interactions: IndexedStore, cases: IndexedStore | None):  # type: ignore[no-untyped-def]
     """``keys_of`` for the report consumer's seen-markers of the subject's facts: the digests it keys them
-    by (``socialcrm.reporting.facts.fact_key``), from the subject's interaction ids and case ids."""
+    by (``socialcrm.reporting.facts.fact_key``), from the subject's interaction refs and case ids."""
 
     def keys_of(scope: SubjectScope) -> list[tuple[str, Key]]:
         ids = [
-            item["interaction_id"]["S"]
+            item["interaction_ref"]["S"]
             for item in _recent(scope, interactions, RETENTION_DAYS["report_seen"])
         ]
-        case_ids = {case_id_for(iid): iid for iid in ids}  # case id -> the interaction it is about
+        case_ids = {case_id_for(ref): ref for ref in ids}  # case id -> the interaction it is about
         if cases is not None:
             cases.found(scope)
             for row in scope.seen(cases.name):
@@ -360,8 +367,8 @@ def report_fact_keys(interactions: IndexedStore, cases: IndexedStore | None):  #
 
 @dataclass(frozen=True)
 class StoreRegistry:
-    """The personal-data stores, in erasure order (idempotency records before the interactions whose ids
-    compute their keys, the profile last)."""
+    """The personal-data stores, in erasure order (report markers before the interactions and cases whose
+    ids compute their keys, then the profile, then the dead-letter queues)."""
 
     stores: tuple[PersonalDataStore, ...]
 
@@ -374,21 +381,33 @@ class StoreRegistry:
         return {store.name: store.export(scope) for store in self.stores}
 
 
-def build_stores(table_names: dict[str, str], client: Any | None = None) -> StoreRegistry:
-    """The registry over the deployed tables (``table_names`` keyed like ``topology.TABLES``).
+def build_stores(
+    table_names: dict[str, str],
+    client: Any | None = None,
+    *,
+    dlq_urls: dict[str, str],
+    sqs_client: Any | None = None,
+    dlq_wait_seconds: int = 1,
+) -> StoreRegistry:
+    """The registry over the deployed tables (``table_names`` keyed like ``topology.TABLES``) and
+    dead-letter queues (``dlq_urls`` keyed like ``PERSONAL_DATA_QUEUES``).
 
-    Order matters: a store that derives keys from another store's findings comes before it (the
-    idempotency records and report markers before the interactions and cases whose ids compute their
-    keys). A table holding personal data and indexed ``by_subject`` plugs in as one ``IndexedStore``.
+    Order matters: a store that derives keys from another store's findings comes before it (the report
+    markers before the interactions and cases whose ids compute their keys). A table holding personal
+    data and indexed ``by_subject`` plugs in as one ``IndexedStore``.
 
     >>> import boto3
     >>> dynamodb = boto3.client("dynamodb", region_name="eu-west-1")  # no call is made
-    >>> build_stores({k: k for k in PERSONAL_DATA_TABLES}, dynamodb).names
-    ('idempotency', 'report_seen', 'cases', 'interactions', 'subjects')
+    >>> build_stores({k: k for k in PERSONAL_DATA_TABLES}, dynamodb,
+    ...              dlq_urls={k: k for k in PERSONAL_DATA_QUEUES}).names
+    ('report_seen', 'cases', 'interactions', 'subjects', 'inbound-dlq', 'route-dlq', 'report-dlq')
     """
     missing = sorted(set(PERSONAL_DATA_TABLES) - set(table_names))
     if missing:
         raise ConfigurationError(f"the privacy stores need the names of these tables: {', '.join(missing)}")
+    missing = sorted(set(PERSONAL_DATA_QUEUES) - set(dlq_urls))
+    if missing:
+        raise ConfigurationError(f"the privacy stores need the URLs of these queues: {', '.join(missing)}")
     interactions = IndexedStore(
         "interactions",
         spec=TABLES["interactions"],
@@ -398,14 +417,6 @@ def build_stores(table_names: dict[str, str], client: Any | None = None) -> Stor
     )
     cases = IndexedStore(
         "cases", spec=TABLES["cases"], table_name=table_names["cases"], remember=("case_ref",), client=client
-    )
-    idempotency = DerivedKeyStore(
-        "idempotency",
-        table_name=table_names["idempotency"],
-        key_attribute=TABLES["idempotency"].partition_key.name,
-        keys_of=idempotency_keys(interactions, table_names["idempotency"], client),
-        ttl_attribute=TABLES["idempotency"].ttl_attribute,
-        client=client,
     )
     report_seen = DerivedKeyStore(
         "report_seen",
@@ -418,4 +429,14 @@ def build_stores(table_names: dict[str, str], client: Any | None = None) -> Stor
     profile = ProfileStore(
         "subjects", spec=TABLES["subjects"], table_name=table_names["subjects"], client=client
     )
-    return StoreRegistry((idempotency, report_seen, cases, interactions, profile))
+    queues = tuple(
+        DeadLetterStore(key, queue_url=dlq_urls[key], client=sqs_client, wait_seconds=dlq_wait_seconds)
+        for key in PERSONAL_DATA_QUEUES
+    )
+    return StoreRegistry((report_seen, cases, interactions, profile, *queues))
+
+
+def dlq_environment_names() -> dict[str, str]:
+    """The environment variable of each erased DLQ's URL (``PERSONAL_DATA_QUEUES`` → ``<KEY>_DLQ_URL``)."""
+    by_dlq = {spec.dlq_key: spec.dlq_env_var for spec in QUEUES.values()}
+    return {key: by_dlq[key] for key in PERSONAL_DATA_QUEUES}

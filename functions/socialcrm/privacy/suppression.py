@@ -246,3 +246,8 @@ class DynamoSuppressionCheck:
     def suppressed(self, interaction: Interaction) -> bool:
         found = self.lookup(interaction.subject_id)
         return found is not None and found.blocks(interaction.occurred_at)
+
+    def erased_at(self, subject_id: str) -> datetime | None:
+        """The subject's erasure tombstone, if any (an objection does not count: it erases nothing)."""
+        found = self.lookup(subject_id)
+        return None if found is None else found.erased_at

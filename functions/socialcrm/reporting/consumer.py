@@ -3,14 +3,21 @@
 Each record's fate is its own. A record whose body is not a socialcrm event of a counted type, or
 whose facts could not be recorded, is reported as a partial-batch failure: SQS retries it (facts
 already recorded are refused as duplicates on the retry), then moves it to the DLQ.
+
+The facts of an erased subject's data that were still in flight when the erasure ran (an event queued
+here, or redriven from the DLQ later) are dropped, not counted: counting would write a seen-marker
+derived from the subject's ids after the erasure verified that none is left. An interaction is erased
+data when it occurred at or before the subject's tombstone (the rule enrich applies); a case, when it
+opened no later than ``ERASED_CASE_MARGIN`` after it (a message from before the erasure that was in
+flight can open its case until the erasure's settle period and a route run have passed).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -27,6 +34,9 @@ from socialcrm.observability import logger
 from socialcrm.reporting.counters import Recorded
 from socialcrm.reporting.dimensions import PENDING
 from socialcrm.reporting.facts import Fact, facts_of
+
+# The erasure's settle period (90 s by default) and the route function's timeout, with a margin.
+ERASED_CASE_MARGIN = timedelta(minutes=5)
 
 COUNTED_DETAILS: dict[str, type[EventDetail]] = {
     model.detail_type: model
@@ -62,6 +72,7 @@ class ReportOutcome:
     failed: list[str] = field(default_factory=list)  # SQS message ids to retry
     counted: int = 0  # new facts
     duplicates: int = 0
+    erased: int = 0  # events about an erased subject's data, dropped
     interactions_by_platform: Counter[str] = field(default_factory=Counter)
     # Interactions by their final sentiment (a PENDING one counts here once its sentiment arrives).
     interactions_by_sentiment: Counter[str] = field(default_factory=Counter)
@@ -98,8 +109,29 @@ def parse(body: str) -> EventDetail:
     return model.model_validate(event.detail)
 
 
-def process_batch(records: Sequence[QueuedRecord], *, counters: FactRecorder, now: datetime) -> ReportOutcome:
-    """Record the facts of every record; a record fails alone (see the module docstring)."""
+def erased_data(detail: EventDetail, erased_at: Callable[[str], datetime | None]) -> bool:
+    """True when ``detail`` is about data its subject had erased (see the module docstring)."""
+    if isinstance(detail, InteractionEnriched):
+        tombstone = erased_at(detail.subject_id)
+        return tombstone is not None and detail.occurred_at <= tombstone
+    if isinstance(detail, InteractionRouted | CaseUpdated | SlaBreached):
+        tombstone = erased_at(detail.subject_id)
+        return tombstone is not None and detail.opened_at <= tombstone + ERASED_CASE_MARGIN
+    return False  # a spike concerns no person
+
+
+def process_batch(
+    records: Sequence[QueuedRecord],
+    *,
+    counters: FactRecorder,
+    now: datetime,
+    erased_at: Callable[[str], datetime | None],
+) -> ReportOutcome:
+    """Record the facts of every record; a record fails alone (see the module docstring).
+
+    ``erased_at`` gives a subject's erasure tombstone, if any; it raises when it cannot tell, and the
+    record is retried (nothing is counted unchecked).
+    """
     outcome = ReportOutcome()
     for record in records:
         try:
@@ -109,6 +141,9 @@ def process_batch(records: Sequence[QueuedRecord], *, counters: FactRecorder, no
             outcome.failed.append(record.message_id)
             continue
         try:
+            if erased_data(detail, erased_at):
+                outcome.erased += 1
+                continue
             for fact in facts_of(detail):
                 outcome.note(fact, counters.record(fact, now=now))
         except Exception:  # a store failure fails this record only; its recorded facts stay deduplicated

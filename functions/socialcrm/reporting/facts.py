@@ -108,7 +108,7 @@ def _interaction(event: InteractionEnriched) -> list[Fact]:
     return [
         Fact(
             kind="interaction",
-            key=fact_key("interaction", event.interaction_id),
+            key=fact_key("interaction", event.interaction_ref),
             deltas=(Delta(cell, {"n": 1}),),
             labels={"platform": event.platform, "sentiment": sentiment},
             completes_pending=sentiment != PENDING,

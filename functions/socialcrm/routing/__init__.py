@@ -5,7 +5,7 @@
 - ``text``: normalisation and keyword matching in any script (Devanagari included), detectors;
 - ``evaluator``: compiled rules → a ``Decision`` for one interaction;
 - ``case``: the ``Case`` model and its events;
-- ``service``: the route consumer's batch (idempotent on ``interaction_id``), spikes included;
+- ``service``: the route consumer's batch (idempotent on ``interaction_ref``), spikes included;
 - ``spikes``: negative interactions counted per topic, platform and time bucket;
 - ``sla``: the scheduler interface (EventBridge Scheduler, in-process timer) and what a firing does;
 - ``workflow``: work-queue updates (assignee, status, first response);

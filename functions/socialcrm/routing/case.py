@@ -29,13 +29,13 @@ from socialcrm.routing.evaluator import Decision
 INTERNAL_FIELDS = frozenset({"announced", "breach_announced", "claimed_by", "version"})
 
 
-def case_id_for(interaction_id: str) -> str:
-    """The id of the case of an interaction: deterministic, URL-safe, not the platform id itself.
+def case_id_for(interaction_ref: str) -> str:
+    """The id of the case of an interaction, from its keyed ref: deterministic, URL-safe.
 
-    >>> case_id_for("x:1") == case_id_for("x:1") != case_id_for("x:2")
+    >>> case_id_for("i_1") == case_id_for("i_1") != case_id_for("i_2")
     True
     """
-    return "c_" + hashlib.sha256(f"interaction:{interaction_id}".encode()).hexdigest()[:32]
+    return "c_" + hashlib.sha256(f"interaction:{interaction_ref}".encode()).hexdigest()[:32]
 
 
 def spike_key(topic: str, platform: str, window_start: datetime) -> str:
@@ -60,6 +60,7 @@ class Case(BaseModel):
     case_id: str
     origin: Literal["interaction", "spike"] = "interaction"
     interaction_id: str | None = None
+    interaction_ref: str | None = None
     subject_id: str = Field(pattern=r"^[0-9a-f]{64}$")
     platform: Platform
     kind: Kind | None = None
@@ -117,8 +118,9 @@ def open_case(
     start = min(interaction.received_at, now)
     due, warning = sla_times(start, decision.sla_minutes, warning_ratio)
     return Case(
-        case_id=case_id_for(interaction.interaction_id),
+        case_id=case_id_for(interaction.interaction_ref),
         interaction_id=interaction.interaction_id,
+        interaction_ref=interaction.interaction_ref,
         subject_id=interaction.subject_id,
         platform=interaction.platform,
         kind=interaction.kind,
@@ -140,10 +142,10 @@ def open_case(
 
 
 def routed_event(case: Case) -> InteractionRouted:
-    assert case.interaction_id is not None and case.kind is not None, "only interaction cases are routed"
+    assert case.interaction_ref is not None and case.kind is not None, "only interaction cases are routed"
     return InteractionRouted(
         case_id=case.case_id,
-        interaction_id=case.interaction_id,
+        interaction_ref=case.interaction_ref,
         subject_id=case.subject_id,
         platform=case.platform,
         kind=case.kind,

@@ -30,7 +30,7 @@ MAX_TOPICS = 10
 class HistoryEntry:
     """One of the subject's interactions, as history conditions see it (no text)."""
 
-    interaction_id: str
+    interaction_ref: str
     occurred_at: datetime
     sentiment: str | None
     score: float | None  # positive - negative, in [-1, 1]; None when unscored
@@ -39,7 +39,7 @@ class HistoryEntry:
     def of(cls, interaction: Interaction) -> HistoryEntry:
         sentiment = interaction.sentiment
         return cls(
-            interaction_id=interaction.interaction_id,
+            interaction_ref=interaction.interaction_ref,
             occurred_at=interaction.occurred_at,
             sentiment=sentiment.label if sentiment else None,
             score=(sentiment.scores.positive - sentiment.scores.negative) if sentiment else None,
@@ -223,9 +223,9 @@ class _Message:
                     until=current.occurred_at,
                     limit=HISTORY_LIMIT,
                 )
-            by_id = {e.interaction_id: e for e in entries if e.occurred_at <= current.occurred_at}
-            by_id[current.interaction_id] = HistoryEntry.of(current)
-            self._history = sorted(by_id.values(), key=lambda e: (e.occurred_at, e.interaction_id))
+            by_id = {e.interaction_ref: e for e in entries if e.occurred_at <= current.occurred_at}
+            by_id[current.interaction_ref] = HistoryEntry.of(current)
+            self._history = sorted(by_id.values(), key=lambda e: (e.occurred_at, e.interaction_ref))
         return self._history
 
 

@@ -30,11 +30,11 @@ from socialcrm.routing.spikes import CounterStore, Spike, SpikeDetector, open_sp
 
 
 class InteractionReader(Protocol):
-    def get(self, interaction_id: str) -> Interaction | None: ...
+    def get(self, interaction_ref: str) -> Interaction | None: ...
 
 
 class RoutingRecorder(Protocol):
-    def record(self, interaction_id: str, routing: Routing) -> bool: ...
+    def record(self, interaction_ref: str, routing: Routing) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -100,14 +100,14 @@ def route_batch(
             logger.error("unreadable record", message_id=record.message_id)
             outcome.failed.append(record.message_id)
             continue
-        if detail.interaction_id in seen:  # the same event twice in one batch: once is enough
+        if detail.interaction_ref in seen:  # the same event twice in one batch: once is enough
             outcome.duplicates += 1
             continue
-        seen.add(detail.interaction_id)
+        seen.add(detail.interaction_ref)
         try:
             work = _route_one(record.message_id, detail, compiled, ports, now, outcome)
         except Exception:  # this record only: retried by SQS, then dead-lettered
-            logger.exception("routing failed", interaction_id=detail.interaction_id)
+            logger.exception("routing failed", interaction_ref=detail.interaction_ref)
             outcome.failed.append(record.message_id)
             continue
         if work is not None:
@@ -143,16 +143,16 @@ def _route_one(
     if detail.sentiment_status == "PENDING":
         outcome.waiting += 1  # the enrich stage announces it again once its sentiment is in
         return None
-    case_id = case_id_for(detail.interaction_id)
+    case_id = case_id_for(detail.interaction_ref)
     case = ports.cases.get(case_id)
     if case is not None and _taken(case, message_id):
         outcome.duplicates += 1
-        logger.info("duplicate", interaction_id=detail.interaction_id, case_id=case_id)
+        logger.info("duplicate", interaction_ref=detail.interaction_ref, case_id=case_id)
         return None
-    interaction = ports.interactions.get(detail.interaction_id)
+    interaction = ports.interactions.get(detail.interaction_ref)
     if interaction is None:
         outcome.missing += 1
-        logger.warning("interaction gone", interaction_id=detail.interaction_id)
+        logger.warning("interaction gone", interaction_ref=detail.interaction_ref)
         return None
     first_attempt = False
     if case is None:
@@ -173,7 +173,7 @@ def _route_one(
     work = _Pending(message_id)
     _start(case, ports, reason="opened", notify=case.notify)
     ports.routing.record(
-        interaction.interaction_id,
+        interaction.interaction_ref,
         Routing(teams=case.teams, priority=case.priority, sla_due_at=case.sla_due_at, rules=case.rules),
     )
     work.events.append(routed_event(case))
@@ -184,7 +184,7 @@ def _route_one(
     logger.info(
         "routed",
         case_id=case.case_id,
-        interaction_id=interaction.interaction_id,
+        interaction_ref=interaction.interaction_ref,
         subject_id=case.subject_id,
         priority=case.priority,
         teams=case.teams,

@@ -30,7 +30,7 @@ from socialcrm.enrichment.comprehend import (
 )
 from socialcrm.enrichment.service import enrich
 from socialcrm.enrichment.text import MAX_DOCUMENT_BYTES, truncate_utf8
-from socialcrm.models import Author, Interaction, Sentiment, subject_id
+from socialcrm.models import Author, Interaction, Sentiment, interaction_ref, subject_id
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 HINDI = "मेरा ऑर्डर अभी तक नहीं आया, कृपया जल्दी देखिए। "
@@ -58,6 +58,7 @@ def languages(*codes: str) -> dict:
 def item(n: int, text: str, language: str | None = None) -> Interaction:
     return Interaction(
         interaction_id=f"x:{n}",
+        interaction_ref=interaction_ref("pepper", f"x:{n}"),
         subject_id=subject_id("pepper", "x", "42"),
         platform="x",
         kind="mention",

@@ -13,7 +13,7 @@ from socialcrm.enrichment.comprehend import (
     UnsupportedLanguageError,
 )
 from socialcrm.enrichment.service import enrich
-from socialcrm.models import Author, Interaction, Sentiment, SentimentScores, subject_id
+from socialcrm.models import Author, Interaction, Sentiment, SentimentScores, interaction_ref, subject_id
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 POSITIVE = Sentiment(
@@ -24,6 +24,7 @@ POSITIVE = Sentiment(
 def item(n: int, text: str, language: str | None = None, **extra) -> Interaction:
     return Interaction(
         interaction_id=f"x:{n}",
+        interaction_ref=interaction_ref("pepper", f"x:{n}"),
         subject_id=subject_id("pepper", "x", "42"),
         platform="x",
         kind="mention",

@@ -12,12 +12,17 @@ from socialcrm.errors import ConfigurationError
 from socialcrm.privacy.requests import ErasureRecord
 from socialcrm.privacy.stores import (
     CLASSIFIED,
+    CLASSIFIED_QUEUES,
+    NOT_REACHED,
+    PERSONAL_DATA_QUEUES,
     PERSONAL_DATA_TABLES,
     IndexedStore,
     ProfileStore,
     build_stores,
 )
-from socialcrm.topology import RETENTION_DAYS, TABLES
+from socialcrm.topology import RETENTION_DAYS, TABLES, queue_keys
+
+DLQS = {key: f"https://sqs.local/{key}" for key in PERSONAL_DATA_QUEUES}
 
 SUBJECT = "a" * 64
 
@@ -31,6 +36,17 @@ def test_every_table_is_either_erased_or_kept_for_a_stated_reason():
     assert all(len(reason) > 30 for reason in CLASSIFIED.values())
 
 
+def test_every_queue_is_either_erased_or_kept_for_a_stated_reason():
+    # Given every queue of the app (work queues, their dead-letter queues, the others the infra creates)
+    erased, kept = set(PERSONAL_DATA_QUEUES), set(CLASSIFIED_QUEUES)
+    # Then each is erased by subject or kept with its reason: a queue added later fails here until classified
+    assert erased.isdisjoint(kept)
+    assert erased | kept == set(queue_keys()), f"classify these queues: {sorted(set(queue_keys()) - erased - kept)}"
+    assert all(len(reason) > 30 for reason in CLASSIFIED_QUEUES.values())
+    # And the dead-letter queue of every consumer that can hold a message about a person is erased
+    assert {"inbound-dlq", "route-dlq", "report-dlq"} <= erased
+
+
 def test_every_table_has_a_retention_period_enforced_by_ttl():
     for key, spec in TABLES.items():
         assert key in RETENTION_DAYS, key
@@ -38,18 +54,23 @@ def test_every_table_has_a_retention_period_enforced_by_ttl():
 
 
 def test_derived_stores_come_before_the_stores_whose_ids_compute_their_keys():
-    registry = build_stores({key: f"t-{key}" for key in PERSONAL_DATA_TABLES})
+    registry = build_stores({key: f"t-{key}" for key in PERSONAL_DATA_TABLES}, dlq_urls=DLQS)
     names = registry.names
-    assert names == PERSONAL_DATA_TABLES
-    assert names.index("idempotency") < names.index("interactions")
+    assert names == (*PERSONAL_DATA_TABLES, *PERSONAL_DATA_QUEUES)
     assert names.index("report_seen") < min(names.index("cases"), names.index("interactions"))
-    assert names[-1] == "subjects"
+    assert names.index("subjects") == len(PERSONAL_DATA_TABLES) - 1
 
 
 def test_a_missing_table_name_is_a_configuration_error_naming_it():
     names = {key: key for key in PERSONAL_DATA_TABLES if key != "cases"}
     with pytest.raises(ConfigurationError, match="cases"):
-        build_stores(names)
+        build_stores(names, dlq_urls=DLQS)
+
+
+def test_a_missing_dead_letter_queue_is_a_configuration_error_naming_it():
+    tables = {key: key for key in PERSONAL_DATA_TABLES}
+    with pytest.raises(ConfigurationError, match="route-dlq"):
+        build_stores(tables, dlq_urls={k: v for k, v in DLQS.items() if k != "route-dlq"})
 
 
 def test_a_store_refuses_a_table_it_could_only_erase_by_scanning():
@@ -69,6 +90,8 @@ def test_an_erasure_record_is_due_in_30_days_and_shows_totals_but_not_its_bookke
     view = record.view()
     assert view["due_at"] == "2026-12-22T10:00:00Z" and view["subject_count"] == 2  # duplicates merged
     assert view["erased"] == {"interactions": 5, "subjects": 1}
+    # And the proof says what no erasure can reach
+    assert view["not_reached"] == list(NOT_REACHED) and any("backup" in line for line in NOT_REACHED)
     assert not {"phase", "done", "lease_until", "version", "announced"} & set(view)
 
 

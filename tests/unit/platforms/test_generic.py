@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 from datetime import UTC, datetime
@@ -431,3 +432,91 @@ def test_verify_raises_only_domain_errors_for_arbitrary_headers(body, msg_id, ti
     headers = {"webhook-id": msg_id, "webhook-timestamp": timestamp, "webhook-signature": signature}
     with pytest.raises(SocialCrmError):  # refused with a domain error: no random header is a valid signature
         adapter.verify(Delivery(body, headers), SECRET, VECTOR_T)
+
+
+# --- no handshake, so no signing oracle ------------------------------------------------------------
+
+ACCEPTED_BODIES = [
+    pytest.param(fixture("review.json"), id="review"),
+    pytest.param(fixture("reply_hindi.json"), id="hindi reply"),
+    pytest.param(b"x" * 257, id="257 characters"),
+    pytest.param(b"x" * 10_000, id="10,000 characters"),
+]
+
+
+@pytest.mark.parametrize("body", ACCEPTED_BODIES)
+@pytest.mark.parametrize("key", ["hub.challenge", "crc_token", "challengeCode", "challenge"])
+def test_a_delivery_body_sent_as_a_challenge_is_refused_with_405_and_nothing_signed(key, body):
+    # Given a body normalise accepts (a forger's delivery), sent as any platform's challenge
+    # When the generic route is asked for a handshake
+    with pytest.raises(MethodNotAllowedError) as raised:
+        adapter.handshake({key: body.decode()}, SECRET)
+    # Then it is a 405 that does not echo the value
+    assert raised.value.status == 405
+    assert body.decode() not in raised.value.message
+
+
+# --- deep nesting ----------------------------------------------------------------------------------
+
+
+def nested_arrays(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        pytest.param(lambda inner: inner, id="bare"),
+        pytest.param(lambda inner: b'{"type":"interaction.created","data":' + inner + b"}", id="data"),
+        pytest.param(
+            lambda inner: b'{"type":"interaction.created","extra":' + inner + b"}", id="extra field"
+        ),
+    ],
+)
+def test_json_nested_too_deeply_is_unparseable_not_a_server_error(depth, wrap):
+    # Given a signed body nesting thousands of arrays, where the JSON parser would run out of stack
+    body = wrap(nested_arrays(depth))
+    headers = signed_headers(body, SECRET, NOW)
+    adapter.verify(Delivery(body, headers), SECRET, NOW)  # the reference library is not asked to parse it
+    # When normalised / Then it is a 400, never a RecursionError (a 5xx)
+    with pytest.raises(UnparseableError) as raised:
+        adapter.normalise(Delivery(body, headers))
+    assert raised.value.status == 400
+
+
+# --- signatures are compared whole -----------------------------------------------------------------
+
+_BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def test_a_signature_differing_only_in_its_last_digest_character_is_refused():
+    # Given the vector 1 signature with its last digest character (before the "=") changed so that the
+    # decoded digest differs too, still a well-formed v1,<base64> entry
+    last = VECTOR_SIGNATURE[-2]
+    forged = VECTOR_SIGNATURE[:-2] + _BASE64[_BASE64.index(last) ^ 4] + "="
+    assert base64.b64decode(forged[3:]) != base64.b64decode(VECTOR_SIGNATURE[3:])
+    # When verified at its own time / Then it is refused
+    with pytest.raises(SignatureError):
+        verify_vector(webhook_signature=forged)
+
+
+# --- blank ids -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("blank", [" ", "   ", "\t", " \n "])
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        pytest.param("data__native_id", "data.native_id", id="native id"),
+        pytest.param("data__author__user_id", "data.author.user_id", id="author id"),
+    ],
+)
+def test_an_interaction_whose_id_is_only_whitespace_is_a_400_naming_the_field(changes, named, blank):
+    # Given the one interaction of a delivery with a blank id
+    # When normalised / Then, as for any invalid field, it is a 400 naming it (never the value)
+    with pytest.raises(BadRequestError) as raised:
+        adapter.normalise(body_of(review(**{changes: blank})))
+    assert raised.value.status == 400
+    assert raised.value.message.startswith(f"{named}: ")
+    assert "whitespace" in raised.value.message

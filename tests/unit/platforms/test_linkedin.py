@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
+import hmac
 import json
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -404,3 +408,182 @@ def test_arbitrary_bytes_headers_and_queries_raise_only_domain_errors(
     ):
         with contextlib.suppress(SocialCrmError):
             call()
+
+
+# --- the validation is not a signing oracle ------------------------------------------------------------
+
+# Bodies the adapter takes in, each of which a forger would like LinkedIn's signature for.
+ACCEPTED_BODIES = [
+    pytest.param(VECTOR_BODY, id="reference vector"),
+    pytest.param(raw("comment.json"), id="comment as sent"),
+    pytest.param(json.dumps(document("comment.json"), separators=(",", ":")).encode(), id="comment compact"),
+    pytest.param(raw("single_notification.json"), id="single notification"),
+    pytest.param(raw("bare_list.json"), id="bare list"),
+]
+
+
+OTHER_CODE = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+
+def _hex_hmac(message: bytes) -> str:
+    key = VECTOR_SECRET.client_secret.get_secret_value().encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        VECTOR_CHALLENGE,
+        VECTOR_CHALLENGE.upper(),
+        OTHER_CODE,
+        str(uuid.UUID(int=0x1234_5678_9ABC_4DEF_8123_4567_89AB_CDEF)),
+        "00000000-0000-4000-8000-000000000000",
+        "FFFFFFFF-FFFF-4FFF-BFFF-FFFFFFFFFFFF",
+    ],
+)
+def test_validation_answers_any_version_4_uuid_in_either_case(code: str) -> None:
+    # Given a challenge code that is a random type-4 UUID, as LinkedIn documents it
+    # When the validation is answered
+    reply = adapter.handshake({"challengeCode": code}, VECTOR_SECRET)
+
+    # Then the code comes back with its hex HMAC-SHA256 under the client secret
+    assert reply.status == 200
+    assert json.loads(reply.body) == {"challengeCode": code, "challengeResponse": _hex_hmac(code.encode())}
+
+
+@pytest.mark.parametrize("body", ACCEPTED_BODIES)
+@pytest.mark.parametrize(
+    "as_code",
+    [
+        pytest.param(lambda body: body, id="bare reading: HMAC(body)"),
+        pytest.param(lambda body: b"hmacsha256=" + body, id="prefixed reading: HMAC('hmacsha256=' + body)"),
+    ],
+)
+def test_validation_refuses_to_sign_a_delivery_body_under_either_reading(
+    body: bytes, as_code: Callable[[bytes], bytes]
+) -> None:
+    # Given a body that normalise accepts (a forger's delivery), as the message either reading signs
+    normalise(body)
+    code = as_code(body).decode()
+
+    # When it is sent as the challengeCode, to get a valid X-LI-Signature for it
+    with pytest.raises(BadRequestError) as refused:
+        adapter.handshake({"challengeCode": code}, VECTOR_SECRET)
+
+    # Then it is a 400 saying what a code is, without echoing the value
+    assert refused.value.status == 400
+    assert "version-4 UUID" in refused.value.message
+    assert code not in refused.value.message
+    json.dumps({"error": refused.value.code, "message": refused.value.message})
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        pytest.param("x" * 257, id="257 characters"),
+        pytest.param("x" * 10_000, id="10,000 characters"),
+        pytest.param(OTHER_CODE * 7 + "-0f8f", id="257 characters of UUIDs"),
+        pytest.param(OTHER_CODE.replace("-469f-", "-169f-"), id="version 1"),
+        pytest.param(OTHER_CODE.replace("-a165-", "-c165-"), id="not the RFC 4122 variant"),
+        pytest.param(OTHER_CODE.replace("-", ""), id="no hyphens"),
+        pytest.param("{" + OTHER_CODE + "}", id="braces"),
+        pytest.param("urn:uuid:" + OTHER_CODE, id="urn"),
+        pytest.param(OTHER_CODE + "\n", id="trailing newline"),
+        pytest.param(" " + OTHER_CODE, id="leading space"),
+        pytest.param(OTHER_CODE.replace("0", "\u0660"), id="non-ASCII digits"),
+        pytest.param(OTHER_CODE.replace("f", "g"), id="not hex"),
+    ],
+)
+def test_validation_refuses_any_code_that_is_not_a_canonical_version_4_uuid(code: str) -> None:
+    # Given a code that is long, or not a canonical type-4 UUID / When answered / Then it is a 400
+    with pytest.raises(BadRequestError) as refused:
+        adapter.handshake({"challengeCode": code}, VECTOR_SECRET)
+    assert refused.value.status == 400
+    assert code not in refused.value.message
+
+
+def test_a_validation_answer_is_no_use_as_the_signature_of_a_delivery() -> None:
+    # Given the answer to a real validation, which signs the code's own bytes under the bare reading
+    answer = json.loads(adapter.handshake({"challengeCode": VECTOR_CHALLENGE}, VECTOR_SECRET).body)
+
+    # When it is replayed as X-LI-Signature, for the code itself and for a real delivery
+    verify(VECTOR_CHALLENGE.encode(), answer["challengeResponse"])
+    with pytest.raises(SignatureError):
+        verify(VECTOR_BODY, answer["challengeResponse"])
+
+    # Then the only body it signs is the code, which is not a delivery
+    with pytest.raises(UnparseableError):
+        normalise(VECTOR_CHALLENGE.encode())
+
+
+# --- deep nesting --------------------------------------------------------------------------------------
+
+
+def nested_arrays(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        pytest.param(lambda inner: inner, id="bare list"),
+        pytest.param(lambda inner: b'{"notifications":' + inner + b"}", id="envelope"),
+        pytest.param(lambda inner: b'{"notificationId":1,"action":' + inner + b"}", id="single notification"),
+    ],
+)
+def test_json_nested_too_deeply_is_unparseable_not_a_server_error(depth: int, wrap: Callable) -> None:
+    # Given a signed body nesting thousands of arrays, where the JSON parser would run out of stack
+    body = wrap(nested_arrays(depth))
+    verify(body, body_signature(body, VECTOR_SECRET))  # the signature covers bytes: nothing is parsed
+
+    # When normalised / Then it is a 400, never a RecursionError (a 5xx)
+    with pytest.raises(UnparseableError) as refused:
+        normalise(body)
+    assert refused.value.status == 400
+
+
+# --- signatures are compared whole ---------------------------------------------------------------------
+
+
+def _last_hex_digit_changed(digest: str) -> str:
+    return digest[:-1] + format(int(digest[-1], 16) ^ 1, "x")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param(_last_hex_digit_changed(VECTOR_PREFIXED_READING), id="prefixed reading, bare header"),
+        pytest.param(
+            "hmacsha256=" + _last_hex_digit_changed(VECTOR_PREFIXED_READING),
+            id="prefixed reading, prefixed header",
+        ),
+        pytest.param(_last_hex_digit_changed(VECTOR_RAW_READING), id="bare reading, bare header"),
+        pytest.param(
+            "hmacsha256=" + _last_hex_digit_changed(VECTOR_RAW_READING), id="bare reading, prefixed header"
+        ),
+    ],
+)
+def test_a_signature_differing_only_in_its_last_hex_digit_is_refused(header: str) -> None:
+    # Given a reading of the reference signature with only its last hex digit changed, still 64 hex digits
+    # When verified / Then it is refused, though 63 of 64 digits match
+    with pytest.raises(SignatureError):
+        verify(VECTOR_BODY, header)
+
+
+# --- blank ids -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("blank", [" ", "   ", "\t", " \n "])
+def test_a_notification_whose_id_or_author_is_only_whitespace_is_skipped_and_the_rest_kept(
+    blank: str,
+) -> None:
+    # Given a batch in which one comment's id and another's every author field are only whitespace
+    payload = document("batch.json")
+    notifications = payload["notifications"]
+    notifications[0]["notificationId"] = blank
+    notifications[2]["decoratedGeneratedActivity"]["comment"]["owner"] = blank
+    notifications[2]["actor"] = blank
+
+    # When normalised / Then those two are skipped and the other customer interactions kept
+    assert [d.native_id for d in normalise(payload)] == ["5603460006", "5603460007"]

@@ -796,3 +796,127 @@ def test_handshake_raises_only_domain_errors_whatever_the_query(query):
     reply = _only_domain_errors(lambda: adapter.handshake(query, SECRET))
     if reply is not None:
         assert reply.body == query["hub.challenge"]
+
+
+# --- the handshake is not a signing oracle -------------------------------------------------------------
+
+# Bodies the adapter takes in, each of which a forger would like Meta's signature for.
+ACCEPTED_BODIES = [
+    pytest.param(VECTOR_4_BODY, id="reference vector"),
+    pytest.param(fixture("page_feed_comment"), id="page comment"),
+    pytest.param(fixture("messenger_message"), id="messenger message"),
+    pytest.param(fixture("instagram_comment"), id="instagram comment"),
+    pytest.param(fixture("whatsapp_text"), id="whatsapp text"),
+    pytest.param(b"x" * 257, id="257 characters"),
+    pytest.param(b"x" * 10_000, id="10,000 characters"),
+]
+
+
+@pytest.mark.parametrize("body", ACCEPTED_BODIES)
+def test_the_handshake_answer_for_a_delivery_body_is_no_signature_of_it(body):
+    # Given a delivery body sent as hub.challenge, with the right verify token
+    query = {"hub.mode": "subscribe", "hub.challenge": body.decode(), "hub.verify_token": "meatyhamhock"}
+    # When the handshake answers it
+    answer = adapter.handshake(query, SECRET).body
+    # Then the answer is the challenge itself, unsigned: replayed as X-Hub-Signature-256 (as is, or after
+    # the prefix) it is refused, because nothing in it was computed with the app secret
+    assert answer == body.decode()
+    for header in (answer, "sha256=" + answer):
+        with pytest.raises(SignatureError):
+            adapter.verify(signed(body, header), SECRET, NOW)
+
+
+# --- deep nesting --------------------------------------------------------------------------------------
+
+
+def nested_arrays(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        pytest.param(lambda inner: inner, id="bare"),
+        pytest.param(lambda inner: b'{"object":"page","entry":' + inner + b"}", id="entry list"),
+        pytest.param(
+            lambda inner: b'{"object":"page","entry":[{"id":"1","time":1,"changes":' + inner + b"}]}",
+            id="changes list",
+        ),
+    ],
+)
+def test_json_nested_too_deeply_is_unparseable_not_a_server_error(depth, wrap):
+    # Given a signed body nesting thousands of arrays, where the JSON parser would run out of stack
+    body = wrap(nested_arrays(depth))
+    adapter.verify(Delivery(body, signed_headers(body, SECRET)), SECRET, NOW)  # bytes only: nothing parsed
+    # When normalised / Then it is a 400, never a RecursionError (a 5xx)
+    with pytest.raises(UnparseableError) as raised:
+        normalise(body)
+    assert raised.value.status == 400
+
+
+# --- signatures are compared whole ---------------------------------------------------------------------
+
+
+def test_a_signature_differing_only_in_its_last_hex_digit_is_refused():
+    # Given the vector 4 signature with only its last hex digit changed, still sha256= and 64 hex digits
+    last = VECTOR_4_SIGNATURE[-1]
+    forged = VECTOR_4_SIGNATURE[:-1] + format(int(last, 16) ^ 1, "x")
+    # When verified / Then it is refused, though 63 of 64 digits match
+    with pytest.raises(SignatureError):
+        adapter.verify(signed(VECTOR_4_BODY, forged), SECRET, NOW)
+
+
+# --- blank ids -----------------------------------------------------------------------------------------
+
+BLANKS = [" ", "   ", "\t", " \n "]
+
+
+@pytest.mark.parametrize("blank", BLANKS)
+def test_page_items_whose_ids_are_only_whitespace_are_skipped_and_the_rest_kept(blank):
+    # Given the page feed batch with one comment's id and another comment's author id blank
+    payload = json.loads(fixture("page_feed_batch"))
+    changes = payload["entry"][0]["changes"]
+    changes[0]["value"]["comment_id"] = blank
+    changes[1]["value"]["from"]["id"] = blank
+    # and Messenger messages with a blank message id, a blank sender and one intact
+    messages = json.loads(fixture("messenger_message"))["entry"][0]
+    no_id, no_sender = json.loads(json.dumps(messages)), json.loads(json.dumps(messages))
+    no_id["messaging"][0]["message"]["mid"] = blank
+    no_sender["messaging"][0]["sender"]["id"] = blank
+    payload["entry"] += [no_id, no_sender, messages]
+    # When normalised
+    drafts = normalise_json(payload)
+    # Then only the items with real ids remain
+    assert [d.native_id for d in drafts] == [
+        "204857193846271_777",
+        "204857193846271_778",
+        "m_1457764197618:41d102a3e1ae206a38",
+    ]
+
+
+@pytest.mark.parametrize("blank", BLANKS)
+@pytest.mark.parametrize("blanked", ["comment id", "author id"])
+def test_instagram_comments_whose_ids_are_only_whitespace_are_skipped_and_the_rest_kept(blank, blanked):
+    # Given the Instagram comments batch whose first comment has a blank id, or a blank author id
+    payload = json.loads(fixture("instagram_comments_batch"))
+    value = payload["entry"][0]["changes"][0]["value"]
+    if blanked == "author id":
+        value["from"]["id"] = blank
+    else:
+        value.pop("id", None)
+        value["comment_id"] = blank
+    # When normalised / Then that comment is skipped and the live comment kept
+    assert [d.native_id for d in normalise_json(payload)] == ["18034567890123456"]
+
+
+@pytest.mark.parametrize("blank", BLANKS)
+def test_whatsapp_messages_whose_ids_are_only_whitespace_are_skipped_and_the_rest_kept(blank):
+    # Given three WhatsApp messages: a blank id, a blank sender (and no other id to key it by), intact
+    payload = json.loads(fixture("whatsapp_text"))
+    value = payload["entry"][0]["changes"][0]["value"]
+    intact = value["messages"][0]
+    no_id, no_sender = dict(intact, id=blank), dict(intact, **{"from": blank})
+    value["messages"] = [no_id, no_sender, intact]
+    # When normalised / Then only the intact one remains
+    assert [d.native_id for d in normalise_json(payload)] == [intact["id"]]

@@ -505,3 +505,102 @@ def test_verify_raises_only_domain_errors_for_arbitrary_headers(body, header, no
 def test_handshake_always_answers_405(query):
     with pytest.raises(MethodNotAllowedError):
         adapter.handshake(query, SECRET)
+
+
+# --- no handshake, so no signing oracle ------------------------------------------------------------
+
+ACCEPTED_BODIES = [
+    pytest.param(VECTOR_BODY, id="reference vector"),
+    pytest.param(fixture("im_receive_msg.json"), id="business message"),
+    pytest.param(fixture("comment_create.json"), id="comment"),
+    pytest.param(b"x" * 257, id="257 characters"),
+    pytest.param(b"x" * 10_000, id="10,000 characters"),
+]
+
+
+@pytest.mark.parametrize("body", ACCEPTED_BODIES)
+@pytest.mark.parametrize("key", ["hub.challenge", "crc_token", "challengeCode", "challenge"])
+def test_a_delivery_body_sent_as_a_challenge_is_refused_with_405_and_nothing_signed(key, body):
+    # Given a body normalise accepts (a forger's delivery), sent as any platform's challenge
+    # When TikTok's route is asked for a handshake
+    with pytest.raises(MethodNotAllowedError) as raised:
+        adapter.handshake({key: body.decode()}, SECRET)
+    # Then it is a 405 that does not echo the value
+    assert raised.value.status == 405
+    assert body.decode() not in raised.value.message
+
+
+# --- deep nesting ----------------------------------------------------------------------------------
+
+
+def nested_arrays(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+@pytest.mark.parametrize(
+    "body_of",
+    [
+        pytest.param(lambda inner: inner.encode(), id="bare"),
+        pytest.param(
+            lambda inner: b'{"event":"im_receive_msg","extra":' + inner.encode() + b"}", id="envelope"
+        ),
+        pytest.param(
+            lambda inner: json.dumps({"event": "im_receive_msg", "content": inner}).encode(),
+            id="message content",
+        ),
+        pytest.param(
+            lambda inner: json.dumps({"event": "comment.create", "content": inner}).encode(),
+            id="comment content",
+        ),
+    ],
+)
+def test_json_nested_too_deeply_is_unparseable_not_a_server_error(depth, body_of):
+    # Given a signed event nesting thousands of arrays (in the body, or in its JSON-string content)
+    body = body_of(nested_arrays(depth))
+    adapter.verify(Delivery(body, signed_headers(body, SECRET, VECTOR_T)), SECRET, VECTOR_T)
+    # When normalised / Then it is a 400, never a RecursionError (a 5xx)
+    with pytest.raises(UnparseableError) as raised:
+        adapter.normalise(Delivery(body))
+    assert raised.value.status == 400
+
+
+# --- signatures are compared whole -----------------------------------------------------------------
+
+
+def test_a_signature_differing_only_in_its_last_hex_digit_is_refused():
+    # Given the vector 8 header with only the last hex digit of s changed, still 64 hex digits
+    forged = VECTOR_HEADER[:-1] + format(int(VECTOR_HEADER[-1], 16) ^ 1, "x")
+    # When verified at its own time / Then it is refused, though 63 of 64 digits match
+    with pytest.raises(SignatureError):
+        verify_header(forged)
+
+
+# --- blank ids -------------------------------------------------------------------------------------
+
+BLANKS = [" ", "   ", "\t", " \n "]
+
+
+@pytest.mark.parametrize("blank", BLANKS)
+@pytest.mark.parametrize(
+    ("name", "path"),
+    [
+        pytest.param("im_receive_msg.json", ("message_id",), id="message id"),
+        pytest.param("im_receive_msg.json", ("from_user", "id"), id="message sender"),
+        pytest.param("comment_create.json", ("comment_id",), id="comment id"),
+        pytest.param("comment_create.json", ("user_id",), id="comment author"),
+    ],
+)
+def test_an_event_whose_id_is_only_whitespace_is_refused_like_one_without_an_id(name, path, blank):
+    # Given TikTok's one event per delivery, whose message or comment id, or author id, is blank
+    payload = json.loads(fixture(name))
+    content = json.loads(payload["content"])
+    node = content
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = blank
+    payload["content"] = json.dumps(content)
+    # When normalised / Then it is what the module says of an event lacking an id: unparseable (400)
+    with pytest.raises(UnparseableError) as raised:
+        adapter.normalise(delivery_of(payload))
+    assert raised.value.status == 400

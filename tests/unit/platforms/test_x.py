@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
+import hashlib
+import hmac
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -613,3 +617,243 @@ def test_arbitrary_bytes_headers_and_queries_raise_only_domain_errors(
     ):
         with contextlib.suppress(SocialCrmError):
             call()
+
+
+# --- the CRC is not a signing oracle -------------------------------------------------------------------
+
+# Bodies the adapter takes in, each of which a forger would like X's signature for.
+ACCEPTED_BODIES = [
+    pytest.param(VECTOR_BODY, id="reference vector"),
+    pytest.param(raw("aaa_tweet_mention_hindi.json"), id="AAA mention as sent"),
+    pytest.param(
+        json.dumps(document("aaa_tweet_mention_hindi.json"), separators=(",", ":")).encode(), id="AAA compact"
+    ),
+    pytest.param(raw("aaa_direct_message.json"), id="AAA direct message"),
+    pytest.param(
+        json.dumps(document("xaa_post_mention.json"), separators=(",", ":")).encode(), id="XAA compact"
+    ),
+]
+_BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _hmac_base64(message: bytes) -> str:
+    key = VECTOR_SECRET.consumer_secret.get_secret_value().encode()
+    return "sha256=" + base64.b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode()
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        VECTOR_CRC_TOKEN,
+        "challenge_string",
+        "MTQ1NDk4ODg4MzQ4OTg2Mjc4NA==",
+        "a1B2-c3D4_e5F6.g7H8~i9J0:k1L2/m3N4+o5P6",
+        "t" * 256,
+    ],
+)
+def test_crc_answers_typical_tokens_with_the_hmac_x_expects(token: str) -> None:
+    # Given a token of the kinds X and its examples use (a UUID, text, base64), up to 256 characters
+    # When the CRC is answered
+    reply = adapter.handshake({"crc_token": token}, VECTOR_SECRET)
+
+    # Then the answer is sha256=base64(HMAC-SHA256(consumer secret, token))
+    assert reply.status == 200
+    assert json.loads(reply.body) == {"response_token": _hmac_base64(token.encode())}
+
+
+@pytest.mark.parametrize("body", ACCEPTED_BODIES)
+def test_crc_refuses_to_sign_a_delivery_body_the_adapter_would_accept(body: bytes) -> None:
+    # Given a body that normalise accepts (a forger's delivery)
+    normalise(body)
+
+    # When it is sent as the crc_token, to get the signature X would send with it
+    with pytest.raises(BadRequestError) as refused:
+        adapter.handshake({"crc_token": body.decode()}, VECTOR_SECRET)
+
+    # Then the CRC is refused with a 400 that says what a token may hold, without echoing it
+    assert refused.value.status == 400
+    assert "crc_token" in refused.value.message
+    assert body.decode() not in refused.value.message
+    json.dumps({"error": refused.value.code, "message": refused.value.message})
+
+
+@pytest.mark.parametrize(
+    "character",
+    [
+        "{",
+        '"',
+        " ",
+        "\t",
+        "\n",
+        "\r",
+        "\x0b",
+        "\xa0",
+        "\u3000",
+        "\x00",
+        "\x1b",
+        "\x7f",
+        "\x85",
+        "\u200b",
+        "\u202e",
+        "\ufeff",
+        "\u2028",
+        "\u2029",
+        "\ud800",
+    ],
+)
+def test_crc_refuses_a_token_holding_a_brace_quote_space_control_or_format_character(character: str) -> None:
+    # Given an otherwise typical token holding one character a delivery body could need
+    token = VECTOR_CRC_TOKEN[:8] + character + VECTOR_CRC_TOKEN[8:]
+
+    # When the CRC is answered / Then it is a 400 and nothing is signed
+    with pytest.raises(BadRequestError) as refused:
+        adapter.handshake({"crc_token": token}, VECTOR_SECRET)
+    assert refused.value.status == 400
+    assert token not in refused.value.message
+
+
+@pytest.mark.parametrize("length", [257, 10_000])
+def test_crc_refuses_a_token_longer_than_256_characters(length: int) -> None:
+    # Given a long token of plain characters / When the CRC is answered / Then it is a 400
+    with pytest.raises(BadRequestError) as refused:
+        adapter.handshake({"crc_token": "a" * length}, VECTOR_SECRET)
+    assert refused.value.status == 400
+    assert "256" in refused.value.message
+
+
+@pytest.mark.parametrize("body", [b"[" * 128 + b"]" * 128, b"x" * 257, b"x" * 10_000])
+def test_a_crc_answer_cannot_be_replayed_as_the_signature_of_a_long_or_unusual_body(body: bytes) -> None:
+    # Given a body the CRC might be asked to sign
+    # When the CRC is asked for it
+    try:
+        answer = json.loads(adapter.handshake({"crc_token": body.decode()}, VECTOR_SECRET).body)
+    except BadRequestError:
+        return  # refused: nothing was signed
+
+    # Then whatever it answered is no use as a delivery: verify passes only over that exact body,
+    # which normalise refuses
+    adapter.verify(Delivery(body, {SIGNATURE_HEADER: answer["response_token"]}), VECTOR_SECRET, NOW)
+    with pytest.raises(UnparseableError):
+        normalise(body)
+
+
+# --- deep nesting --------------------------------------------------------------------------------------
+
+
+def nested_arrays(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        pytest.param(lambda inner: inner, id="bare"),
+        pytest.param(lambda inner: b'{"for_user_id":"1","tweet_create_events":' + inner + b"}", id="AAA"),
+        pytest.param(lambda inner: b'{"data":' + inner + b"}", id="XAA"),
+    ],
+)
+def test_json_nested_too_deeply_is_unparseable_not_a_server_error(depth: int, wrap: Callable) -> None:
+    # Given a signed body nesting thousands of arrays, where the JSON parser would run out of stack
+    body = wrap(nested_arrays(depth))
+    adapter.verify(signed(body), VECTOR_SECRET, NOW)  # X's signature covers bytes: nothing is parsed
+
+    # When normalised / Then it is a 400, never a RecursionError (a 5xx)
+    with pytest.raises(UnparseableError) as refused:
+        normalise(body)
+    assert refused.value.status == 400
+
+
+# --- signatures are compared whole ---------------------------------------------------------------------
+
+
+def _last_digest_character_changed(signature: str) -> str:
+    """The same well-formed sha256=<base64> with the last digest character (before the "=") changed,
+    so that the decoded digest differs too."""
+    last = signature[-2]
+    changed = _BASE64[_BASE64.index(last) ^ 4]  # flips a data bit, keeps the two padding bits at zero
+    return signature[:-2] + changed + "="
+
+
+def test_a_signature_differing_only_in_its_last_digest_character_is_refused() -> None:
+    # Given the reference signature with only its last digest character changed, still well-formed
+    forged = _last_digest_character_changed(VECTOR_BODY_SIGNATURE)
+    assert forged[:-2] == VECTOR_BODY_SIGNATURE[:-2] and forged != VECTOR_BODY_SIGNATURE
+    assert base64.b64decode(forged[7:]) != base64.b64decode(VECTOR_BODY_SIGNATURE[7:])
+
+    # When verified / Then it is refused, though every character but one matches
+    with pytest.raises(SignatureError):
+        adapter.verify(Delivery(VECTOR_BODY, {SIGNATURE_HEADER: forged}), VECTOR_SECRET, NOW)
+
+
+# --- blank ids -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("blank", [" ", "   ", "\t", " \n "])
+def test_account_activity_items_whose_ids_are_only_whitespace_are_skipped_and_the_rest_kept(
+    blank: str,
+) -> None:
+    # Given a batch whose first post has a blank id and whose second post's author has a blank id
+    payload = document("aaa_tweet_batch.json")
+    payload["tweet_create_events"][0]["id_str"] = blank
+    payload["tweet_create_events"][1]["user"]["id_str"] = blank
+    # and DMs, one with a blank event id and one with a blank sender
+    dms = document("aaa_direct_message_batch.json")["direct_message_events"]
+    dms[0]["id"] = blank
+    dms[2]["message_create"]["sender_id"] = blank
+    payload["direct_message_events"] = [*dms, document("aaa_direct_message.json")["direct_message_events"][0]]
+
+    # When normalised
+    drafts = normalise(payload)
+
+    # Then only the items with real ids remain
+    assert [d.native_id for d in drafts] == ["1925000000000000015", "954491830116155396"]
+
+
+@pytest.mark.parametrize("blank", [" ", "\t\t"])
+def test_activity_api_items_whose_ids_are_only_whitespace_are_skipped_and_the_rest_kept(blank: str) -> None:
+    # Given three XAA mentions: one with a blank post id, one with a blank author id, one intact
+    no_id, no_author, intact = (document("xaa_post_mention.json")["data"] for _ in range(3))
+    no_id["payload"]["id"] = blank
+    no_author["payload"]["author_id"] = blank
+    dm = document("xaa_dm_received.json")["data"]
+    dm["payload"]["direct_message_events"][0]["message_create"]["sender_id"] = blank
+
+    # When normalised / Then only the intact one remains
+    drafts = normalise({"data": [no_id, no_author, dm, intact]})
+    assert [d.native_id for d in drafts] == ["2080765813578191303"]
+
+
+# --- times at the ends of the calendar -----------------------------------------------------------------
+
+
+def test_a_post_created_in_year_1_is_handled_and_the_rest_of_the_batch_kept() -> None:
+    # Given a batch whose first post carries only a v1.1 created_at in year 1 (UTC), and whose second
+    # carries year 1 an hour east of UTC (which is year 0 in UTC, before what a datetime can hold)
+    payload = document("aaa_tweet_batch.json")
+    first, second = payload["tweet_create_events"][:2]
+    del first["timestamp_ms"], second["timestamp_ms"]
+    first["created_at"] = "Mon Jan 01 00:00:00 +0000 0001"
+    second["created_at"] = "Mon Jan 01 00:30:00 +0100 0001"
+
+    # When normalised: no exception
+    drafts = normalise(payload)
+
+    # Then the year-1 time, which parses, is kept; the one that cannot be read is skipped; the rest stay
+    assert [d.native_id for d in drafts] == ["1925000000000000011", "1925000000000000015"]
+    assert drafts[0].occurred_at == datetime(1, 1, 1, tzinfo=UTC)
+
+
+def test_an_activity_api_post_created_in_year_1_is_handled_and_the_rest_kept() -> None:
+    # Given XAA mentions created in year 1 UTC, in year 1 east of UTC (unreadable), and today
+    year_1, before_year_1, today = (document("xaa_post_mention.json")["data"] for _ in range(3))
+    year_1["payload"]["created_at"] = "0001-01-01T00:00:00Z"
+    year_1["payload"]["id"] = "1"
+    before_year_1["payload"]["created_at"] = "0001-01-01T00:30:00+01:00"
+    before_year_1["payload"]["id"] = "2"
+
+    # When normalised: no exception
+    drafts = normalise({"data": [year_1, before_year_1, today]})
+
+    # Then year 1 is kept, the unreadable time skipped, today's post kept
+    assert [(d.native_id, d.occurred_at.year) for d in drafts] == [("1", 1), ("2080765813578191303", 2026)]

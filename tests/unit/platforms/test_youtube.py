@@ -257,12 +257,22 @@ def test_an_entry_that_names_no_video_is_skipped():
     assert adapter.normalise(Delivery(body)) == []
 
 
+def test_an_entry_that_names_no_channel_is_skipped_and_the_rest_of_the_feed_kept():
+    # Given a feed whose first video names no channel (no yt:channelId, no author uri)
+    body = feed(
+        entry("<yt:videoId>v1</yt:videoId>", "<published>2026-01-01T00:00:00Z</published>"),
+        entry(
+            "<yt:videoId>v2</yt:videoId><yt:channelId>UC2</yt:channelId>",
+            "<published>2026-01-01T00:00:00Z</published>",
+        ),
+    )
+    # When normalised / Then that entry is skipped and the other kept
+    assert [d.native_id for d in adapter.normalise(Delivery(body))] == ["v2"]
+
+
 @pytest.mark.parametrize(
     "parts",
     [
-        pytest.param(
-            ("<yt:videoId>v1</yt:videoId>", "<published>2026-01-01T00:00:00Z</published>"), id="no-channel"
-        ),
         pytest.param(("<yt:videoId>v1</yt:videoId>", "<yt:channelId>UC1</yt:channelId>"), id="no-time"),
         pytest.param(
             (
@@ -280,7 +290,7 @@ def test_an_entry_that_names_no_video_is_skipped():
         ),
     ],
 )
-def test_a_video_entry_missing_its_channel_or_time_is_unparseable(parts):
+def test_a_video_entry_missing_its_time_is_unparseable(parts):
     with pytest.raises(UnparseableError):
         adapter.normalise(Delivery(feed(entry(*parts))))
 
@@ -409,3 +419,99 @@ HUB_KEYS = st.sampled_from(
 )
 def test_handshake_raises_only_domain_errors_for_arbitrary_queries(query):
     only_domain_errors(adapter.handshake, query, SECRET)
+
+
+# --- the handshake is not a signing oracle ---------------------------------------------------------
+
+ACCEPTED_BODIES = [
+    pytest.param(VECTOR_BODY, id="reference vector"),
+    pytest.param(fixture("video_upload.xml"), id="video upload"),
+    pytest.param(fixture("two_entries.xml"), id="two entries"),
+    pytest.param(b"x" * 257, id="257 characters"),
+    pytest.param(b"x" * 10_000, id="10,000 characters"),
+]
+
+
+@pytest.mark.parametrize("body", ACCEPTED_BODIES)
+def test_the_handshake_answer_for_a_delivery_body_is_no_signature_of_it(body):
+    # Given a notification body sent as hub.challenge, with our verify token
+    # When the verification of intent is answered
+    answer = adapter.handshake(intent(**{"hub.challenge": body.decode()}), SECRET).body
+    # Then the answer is the challenge itself, unsigned: replayed as X-Hub-Signature (as is, or after a
+    # method) it is refused, because nothing in it was computed with the hub secret
+    assert answer == body.decode()
+    for header in (answer, f"sha1={answer}", f"sha256={answer}"):
+        with pytest.raises(SignatureError):
+            adapter.verify(Delivery(body, {"x-hub-signature": header}), SECRET, NOW)
+
+
+# --- deep nesting ----------------------------------------------------------------------------------
+
+
+def nested_elements(depth: int) -> str:
+    return "<x>" * depth + "</x>" * depth
+
+
+VIDEO = (
+    "<yt:videoId>v1</yt:videoId><yt:channelId>UC1</yt:channelId><published>2026-01-01T00:00:00Z</published>"
+)
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_xml_nested_deeply_is_read_without_recursion(depth):
+    # Given a signed feed nesting thousands of elements, beside its entries and inside one of them
+    body = feed(
+        nested_elements(depth), entry(VIDEO, nested_elements(depth)), entry(VIDEO.replace("v1", "v2"))
+    )
+    adapter.verify(Delivery(body, signed_headers(body, SECRET, NOW)), SECRET, NOW)
+    # When normalised / Then the entries are read and the nesting ignored: no RecursionError (a 5xx)
+    assert [d.native_id for d in adapter.normalise(Delivery(body))] == ["v1", "v2"]
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_xml_nested_deeply_and_left_open_is_unparseable(depth):
+    # Given a feed that opens thousands of elements and never closes them
+    body = (ATOM_HEAD + "<x>" * depth).encode()
+    # When normalised / Then it is a 400
+    with pytest.raises(UnparseableError):
+        adapter.normalise(Delivery(body))
+
+
+# --- signatures are compared whole -----------------------------------------------------------------
+
+
+def _last_hex_digit_changed(header: str) -> str:
+    return header[:-1] + format(int(header[-1], 16) ^ 1, "x")
+
+
+@pytest.mark.parametrize("header", [VECTOR_HEADER, VECTOR_SHA256])
+def test_a_signature_differing_only_in_its_last_hex_digit_is_refused(header):
+    # Given the reference signature (sha1, and sha256) with only its last hex digit changed
+    forged = _last_hex_digit_changed(header)
+    assert len(forged) == len(header) and forged != header
+    # When verified / Then it is refused, though every other digit matches
+    with pytest.raises(SignatureError):
+        adapter.verify(Delivery(VECTOR_BODY, {"x-hub-signature": forged}), SECRET, NOW)
+
+
+# --- blank ids -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("blank", [" ", "   ", "\t", " \n "])
+def test_entries_whose_video_or_channel_id_is_only_whitespace_are_skipped_and_the_rest_kept(blank):
+    # Given a feed whose entries have a blank video id, a blank atom id fallback, a blank channel id,
+    # a blank channel uri fallback, and one intact entry
+    published = "<published>2026-01-01T00:00:00Z</published>"
+    body = feed(
+        entry(f"<yt:videoId>{blank}</yt:videoId><yt:channelId>UC1</yt:channelId>", published),
+        entry(f"<id>yt:video:{blank}</id><yt:channelId>UC1</yt:channelId>", published),
+        entry(f"<yt:videoId>v3</yt:videoId><yt:channelId>{blank}</yt:channelId>", published),
+        entry(
+            "<yt:videoId>v4</yt:videoId>",
+            f"<author><uri>https://www.youtube.com/channel/{blank}</uri></author>",
+            published,
+        ),
+        entry("<yt:videoId>v5</yt:videoId><yt:channelId>UC5</yt:channelId>", published),
+    )
+    # When normalised / Then only the intact entry remains
+    assert [d.native_id for d in adapter.normalise(Delivery(body))] == ["v5"]

@@ -16,6 +16,10 @@ from tests.support.report_events import body, case_updated, enriched, sla_breach
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 
 
+def NOT_ERASED(_subject: str) -> datetime | None:
+    return None
+
+
 class MemoryRecorder:
     """Records fact keys; a key seen before is a duplicate; can be told to fail on a kind."""
 
@@ -46,14 +50,14 @@ def test_a_record_that_is_not_a_counted_event_fails_alone():
     )
     batch = records(body(enriched(1)), "{not json", other, bad_detail)
     # When the batch is processed
-    outcome = process_batch(batch, counters=MemoryRecorder(), now=NOW)
+    outcome = process_batch(batch, counters=MemoryRecorder(), now=NOW, erased_at=NOT_ERASED)
     # Then only the three bad records are retried, and the good one is counted
     assert outcome.failed == ["m-1", "m-2", "m-3"] and outcome.counted == 1
 
 
 def test_a_store_failure_fails_that_record_only():
     batch = records(body(enriched(1)), body(sla_breached("c1", teams=["support"])), body(enriched(2)))
-    outcome = process_batch(batch, counters=MemoryRecorder(fail_on="sla"), now=NOW)
+    outcome = process_batch(batch, counters=MemoryRecorder(fail_on="sla"), now=NOW, erased_at=NOT_ERASED)
     assert outcome.failed == ["m-1"] and outcome.counted == 2
 
 
@@ -70,7 +74,7 @@ def test_the_outcome_counts_new_facts_for_the_metrics_and_duplicates_apart():
         body(spike()),
     )
     # When processed
-    outcome = process_batch(batch, counters=MemoryRecorder(), now=NOW)
+    outcome = process_batch(batch, counters=MemoryRecorder(), now=NOW, erased_at=NOT_ERASED)
     # Then each fact counts once, a PENDING interaction has no sentiment yet in the metrics
     assert outcome.failed == []
     assert outcome.interactions_by_platform == {"x": 2, "facebook": 1}
@@ -116,3 +120,45 @@ def test_the_consumer_counts_exactly_the_detail_types_its_queue_receives():
     from socialcrm.topology import QUEUES
 
     assert set(QUEUES["report"].detail_types) == set(COUNTED_DETAILS)
+
+
+def test_facts_of_an_erased_subjects_data_still_in_flight_are_dropped_not_counted():
+    # Given a subject erased at 10:30, and events about their data that were still queued
+    erased = datetime(2026, 11, 22, 10, 30, tzinfo=UTC)
+    before, after = enriched(1, at=erased - timedelta(minutes=5)), enriched(2, at=erased + timedelta(seconds=1))
+    late_case = case_updated("c1", teams=["support"], answered_after=timedelta(minutes=3), sla_met=True)
+    recorder = MemoryRecorder()
+    # When the batch is counted
+    outcome = process_batch(
+        records(body(before), body(after), body(late_case), body(spike("outage"))),
+        counters=recorder,
+        now=NOW,
+        erased_at=lambda subject: erased,
+    )
+    # Then the interaction from before the erasure and its case leave no seen-marker and no count,
+    # while the message that came after it, and the spike (no person), are counted
+    assert outcome.failed == [] and outcome.erased == 2
+    kinds = sorted(key.split(":")[0] for key in recorder.seen)
+    assert kinds == ["interaction", "spike"]
+    assert outcome.interactions_by_platform["x"] == 1
+
+
+def test_a_case_opened_after_the_margin_following_an_erasure_is_counted():
+    erased = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)  # the case of T0 (10:00) opened an hour later
+    recorder = MemoryRecorder()
+    outcome = process_batch(
+        records(body(case_updated("c1", teams=["support"], answered_after=timedelta(minutes=3), sla_met=True))),
+        counters=recorder,
+        now=NOW,
+        erased_at=lambda subject: erased,
+    )
+    assert outcome.erased == 0 and outcome.counted >= 1
+
+
+def test_an_unreadable_tombstone_fails_the_record_rather_than_count_it_unchecked():
+    def unavailable(subject: str) -> datetime | None:
+        raise RuntimeError("suppressions table down")
+
+    recorder = MemoryRecorder()
+    outcome = process_batch(records(body(enriched(1))), counters=recorder, now=NOW, erased_at=unavailable)
+    assert outcome.failed == ["m-0"] and recorder.seen == set()
