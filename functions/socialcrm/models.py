@@ -38,10 +38,13 @@ MAX_ID_CHARS = 256
 # paragraph separators. Message and thread ids are keys and appear in URLs; a user id only needs to be
 # encodable, since it is stored as given and matched through its subject_id.
 _NOT_IN_IDS = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
+# The same rule as a JSON Schema pattern, for bodies a sender validates against our schema.
+MESSAGE_ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$"
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 
 
-def _message_id(value: str) -> str:
+def check_message_id(value: str) -> str:
+    """``value`` if it obeys the id rules of message, thread and parent ids; ``ValueError`` saying which not."""
     if len(value) > MAX_ID_CHARS:
         raise ValueError(f"an id is at most {MAX_ID_CHARS} characters")
     if not value.strip():
@@ -61,7 +64,7 @@ def _user_id(value: str) -> str:
     return value
 
 
-MessageId = Annotated[str, AfterValidator(_message_id)]
+MessageId = Annotated[str, AfterValidator(check_message_id)]
 
 
 def _checked_author(author: Author) -> Author:

@@ -337,3 +337,44 @@ def test_a_delivery_signed_just_now_is_accepted_and_queued(pipeline, dev_secrets
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["queued"] == 1
     assert [message["platform"] for message in queued(resources)] == [platform]
+
+
+def generic_with(dev_secrets, **data: object) -> tuple[bytes, dict[str, str]]:
+    from socialcrm.platforms.generic import signed_headers
+
+    payload = json.loads((EVENTS / "generic" / "review.json").read_bytes())
+    payload["data"].update(data)
+    body = json.dumps(payload).encode()  # json.dumps writes a lone surrogate as the escape "\ud83d"
+    return body, signed_headers(body, dev_secrets.generic, time.time(), msg_id="msg_poison")
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"native_id": "r-981\nqueued: forged"}, "data.native_id"),
+        ({"native_id": "r-" + "9" * 5000}, "data.native_id"),
+        ({"thread_id": "t-1\t"}, "data.thread_id"),
+        ({"author": {"user_id": "cust-\ud83d"}}, "data.author.user_id"),
+    ],
+    ids=["newline in the id", "5,000-character id", "tab in the thread id", "half an emoji in the user id"],
+)
+def test_a_generic_item_that_breaks_its_schema_is_a_400_naming_the_field(pipeline, dev_secrets, data, field):
+    # Given a Standard Webhooks sender (one item a delivery) whose item breaks the published schema
+    handler, resources = pipeline
+    body, headers = generic_with(dev_secrets, **data)
+    # When it posts it
+    response = post_signed(handler, "generic", body, headers)
+    # Then it is told at once which field, never with a 5xx, and nothing is queued
+    assert response["statusCode"] == 400
+    answer = json.loads(response["body"])
+    assert answer["error"] == "bad_request" and answer["message"].startswith(field)
+    assert queued(resources) == []
+
+
+def test_half_an_emoji_in_a_text_is_repaired_not_refused(pipeline, dev_secrets):
+    handler, resources = pipeline
+    body, headers = generic_with(dev_secrets, text="box crushed \ud83d")
+    response = post_signed(handler, "generic", body, headers)
+    assert json.loads(response["body"]) == {"received": 1, "queued": 1, "refused": 0}
+    [message] = queued(resources)
+    assert message["text"] == "box crushed \ufffd"

@@ -122,6 +122,23 @@ def test_erase_and_wait_signs_with_sigv4_shows_progress_and_prints_the_proof(api
     assert list(world.traces(ANA.user_id, ANA.handle)) == []
 
 
+def test_an_erasure_that_found_nothing_for_an_id_completes_with_a_warning_naming_it(api, capsys):
+    # Given Ana's data, and an officer who types her id with one digit wrong next to the right one
+    world, url, _ = api
+    world.store(ANA, 0, "ana 0", EARLIER)
+    code, out, err = run(
+        capsys, "privacy", "erase", "--api-url", url, "--region", "eu-west-1",
+        "--platform", "x", "--user-id", "ana-7789", "--also", f"x:{ANA.user_id}",
+        "--reference", "T-44", "--wait", "--interval", "0",
+    )  # fmt: skip
+    # Then the request completes (nothing is held under the wrong id) but the CLI says so, by id
+    assert code == 0 and "COMPLETED, verified yes" in out
+    assert "warning: nothing was held for 1 of 2 subject(s)" in out
+    assert "warning: nothing was held for x:ana-7789" in err and f"x:{ANA.user_id}" not in err
+    # And the proof lists what no erasure reaches
+    assert "not reached: DynamoDB point-in-time recovery backups" in out
+
+
 def test_status_retry_and_the_region_from_the_environment(api, capsys, monkeypatch):
     world, url, _ = api
     world.gateway.consumer_after_reads = 99  # the consumer does not run in this test

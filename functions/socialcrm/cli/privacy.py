@@ -246,7 +246,22 @@ def _erase(args: argparse.Namespace) -> int:
         return 0
     record = _wait(api, request_id, timeout=args.timeout, interval=args.interval)
     print(_summary(record))
+    _warn_not_found(record, subjects)
     return 0 if record["status"] == "COMPLETED" else 1
+
+
+def _warn_not_found(record: dict[str, Any], asked: list[dict[str, str]]) -> None:
+    """A warning (stderr) for each identity no store held anything of: a mistyped id completes too."""
+    if record["status"] != "COMPLETED":
+        return
+    unique = list({(s["platform"], s["user_id"]): s for s in asked}.values())  # the request merges repeats
+    for identity, subject in zip(unique, record.get("subjects", []), strict=False):
+        if not subject.get("found", True):
+            print(
+                f"warning: nothing was held for {identity['platform']}:{identity['user_id']}; "
+                "check the platform and the id (ids are case-sensitive)",
+                file=sys.stderr,
+            )
 
 
 def _wait(api: Api, request_id: str, *, timeout: int, interval: float) -> dict[str, Any]:
@@ -282,6 +297,13 @@ def _summary(record: dict[str, Any]) -> str:
     ]
     for store, count in record.get("erased", {}).items():
         lines.append(f"  {store:<14} {count:>8} erased")
+    if record.get("not_found"):
+        lines.append(
+            f"  warning: nothing was held for {record['not_found']} of {record.get('subject_count')} "
+            "subject(s): check the ids"
+        )
+    for limit in record.get("not_reached", []):
+        lines.append(f"  not reached: {limit}")
     failure = record.get("failure")
     if failure:
         lines.append(f"  failed at {failure['store']}: {failure['reason']} ({failure['at']})")

@@ -42,7 +42,14 @@ from socialcrm.errors import (
     SignatureError,
     StaleTimestampError,
 )
-from socialcrm.models import Author, InteractionDraft, Kind
+from socialcrm.models import (
+    MAX_ID_CHARS,
+    MESSAGE_ID_PATTERN,
+    Author,
+    InteractionDraft,
+    Kind,
+    check_message_id,
+)
 from socialcrm.platforms.base import Delivery, HandshakeReply, from_epoch_seconds, parse_json_object
 from socialcrm.secrets import GenericSecret
 
@@ -55,7 +62,6 @@ TOLERANCE_SECONDS = 300  # the reference libraries' ±5 minutes
 MAX_REPORTED_ERRORS = 10
 
 _TIMESTAMP = re.compile(r"[0-9]{1,15}")
-_ID_FIELD = Field(min_length=1, max_length=256)
 
 
 def _not_blank(value: str) -> str:
@@ -66,6 +72,8 @@ def _not_blank(value: str) -> str:
 
 # An id: a string with at least one character that is not whitespace (the check adds nothing to the schema).
 _Id = Annotated[str, AfterValidator(_not_blank)]
+# A message, thread or parent id: the same, and no control characters or line separators (models' id rules).
+_MessageId = Annotated[str, AfterValidator(_not_blank), AfterValidator(check_message_id)]
 
 
 # --- body models -----------------------------------------------------------------------------------
@@ -77,7 +85,7 @@ class GenericAuthor(BaseModel):
     model_config = ConfigDict(extra="forbid", title="GenericAuthor", hide_input_in_errors=True)
 
     user_id: _Id = Field(
-        min_length=1, max_length=256, description="The sender's id of the person (a string)."
+        min_length=1, max_length=MAX_ID_CHARS, description="The sender's id of the person (a string)."
     )
     handle: str | None = Field(default=None, description="Public handle, if any.")
     display_name: str | None = Field(default=None, description="Display name, if any.")
@@ -89,10 +97,11 @@ class GenericData(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="GenericData", hide_input_in_errors=True)
 
-    native_id: _Id = Field(
+    native_id: _MessageId = Field(
         min_length=1,
-        max_length=256,
-        description="The sender's own id of the message; redeliveries repeat it.",
+        max_length=MAX_ID_CHARS,
+        json_schema_extra={"pattern": MESSAGE_ID_PATTERN},
+        description="The sender's own id of the message; redeliveries repeat it. No control characters.",
     )
     kind: Kind = Field(description="What the interaction is.")
     text: str = Field(description="The text of the interaction (may be empty).")
@@ -100,8 +109,20 @@ class GenericData(BaseModel):
         default=None, description="When it happened; defaults to the envelope's timestamp."
     )
     author: GenericAuthor
-    thread_id: str | None = Field(default=None, min_length=1, max_length=256, description="Conversation id.")
-    parent_id: str | None = Field(default=None, min_length=1, max_length=256, description="Replied-to id.")
+    thread_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_ID_CHARS,
+        pattern=MESSAGE_ID_PATTERN,
+        description="Conversation id.",
+    )
+    parent_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_ID_CHARS,
+        pattern=MESSAGE_ID_PATTERN,
+        description="Replied-to id.",
+    )
     language: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$",

@@ -104,3 +104,20 @@ def test_a_ticket_reference_is_accepted(reference):
 def test_a_reference_that_could_carry_personal_data_is_refused(reference):
     with pytest.raises(ValidationError):
         ErasureRequestBody(subjects=[{"platform": "x", "user_id": "1"}], reference=reference)
+
+
+def test_the_settle_period_outlasts_every_writer_that_checked_the_tombstone_just_before_it():
+    # Given the consumers that read the tombstone before they write something derived from a subject
+    from datetime import timedelta
+
+    from socialcrm.privacy.suppression import DynamoSuppressionCheck
+    from socialcrm.reporting.consumer import ERASED_CASE_MARGIN
+    from socialcrm.settings import EraseSettings
+    from socialcrm.topology import FUNCTIONS
+
+    settle = EraseSettings.model_fields["settle_seconds"].default
+    cache = DynamoSuppressionCheck.__init__.__kwdefaults__["cache_seconds"]
+    # Then verification starts only after the slowest of them has finished (its timeout and the cache)
+    assert settle > max(FUNCTIONS[key].timeout_seconds for key in ("enrich", "report")) + cache
+    # And the report consumer drops case facts opened until a route run after the settle period ended
+    assert ERASED_CASE_MARGIN >= timedelta(seconds=settle + FUNCTIONS["route"].timeout_seconds + cache)
