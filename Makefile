@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 
-.PHONY: install test lint synth local demo bench deploy layer schemas clean
+.PHONY: install test lint synth local demo bench mutation deploy layer schemas clean
 
 install: $(STAMP) $(NPM_STAMP)
 
@@ -54,6 +54,11 @@ demo: install
 
 bench: install
 	$(PY) bench/run.py
+
+# Mutation testing of the webhook, ingest, duplicate-check and erasure modules (not part of `test` or CI):
+# scores into bench/results.json; `$(PY) bench/mutation.py socialcrm.ingest` runs one module.
+mutation: install
+	$(PY) bench/mutation.py
 
 deploy: install layer
 	$(CDK) deploy --all

@@ -230,7 +230,9 @@ def _acknowledge(body: bytes, sqs: InMemorySqs) -> tuple[float, Any]:
     delivery = Delivery(body=body, headers=signed_headers(body, secrets.meta, time.time()))
     queue = InboundQueue("https://sqs.local/bench", client=sqs)
     start = time.perf_counter()
-    outcome = ingest_delivery("meta", delivery, secrets=secrets, queue=queue, received_at=datetime.now(tz=UTC))
+    outcome = ingest_delivery(
+        "meta", delivery, secrets=secrets, queue=queue, received_at=datetime.now(tz=UTC)
+    )
     return (time.perf_counter() - start) * 1000, outcome
 
 
@@ -244,12 +246,15 @@ def measure_calls_and_size() -> dict[str, Any]:
         _ms, outcome = _acknowledge(meta_comments(size), sqs)
         assert outcome.queued == size, outcome
         calls[str(size)] = sqs.calls
+    # About the most small comments a 6 MB body (Lambda's synchronous limit) holds
+    per_comment = len(meta_comments(2, start=100_000)) - len(meta_comments(1, start=100_000))
+    largest = int(6 * 1024 * 1024 * 0.98) // per_comment
     timings = {}
-    for size in (1, 3000):
+    for size in (1, 3000, largest):
         runs = []
-        for attempt in range(5):
+        for attempt in range(5 if size < largest else 2):
             sqs = InMemorySqs(latency=0.010)
-            body = meta_comments(size, start=attempt * size)
+            body = meta_comments(size, start=100_000 + attempt * size)
             ms, outcome = _acknowledge(body, sqs)
             assert outcome.queued == size, outcome
             runs.append(ms)
@@ -259,6 +264,8 @@ def measure_calls_and_size() -> dict[str, Any]:
         "ingest_ms_1_item": round(timings[1][0], 1),
         "ingest_ms_3000_items": round(timings[3000][0], 1),
         "ingest_3000_items_bytes": timings[3000][1],
+        "ingest_ms_6mb_delivery": round(timings[largest][0], 1),
+        "ingest_6mb_delivery_items": largest,
     }
 
 
@@ -294,41 +301,46 @@ def measure_faults() -> dict[str, Any]:
     for position in range(10):
         with mock_aws():
             resources = create_resources()
-            bind({"interactions": "socialcrm-interactions", "subjects": "socialcrm-subjects"}, region="eu-west-1")
+            bind(
+                {"interactions": "socialcrm-interactions", "subjects": "socialcrm-subjects"},
+                region="eu-west-1",
+            )
             url = resources.queue_urls["inbound"]
             body = meta_comments(10, start=100 * position)
             delivery = Delivery(body=body, headers=signed_headers(body, secrets.meta, time.time()))
             target = f'"native_id":"12345_{100 * position + position}"'
 
             class Flaky:
-                def __init__(self, real: Any) -> None:
-                    self.real, self.failing = real, True
+                def __init__(self, real: Any, target: str) -> None:
+                    self.real, self.failing, self.target = real, True, target
 
                 def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
-                    bad = [e for e in Entries if self.failing and target in e["MessageBody"]]
+                    bad = [e for e in Entries if self.failing and self.target in e["MessageBody"]]
                     good = [e for e in Entries if e not in bad]
                     sent = self.real.send_message_batch(QueueUrl=QueueUrl, Entries=good) if good else {}
                     failed = [{"Id": e["Id"], "Code": "InternalError", "SenderFault": False} for e in bad]
                     return {"Successful": sent.get("Successful", []), "Failed": failed}
 
-            flaky = Flaky(boto3.client("sqs"))
+            flaky = Flaky(boto3.client("sqs"), target)
             now = datetime.now(tz=UTC)
-            try:
-                ingest_delivery("meta", delivery, secrets=secrets, queue=InboundQueue(url, client=flaky), received_at=now)
-            except QueueUnavailableError:
-                pass
+            with contextlib.suppress(QueueUnavailableError):
+                ingest_delivery(
+                    "meta", delivery, secrets=secrets, queue=InboundQueue(url, client=flaky), received_at=now
+                )
             flaky.failing = False
-            ingest_delivery("meta", delivery, secrets=secrets, queue=InboundQueue(url, client=flaky), received_at=now)
+            ingest_delivery(
+                "meta", delivery, secrets=secrets, queue=InboundQueue(url, client=flaky), received_at=now
+            )
 
             class FailOnce:
-                def __init__(self) -> None:
-                    self.real, self.failed = InteractionRepository(), False
+                def __init__(self, suffix: str) -> None:
+                    self.real, self.failed, self.suffix = InteractionRepository(), False, suffix
 
                 def stored(self, refs: Any) -> Any:
                     return self.real.stored(refs)
 
                 def store_new(self, interaction: Interaction, *, enriched_at: datetime) -> bool:
-                    if not self.failed and interaction.native_id.endswith(f"_{100 * position + position}"):
+                    if not self.failed and interaction.native_id.endswith(self.suffix):
                         self.failed = True
                         raise RuntimeError("injected")
                     return self.real.store_new(interaction, enriched_at=enriched_at)
@@ -336,7 +348,7 @@ def measure_faults() -> dict[str, Any]:
                 def complete_pending(self, interaction: Interaction, *, enriched_at: datetime) -> bool:
                     return self.real.complete_pending(interaction, enriched_at=enriched_at)
 
-            store = FailOnce()
+            store = FailOnce(f"_{100 * position + position}")
             sqs = boto3.client("sqs")
             for _round in range(3):  # SQS hands failed records back: a few rounds drain the queue
                 records = []

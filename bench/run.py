@@ -19,7 +19,16 @@ ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT / "functions"), str(ROOT)]
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
-MODULES = ["ingest_figures", "enrichment", "pipeline_figures", "routing", "erasure", "reporting", "local"]
+MODULES = [
+    "ingest_figures",
+    "enrichment",
+    "pipeline_figures",
+    "routing",
+    "erasure",
+    "reporting",
+    "local",
+    "fuzz",
+]
 RESULTS = HERE / "results.json"
 
 

@@ -62,7 +62,13 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     # the suppression seam: erasure tombstones and objections
     | {("dynamodb:GetItem", "table:suppressions")}
     | _pairs(
-        {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"},
+        {
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:Query",
+        },
         "table:interactions",
     )
     # claims on the messages a batch analyses (the duplicate check before Comprehend)

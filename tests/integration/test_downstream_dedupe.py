@@ -153,7 +153,9 @@ def test_two_batches_at_once_analyse_and_store_a_shared_message_once(aws):
 
     def batch(prefix: str) -> None:
         start.wait()
-        outcomes.append(run(resources, [record(i, f"{prefix}-{i.native_id}") for i in shared], analyser=analyser))
+        outcomes.append(
+            run(resources, [record(i, f"{prefix}-{i.native_id}") for i in shared], analyser=analyser)
+        )
 
     threads = [threading.Thread(target=batch, args=(name,)) for name in ("a", "b")]
     for thread in threads:
@@ -219,5 +221,7 @@ def test_claims_are_released_even_when_the_batch_fails_as_a_whole(aws):
 def test_an_unreachable_claims_table_retries_the_records_and_analyses_nothing(aws):
     resources, _ = aws
     analyser = CountingAnalyser()
-    outcome = run(resources, [record(interaction(1), "m-1")], analyser=analyser, claims=ClaimTable("no-such-table"))
+    outcome = run(
+        resources, [record(interaction(1), "m-1")], analyser=analyser, claims=ClaimTable("no-such-table")
+    )
     assert outcome.failed == ["m-1"] and analyser.seen == [] and outcome.stored == 0

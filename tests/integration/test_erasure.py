@@ -61,7 +61,9 @@ def test_erasure_leaves_no_trace_of_the_subject_and_touches_no_one_else(world):
     bobs = (world.subject(BOB_WEB), world.subject(BOB_X))
 
     def queued_of_bob() -> dict[str, list[str]]:
-        return {k: sorted(b for b in v if any(s in b for s in bobs)) for k, v in world.queued_everywhere().items()}
+        return {
+            k: sorted(b for b in v if any(s in b for s in bobs)) for k, v in world.queued_everywhere().items()
+        }
 
     bob_queued = queued_of_bob()
     assert list(world.traces(ANA_WEB.user_id)) and list(world.traces(ANA_X.handle))
@@ -159,7 +161,10 @@ def test_a_message_that_occurs_after_the_erasure_is_processed_normally(world):
     world.deliver(ANA_WEB, "ana-after", "I am back", datetime.now(tz=UTC) + timedelta(minutes=1))
     outcome = world.enrich()
     # Then the new message is a new relationship: stored as usual
-    assert outcome.stored == 1 and InteractionRepository().get(world.ref("generic:ana-after")).text == "I am back"
+    assert (
+        outcome.stored == 1
+        and InteractionRepository().get(world.ref("generic:ana-after")).text == "I am back"
+    )
     assert InteractionRepository().get(world.ref("generic:ana-before")) is None
 
 
@@ -360,14 +365,20 @@ def test_an_objection_stops_all_new_processing_until_lifted(world):
     later = datetime.now(tz=UTC) + timedelta(minutes=1)
     world.deliver(ANA_WEB, "ana-objected", "do not keep this", later)
     # Then nothing of hers is stored
-    assert world.enrich().suppressed == 1 and InteractionRepository().get(world.ref("generic:ana-objected")) is None
+    assert (
+        world.enrich().suppressed == 1
+        and InteractionRepository().get(world.ref("generic:ana-objected")) is None
+    )
     assert world.call("privacy", "GET", path)[1]["objection"] is True
     # When the objection is lifted
     status, body = world.call("privacy", "DELETE", path)
     assert status == 200 and body["objection"] is False
     world.deliver(ANA_WEB, "ana-welcome", "hello again", later)
     # Then her new messages are processed again
-    assert world.enrich().stored == 1 and InteractionRepository().get(world.ref("generic:ana-welcome")) is not None
+    assert (
+        world.enrich().stored == 1
+        and InteractionRepository().get(world.ref("generic:ana-welcome")) is not None
+    )
     # And nothing is left in the suppressions table for her
     assert world.scan_all()["suppressions"] == []
 

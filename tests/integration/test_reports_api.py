@@ -45,7 +45,12 @@ def api(monkeypatch):
             body(routed("c1", teams=["support"])),
             body(case_updated("c1", teams=["support"], answered_after=timedelta(minutes=12), sla_met=True)),
         ]
-        process_batch([QueuedRecord(f"m-{i}", e) for i, e in enumerate(events)], counters=recorder, now=NOW, erased_at=lambda _subject: None)
+        process_batch(
+            [QueuedRecord(f"m-{i}", e) for i, e in enumerate(events)],
+            counters=recorder,
+            now=NOW,
+            erased_at=lambda _subject: None,
+        )
         yield handler
         handler.reports_runtime.cache_clear()
 

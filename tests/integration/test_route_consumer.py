@@ -15,8 +15,11 @@ from socialcrm.dal.repository import InteractionRepository
 from socialcrm.dal.routing import CaseRepository
 from socialcrm.events.models import InteractionEnriched
 from socialcrm.events.publisher import EventPublisher
+from socialcrm.routing.calendar import in_business_hours
 from socialcrm.routing.case import case_id_for
+from socialcrm.routing.rules import parse_rules, parse_rules_text
 from socialcrm.routing.service import QueuedRecord, route_batch
+from socialcrm.routing.source import REPO_RULES_FILE
 from socialcrm.routing.spikes import bucket_start
 from socialcrm.schemas import SCHEMA_DIR
 from socialcrm.topology import BUS_NAME
@@ -52,6 +55,14 @@ def recent(n: int, text: str, label: str = "NEUTRAL", *, minutes_ago: float = 1,
     return item.model_copy(update={"occurred_at": at - timedelta(seconds=5), "received_at": at})
 
 
+def during_business_hours(at: datetime) -> bool:
+    """Whether the shipped rules' calendar counts ``at`` as business hours."""
+    raw = parse_rules_text(REPO_RULES_FILE.read_text(encoding="utf-8"), origin="rules.yaml", yaml_syntax=True)
+    document = parse_rules(raw, origin="rules.yaml")
+    assert document.business_hours is not None
+    return in_business_hours(at, document.business_hours)
+
+
 def run_handler(handler, env) -> dict:
     records = receive_all(env["ROUTE_QUEUE_URL"])
     return handler.lambda_handler({"Records": records}, LambdaContext())
@@ -69,7 +80,9 @@ def test_an_enriched_complaint_opens_one_case_with_clocks_and_events(aws):
     assert response == {"batchItemFailures": []}
     case = CaseRepository().get(case_id_for(ref("x:1")))
     assert case.teams == ["support", "product"] and case.priority == "P2"
-    assert case.rules == ["complaint", "complaint-negative"] and "complaint" in case.tags
+    # (outside the shipped business hours, support's on-call rule matches too: the test runs at any hour)
+    after_hours = [] if during_business_hours(complaint.received_at) else ["after-hours-negative"]
+    assert case.rules == ["complaint", "complaint-negative", *after_hours] and "complaint" in case.tags
     # And its SLA is 60 minutes from when we received the message, with a warning at 80%
     assert case.sla_due_at == complaint.received_at + timedelta(minutes=60)
     assert case.sla_warning_at == complaint.received_at + timedelta(minutes=48)

@@ -109,7 +109,9 @@ class InteractionRepository:
         found: dict[str, Interaction] = {}
         try:
             for start in range(0, len(unique), _BATCH_GET):
-                for item in InteractionItem.batch_get(unique[start : start + _BATCH_GET], consistent_read=True):
+                for item in InteractionItem.batch_get(
+                    unique[start : start + _BATCH_GET], consistent_read=True
+                ):
                     found[item.interaction_ref] = self._from_item(item)
         except PynamoDBException as exc:
             raise StoreError("Could not read the interactions.") from exc

@@ -464,7 +464,10 @@ class Demo:
         replay = self.http.post(again.path, content=target.payload.body, headers=again.headers)
         self.out(f"  the same mention delivered again → {replay.status_code} {replay.text}")
         self._wait_for_inbound_queue()
-        if self.http.get(f"/interactions/{encode_path_id(target.payload.interaction_ids[0])}").status_code == 200:
+        if (
+            self.http.get(f"/interactions/{encode_path_id(target.payload.interaction_ids[0])}").status_code
+            == 200
+        ):
             self.out("  …and it was stored again (it should not have been)")
         else:
             self.out(
@@ -506,7 +509,9 @@ def _report_complete(
 def _note(sent: Sent) -> str:
     """One line for a delivery that is not a new interaction: a duplicate, a forgery, a status update."""
     if sent.how == "duplicate":
-        return f"↳ {sent.label}: {_answer(sent)}, acknowledged; the copy is dropped before analysis, stored once"
+        return (
+            f"↳ {sent.label}: {_answer(sent)}, acknowledged; the copy is dropped before analysis, stored once"
+        )
     if sent.how == "forged":
         stored = "" if sent.status != 200 else " (ACCEPTED: it should have been refused)"
         return f"✗ {sent.label}: {_answer(sent)}{stored}, nothing stored"

@@ -328,18 +328,22 @@ def _included_user(includes: dict[str, Any], user_id: str) -> Mapping[str, Any]:
 # --- shared readers: every one tolerates any JSON value ----------------------------------------------
 
 
-def _author(user_id: str, user: Mapping[str, Any]) -> Author:
+def _author(user_id: str, user: Mapping[str, Any]) -> Author | None:
     """An author from a v1.1 user (``screen_name``, ``followers_count``) or a v2 user (``username``,
-    ``public_metrics.followers_count``)."""
+    ``public_metrics.followers_count``); None when the user id is not valid text (a lone surrogate, such
+    as ``"\\ud83d"``), so ``_draft`` skips the item."""
     followers = _count(user.get("followers_count"))
     if followers is None:
         followers = _count(_obj(user.get("public_metrics")).get("followers_count"))
-    return Author(
-        user_id=user_id,
-        handle=_text(user.get("screen_name")) or _text(user.get("username")),
-        display_name=_text(user.get("name")),
-        follower_count=followers,
-    )
+    try:
+        return Author(
+            user_id=user_id,
+            handle=_text(user.get("screen_name")) or _text(user.get("username")),
+            display_name=_text(user.get("name")),
+            follower_count=followers,
+        )
+    except ValidationError:
+        return None
 
 
 def _unwrap_v2(user: Mapping[str, Any]) -> Mapping[str, Any]:

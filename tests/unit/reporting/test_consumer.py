@@ -125,7 +125,10 @@ def test_the_consumer_counts_exactly_the_detail_types_its_queue_receives():
 def test_facts_of_an_erased_subjects_data_still_in_flight_are_dropped_not_counted():
     # Given a subject erased at 10:30, and events about their data that were still queued
     erased = datetime(2026, 11, 22, 10, 30, tzinfo=UTC)
-    before, after = enriched(1, at=erased - timedelta(minutes=5)), enriched(2, at=erased + timedelta(seconds=1))
+    before, after = (
+        enriched(1, at=erased - timedelta(minutes=5)),
+        enriched(2, at=erased + timedelta(seconds=1)),
+    )
     late_case = case_updated("c1", teams=["support"], answered_after=timedelta(minutes=3), sla_met=True)
     recorder = MemoryRecorder()
     # When the batch is counted
@@ -147,7 +150,9 @@ def test_a_case_opened_after_the_margin_following_an_erasure_is_counted():
     erased = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)  # the case of T0 (10:00) opened an hour later
     recorder = MemoryRecorder()
     outcome = process_batch(
-        records(body(case_updated("c1", teams=["support"], answered_after=timedelta(minutes=3), sla_met=True))),
+        records(
+            body(case_updated("c1", teams=["support"], answered_after=timedelta(minutes=3), sla_met=True))
+        ),
         counters=recorder,
         now=NOW,
         erased_at=lambda subject: erased,
