@@ -222,12 +222,13 @@ def workload(seed: int = SEED) -> list[tuple[str, str]]:
 
 
 def _interactions(hinted: bool) -> list[Any]:
-    from socialcrm.models import Author, Interaction, subject_id
+    from socialcrm.models import Author, Interaction, interaction_ref, subject_id
 
     at = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
     return [
         Interaction(
             interaction_id=f"x:{n}",
+            interaction_ref=interaction_ref("bench-pepper", f"x:{n}"),
             subject_id=subject_id("bench-pepper", "x", str(n % 300)),
             platform="x",
             kind="mention",

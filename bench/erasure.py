@@ -61,6 +61,7 @@ def _seed_others(client: Any, table: str, count: int) -> None:
                 {
                     "PutRequest": {
                         "Item": {
+                            "interaction_ref": {"S": f"i_{n:032x}"},
                             "interaction_id": {"S": f"x:other-{n}"},
                             "subject_id": {"S": f"{n % 20_000:064x}"},  # 20,000 other people
                             "occurred_at": {"S": f"2026-11-{1 + n % 28:02d}T10:00:00Z"},
@@ -85,11 +86,10 @@ def _run(others: int) -> dict[str, Any]:
     from socialcrm.dal.repository import InteractionRepository
     from socialcrm.dal.routing import CaseRepository
     from socialcrm.dal.routing import bind as bind_routing
-    from socialcrm.dedupe import Deduplicator
     from socialcrm.events.models import InteractionEnriched
     from socialcrm.local.moto_patches import speed_up_transactions
     from socialcrm.local.resources import create_resources
-    from socialcrm.models import Author, Interaction, subject_id
+    from socialcrm.models import Author, Interaction, interaction_ref, subject_id
     from socialcrm.privacy.erasure import run_erasure
     from socialcrm.privacy.requests import ErasureRecord
     from socialcrm.privacy.runtime import erase_ports
@@ -115,13 +115,13 @@ def _run(others: int) -> dict[str, Any]:
 
         subject = subject_id(PEPPER, "x", "subject-42")
         now = datetime.now(tz=UTC)
-        dedupe = Deduplicator.on_table(names["idempotency"], client=client)
         interactions, cases = InteractionRepository(), CaseRepository()
         decision = Decision(("support",), "P2", (), ("r1",), (), 60, ())
         for n in range(SUBJECT_INTERACTIONS):
             item = analysed(
                 Interaction(
                     interaction_id=f"x:subject-{n}",
+                    interaction_ref=interaction_ref(PEPPER, f"x:subject-{n}"),
                     subject_id=subject,
                     platform="x",
                     kind="mention",
@@ -132,8 +132,6 @@ def _run(others: int) -> dict[str, Any]:
                     received_at=now - timedelta(hours=n),
                 )
             )
-            dedupe.claim(item.interaction_id, 10_000)
-            dedupe.confirm(item.interaction_id)
             interactions.store_new(item, enriched_at=now)
             case = open_case(item, decision, now=now, warning_ratio=0.8)
             cases.open(case)
@@ -141,7 +139,9 @@ def _run(others: int) -> dict[str, Any]:
                 for fact in facts_of(detail):
                     counters.record(fact, now=now)
 
-        settings = EraseSettings.from_env({**resources.environment, "ERASURE_SETTLE_SECONDS": "0"})
+        settings = EraseSettings.from_env(
+            {**resources.environment, "ERASURE_SETTLE_SECONDS": "0", "DLQ_SCAN_WAIT_SECONDS": "0"}
+        )
         ports = erase_ports(settings, client=client)
         record = ErasureRecord.new(
             "bench", subject_ids=[subject], reference="BENCH-1", requested_by="bench", now=now

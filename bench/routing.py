@@ -263,7 +263,7 @@ def generated_rules(rng: random.Random, count: int) -> list[dict[str, Any]]:
 
 
 def interactions(rng: random.Random, count: int) -> list[Any]:
-    from socialcrm.models import Author, Interaction, Sentiment, SentimentScores, subject_id
+    from socialcrm.models import Author, Interaction, Sentiment, SentimentScores, interaction_ref, subject_id
 
     start = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
     out = []
@@ -284,6 +284,7 @@ def interactions(rng: random.Random, count: int) -> list[Any]:
         out.append(
             Interaction(
                 interaction_id=f"x:{n}",
+                interaction_ref=interaction_ref("bench", f"x:{n}"),
                 subject_id=subject_id("bench", "x", str(n % 300)),
                 platform=rng.choice(PLATFORMS),  # type: ignore[arg-type]
                 kind=rng.choice(KINDS),  # type: ignore[arg-type]
