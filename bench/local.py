@@ -170,7 +170,9 @@ async def _send_all(url: str, signer: Any, count: int, concurrency: int) -> None
             if response.status_code != 200 or json.loads(response.text).get("queued") != 1:
                 refused.append(f"{response.status_code} {response.text[:120]}")
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    limits = httpx.Limits(
+        max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(base_url=url, timeout=60.0, limits=limits) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
     if refused:

@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[3]
 DEV_SECRETS_FILE = ROOT / "config" / "dev-secrets.json"
 REGION = "eu-west-1"
 START_TIMEOUT_SECONDS = 30.0
+KEEP_ALIVE_SECONDS = 65  # how long the HTTP API keeps an idle connection open
 # Environment variables that would send a client elsewhere than the embedded AWS, or fail it.
 _UNSET = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 _UNSET_PREFIX = "AWS_ENDPOINT_URL_"
@@ -254,8 +255,16 @@ class LocalStack:
         api = LocalApi()
         for runtime in api.runtimes():  # fail at start, not on the first request
             runtime()
+        # Idle keep-alive connections stay open longer than any client keeps them (httpx: 5 s): with
+        # both at 5 s, a request sent on a connection the server is closing at that moment is lost
+        # (a read error in the client) whenever a busy stack answers slowly.
         config = uvicorn.Config(
-            api, lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=5
+            api,
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=5,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
         self._server = uvicorn.Server(config)
         self._server_thread = threading.Thread(
