@@ -95,8 +95,10 @@ def _run(others: int) -> dict[str, Any]:
     from socialcrm.privacy.runtime import erase_ports
     from socialcrm.reporting.counters import CounterRepository
     from socialcrm.reporting.facts import facts_of
-    from socialcrm.routing.case import open_case, routed_event
+    from socialcrm.routing.case import conversation_of, routed_event
+    from socialcrm.routing.conversation import open_case
     from socialcrm.routing.evaluator import Decision
+    from socialcrm.routing.rules import parse_rules
     from socialcrm.settings import EraseSettings
     from socialcrm.topology import TABLES
     from tests.support.pipeline import analysed
@@ -133,7 +135,10 @@ def _run(others: int) -> dict[str, Any]:
                 )
             )
             interactions.store_new(item, enriched_at=now)
-            case = open_case(item, decision, now=now, warning_ratio=0.8)
+            levels = parse_rules({"teams": ["support", "pr"]})
+            case = open_case(
+                item, decision, levels, conversation_ref=conversation_of(item), sequence=1, now=now
+            )
             cases.open(case)
             for detail in (InteractionEnriched.of(item), routed_event(case)):
                 for fact in facts_of(detail):

@@ -24,6 +24,7 @@ MODULES = [
     "enrichment",
     "pipeline_figures",
     "routing",
+    "conversations",
     "erasure",
     "reporting",
     "local",

@@ -1,4 +1,4 @@
-"""The route function: ``InteractionEnriched`` (bus → route queue) → rules → a case, its SLA clocks, events."""
+"""The route function: ``InteractionEnriched`` (bus → route queue) → its conversation's case, clocks, events."""
 
 from __future__ import annotations
 
@@ -30,6 +30,13 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         records, ports=runtime(), now=datetime.now(tz=UTC), trace_header=os.environ.get("_X_AMZN_TRACE_ID")
     )
     metrics.add_metric(name="CasesOpened", unit=MetricUnit.Count, value=outcome.opened)
+    metrics.add_metric(name="CasesJoined", unit=MetricUnit.Count, value=outcome.joined)
+    metrics.add_metric(name="CasesReopened", unit=MetricUnit.Count, value=outcome.reopened)
+    metrics.add_metric(name="InteractionsRecorded", unit=MetricUnit.Count, value=outcome.recorded)
+    metrics.add_metric(name="BrandReplies", unit=MetricUnit.Count, value=outcome.replies)
+    metrics.add_metric(
+        name="BrandRepliesWithoutCase", unit=MetricUnit.Count, value=outcome.replies_without_case
+    )
     metrics.add_metric(name="SpikesDetected", unit=MetricUnit.Count, value=outcome.spikes)
     metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=len(outcome.failed))
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in outcome.failed]}

@@ -1,15 +1,16 @@
-"""The sla function: invoked by a case's one-time schedule (``{"case_id", "check": "warning"|"due"}``)."""
+"""The sla function: invoked by a case's one-time schedule (``{"case_id", "check"}``, ``routing.sla.Check``)."""
 
 from __future__ import annotations
 
 import os
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from socialcrm.observability import MetricUnit, logger, metrics
 from socialcrm.routing.runtime import SlaRuntime, build_sla_runtime
+from socialcrm.routing.sla import Check
 from socialcrm.settings import SlaSettings
 from socialcrm.tracing import tracer
 
@@ -20,7 +21,7 @@ class SlaCheck(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     case_id: str = Field(min_length=1, max_length=64)
-    check: Literal["warning", "due"]
+    check: Check
 
 
 @lru_cache(maxsize=1)

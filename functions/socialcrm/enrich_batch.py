@@ -163,8 +163,14 @@ def _analyse_and_store(
     outcome: BatchOutcome,
 ) -> list[tuple[str, Interaction]]:
     """Analyse and store what this batch holds; returns what to announce."""
-    outcome.analysed = len(mine)
-    enriched = enrich([interaction for _, interaction in mine])
+    # The brand's own replies are stored with their conversation as they came: never analysed.
+    customers = [interaction for _, interaction in mine if not interaction.from_brand]
+    outcome.analysed = len(customers)
+    results = enrich(customers) if customers else []
+    if len(results) != len(customers):
+        raise ValueError(f"the analysis returned {len(results)} interactions for {len(customers)}")
+    analysed = iter(results)
+    enriched = [interaction if interaction.from_brand else next(analysed) for _, interaction in mine]
     announce: list[tuple[str, Interaction]] = []
     to_retry_later: list[tuple[str, Interaction]] = []
     for (message_id, _), interaction in zip(mine, enriched, strict=True):

@@ -19,7 +19,10 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 Platform = Literal[
     "facebook", "instagram", "messenger", "whatsapp", "x", "linkedin", "tiktok", "youtube", "generic"
 ]
-Kind = Literal["comment", "mention", "direct_message", "reply", "review", "post"]
+Kind = Literal["comment", "mention", "direct_message", "reply", "review", "post", "brand_reply"]
+# The kind of the brand's own messages (a Page's comment reply, a Messenger echo, a WhatsApp ``sent``
+# status, …): stored with their conversation, never analysed, never routed as a customer's message.
+BRAND_REPLY: Kind = "brand_reply"
 SentimentLabel = Literal["POSITIVE", "NEGATIVE", "NEUTRAL", "MIXED"]
 # Why an interaction has (or lacks) a sentiment: ANALYSED has one; PENDING waits for Comprehend to
 # come back (re-enriched later); the others are final and say why there is none.
@@ -34,6 +37,9 @@ KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
 # real ids are far shorter (a WhatsApp message id is about 60, a LinkedIn comment URN about 80), and it
 # keeps every key we derive from an id well inside DynamoDB's key limits.
 MAX_ID_CHARS = 256
+# A conversation key joins at most a few ids (``"dm:" + account + ":" + customer``); it is only ever
+# hashed (``conversation_ref``), and one longer than this refuses its item.
+MAX_CONVERSATION_KEY_CHARS = 600
 # Characters no id may hold: controls (a newline or tab), lone surrogates (not encodable), line and
 # paragraph separators. Message and thread ids are keys and appear in URLs; a user id only needs to be
 # encodable, since it is stored as given and matched through its subject_id.
@@ -65,6 +71,14 @@ def _user_id(value: str) -> str:
 
 
 MessageId = Annotated[str, AfterValidator(check_message_id)]
+
+
+def _conversation_key(value: str) -> str:
+    if len(value) > MAX_CONVERSATION_KEY_CHARS:
+        raise ValueError(f"a conversation key is at most {MAX_CONVERSATION_KEY_CHARS} characters")
+    if not value.strip():
+        raise ValueError("a conversation key cannot be blank")
+    return value
 
 
 def _checked_author(author: Author) -> Author:
@@ -121,9 +135,12 @@ class Sentiment(_Model):
 
 
 class Routing(_Model):
+    case_id: str | None = Field(
+        default=None, description="The case the message is in (its conversation's); null: recorded, no case."
+    )
     teams: list[str]
     priority: Literal["P1", "P2", "P3", "P4"]
-    sla_due_at: AwareDatetime
+    sla_due_at: AwareDatetime | None = Field(description="The case's first-response due time; null: no case.")
     rules: list[str] = Field(description="Ids of the rules that matched.")
 
 
@@ -141,10 +158,34 @@ class InteractionDraft(_Model):
         default=None, description="A language the platform reported reliably (BCP-47), else null."
     )
     occurred_at: AwareDatetime
+    conversation_key: str | None = Field(
+        default=None,
+        description="The platform's conversation this message belongs to (README, platform table); "
+        "null: its thread, else the message alone.",
+    )
+    customer_id: str | None = Field(
+        default=None,
+        description="For a brand reply: the user id of the customer it answers, when the platform says.",
+    )
 
     @property
     def interaction_id(self) -> str:
         return f"{self.platform}:{self.native_id}"
+
+    @property
+    def conversation(self) -> str:
+        """The conversation key, defaulted: the thread, else the message itself."""
+        if self.conversation_key is not None:
+            return self.conversation_key
+        return f"thread:{self.thread_id}" if self.thread_id is not None else f"message:{self.native_id}"
+
+
+class _ConversationCheck(_Model):
+    """What ``from_draft`` checks before hashing the conversation and the customer: their refusal is
+    the refusal of the item, as for any id (``ingest.admit``)."""
+
+    conversation_key: Annotated[str, AfterValidator(_conversation_key)]
+    customer_id: Annotated[str, AfterValidator(_user_id)] | None = None
 
 
 class Interaction(_Model):
@@ -166,15 +207,25 @@ class Interaction(_Model):
     sentiment_status: SentimentStatus | None = None
     occurred_at: AwareDatetime
     received_at: AwareDatetime
+    conversation_ref: str | None = Field(
+        default=None,
+        pattern=r"^v_[0-9a-f]{32}$",
+        description="A keyed hash of the platform and conversation key: the conversation the message belongs to.",
+    )
     routing: Routing | None = None
+
+    @property
+    def from_brand(self) -> bool:
+        return self.kind == BRAND_REPLY
 
     @classmethod
     def from_draft(cls, draft: InteractionDraft, *, pepper: str, received_at: datetime) -> Interaction:
         """Complete a draft with its ``interaction_id``, ``interaction_ref`` and ``subject_id``.
 
         Text that cannot be encoded (lone surrogates) is repaired (:func:`repair_text`); ids that break
-        the id rules (:data:`MAX_ID_CHARS`, no control characters) raise ``ValidationError``, which the
-        ingest function turns into the refusal of this one item.
+        the id rules (:data:`MAX_ID_CHARS`, no control characters), a conversation key longer than
+        :data:`MAX_CONVERSATION_KEY_CHARS` and a ``customer_id`` that is no user id raise
+        ``ValidationError``, which the ingest function turns into the refusal of this one item.
 
         >>> from datetime import UTC
         >>> draft = InteractionDraft(platform="x", kind="mention", native_id="1",
@@ -182,17 +233,24 @@ class Interaction(_Model):
         >>> Interaction.from_draft(draft, pepper="p", received_at=datetime(2026, 1, 1, tzinfo=UTC)).interaction_id
         'x:1'
         """
-        fields = draft.model_dump(exclude_none=False)
+        _ConversationCheck(conversation_key=draft.conversation, customer_id=draft.customer_id)
+        fields = draft.model_dump(exclude_none=False, exclude={"conversation_key", "customer_id"})
         fields["text"] = repair_text(draft.text)
         author = fields["author"]
         for name in ("handle", "display_name"):
             if author.get(name) is not None:
                 author[name] = repair_text(author[name])
+        # A brand reply belongs to the customer it answers, when the platform names them: it is part
+        # of that person's history, exported and erased with it.
+        person = (
+            draft.customer_id if draft.kind == BRAND_REPLY and draft.customer_id else draft.author.user_id
+        )
         return cls(
             interaction_id=draft.interaction_id,
             interaction_ref=interaction_ref(pepper, draft.interaction_id),
-            subject_id=subject_id(pepper, draft.platform, draft.author.user_id),
+            subject_id=subject_id(pepper, draft.platform, person),
             received_at=received_at,
+            conversation_ref=conversation_ref(pepper, draft.platform, draft.conversation),
             **fields,
         )
 
@@ -226,3 +284,15 @@ def interaction_ref(pepper: str, interaction_id: str) -> str:
     """
     digest = hmac.new(pepper.encode(), f"interaction:{interaction_id}".encode(), hashlib.sha256)
     return "i_" + digest.hexdigest()[:32]
+
+
+def conversation_ref(pepper: str, platform: str, conversation_key: str) -> str:
+    """The project's id of a conversation: ``"v_"`` + 32 hex of HMAC-SHA256(pepper, "conversation:" +
+    platform + ":" + key). Conversation keys name people (a DM pair, a phone number): keyed like
+    :func:`interaction_ref`, so the ref says nothing without the pepper.
+
+    >>> conversation_ref("p", "messenger", "page:1|user:2") == conversation_ref("p", "messenger", "page:1|user:2")
+    True
+    """
+    digest = hmac.new(pepper.encode(), f"conversation:{platform}:{conversation_key}".encode(), hashlib.sha256)
+    return "v_" + digest.hexdigest()[:32]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from socialcrm.local import deliveries as d
-from socialcrm.routing.case import case_id_for
 from tests.e2e.pipeline import now, poll, unique_number, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -29,7 +28,7 @@ def test_a_hindi_complaint_reaches_support_and_product_and_its_first_response_st
     # Then it went to support and product as a complaint, within an hour, saying why
     assert routing["teams"][:2] == ["support", "product"] and routing["priority"] in {"P1", "P2"}
     assert "complaint" in routing["rules"]
-    case_id = case_id_for(pipeline.interaction(interaction_id)["interaction_ref"])
+    case_id = routing["case_id"]
     queue = pipeline.http.get("/cases", params={"team": "product", "limit": 100}).json()["items"]
     assert case_id in [case["case_id"] for case in queue]
 

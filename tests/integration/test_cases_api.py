@@ -13,7 +13,7 @@ from moto import mock_aws
 from socialcrm.dal.routing import CaseRepository
 from socialcrm.routing.case import Case, case_id_for
 from socialcrm.routing.runtime import build_cases_runtime
-from socialcrm.routing.sla import EventBridgeSlaScheduler
+from socialcrm.routing.sla import EventBridgeSlaScheduler, schedule_name
 from socialcrm.schemas import SCHEMA_DIR
 from socialcrm.settings import CasesApiSettings
 from tests.conftest import DEV_SECRETS
@@ -172,7 +172,12 @@ def test_the_first_response_stops_the_sla_clock_and_is_announced(api):
         env["SLA_SCHEDULE_GROUP"], target_arn=SLA_TARGET_ARN, role_arn=SLA_ROLE_ARN
     )
     scheduler.schedule(case)
-    assert sorted(schedules()) == [f"{case.case_id}-due", f"{case.case_id}-warning"]
+    assert sorted(schedules()) == sorted(
+        [
+            schedule_name(case.case_id, "due", case.sla_due_at),
+            schedule_name(case.case_id, "warning", case.sla_warning_at),
+        ]
+    )
     # When an agent records the first response and takes the case
     answered = (NOW - timedelta(minutes=1)).isoformat()
     status, body = call(

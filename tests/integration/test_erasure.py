@@ -12,6 +12,8 @@ from botocore.exceptions import ClientError
 
 from socialcrm.dal.repository import InteractionRepository, SubjectRepository
 from socialcrm.reporting.facts import fact_key
+from socialcrm.routing.case import case_id_for, conversation_of
+from socialcrm.routing.conversation import add_reply
 from socialcrm.schemas import SCHEMA_DIR
 from socialcrm.topology import RETENTION_DAYS, TABLES
 from tests.support.apigw import LambdaContext
@@ -22,7 +24,16 @@ ANA_WEB = Person("generic", "ana-4411", "ana_sunshine", "Ana Quixote")
 ANA_X = Person("x", "ana-7788", "ana_on_x", "Ana Q.")
 BOB_WEB = Person("generic", "bob-1200", "bobby_tables", "Robert Droptable")
 BOB_X = Person("x", "bob-9900", "bob_on_x", "Bob D.")
-STORES = {"report_seen", "cases", "interactions", "subjects", "inbound-dlq", "route-dlq", "report-dlq"}
+STORES = {
+    "report_seen",
+    "brand_replies",
+    "cases",
+    "interactions",
+    "subjects",
+    "inbound-dlq",
+    "route-dlq",
+    "report-dlq",
+}
 EARLIER = datetime.now(tz=UTC) - timedelta(days=1)
 
 
@@ -51,6 +62,34 @@ def seed_ana_and_bob(world: World) -> None:
     world.dead_letters(BOB_X, 1, "bob on x: dead letter")
 
 
+def test_the_brands_replies_in_her_conversation_are_erased_with_her(world):
+    # Given Ana's message and the brand's reply to it, kept on her conversation's case (the reply is
+    # stored as the brand's own interaction: the platform did not say whom it answered)
+    question = world.store(ANA_X, 0, "where is my refund, order 7781?", EARLIER)
+    brand = Person("x", "brand-2244", "acme", "Acme")
+    answer = world.interaction(
+        brand, 900, "Sorry Ana, refund 7781 is on its way", EARLIER + timedelta(minutes=5)
+    )
+    answer = answer.model_copy(update={"kind": "brand_reply", "conversation_ref": question.conversation_ref})
+    assert world.interactions.store_new(answer, enriched_at=datetime.now(tz=UTC))
+    case_id = case_of_interaction(world, question)
+    world.cases.update(case_id, lambda case: add_reply(case, answer, None, now=datetime.now(tz=UTC)))
+    assert world.cases.get(case_id).first_response_at == answer.occurred_at
+    # When her erasure runs
+    request_id = world.request_erasure(ANA_X, reference="T-43")
+    assert world.run_erasures() == []
+    # Then the reply is gone with her case, counted and verified
+    proof = world.erasure(request_id)
+    assert proof["verified"] is True and proof["erased"]["brand_replies"] == 1
+    assert InteractionRepository().get(answer.interaction_ref) is None
+    assert not list(world.traces("Sorry Ana"))
+
+
+def case_of_interaction(world: World, item) -> str:
+    """The case the harness opened for ``item`` (its conversation's first)."""
+    return case_id_for(conversation_of(item), 1)
+
+
 def test_erasure_leaves_no_trace_of_the_subject_and_touches_no_one_else(world):
     # Given Ana on two platforms (stored, deduplicated, routed into cases, counted in reports) and Bob
     seed_ana_and_bob(world)
@@ -77,6 +116,7 @@ def test_erasure_leaves_no_trace_of_the_subject_and_touches_no_one_else(world):
     assert proof["status"] == "COMPLETED" and proof["verified"] is True and proof["failure"] is None
     assert proof["erased"] == {
         "report_seen": 10,  # per interaction: its "interaction" fact and its "routed" fact
+        "brand_replies": 0,  # the brand never answered her
         "cases": 10,  # per interaction: the case row and its team row
         "interactions": 5,
         "subjects": 2,
@@ -242,6 +282,7 @@ def test_a_store_failing_midway_fails_the_request_and_the_retry_finishes_it(worl
     assert done["status"] == "COMPLETED" and done["verified"] is True and done["failure"] is None
     assert done["erased"] == {
         "report_seen": 60,
+        "brand_replies": 0,
         "cases": 60,
         "interactions": 30,
         "subjects": 1,
@@ -432,6 +473,7 @@ def test_the_export_of_an_unknown_subject_is_empty_not_an_error(world):
         "route-dlq": [],
         "report-dlq": [],
         "report_seen": [],
+        "brand_replies": [],
         "cases": [],
         "interactions": [],
         "subjects": None,

@@ -102,13 +102,14 @@ def test_a_run_short_of_time_saves_its_progress_and_continues_in_the_next(world)
     # Then it stops cleanly, asks to continue at once, and the proof shows the stores already done
     assert outcome.result == "continue" and outcome.continue_in == 0
     paused = world.erasure(request_id)
-    assert paused["status"] == "RUNNING" and set(paused["erased"]) == {"report_seen", "cases"}
+    assert paused["status"] == "RUNNING" and set(paused["erased"]) == {"report_seen", "brand_replies"}
     # When the next invocation runs
     outcome = run_erasure(request_id, ports, time_left_ms=lambda: 300_000)
     # Then it completes from there
     assert outcome.result == "completed"
     assert world.erasure(request_id)["erased"] == {
         "report_seen": 2,
+        "brand_replies": 0,
         "cases": 2,
         "interactions": 1,
         "subjects": 1,

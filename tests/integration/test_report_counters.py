@@ -29,6 +29,7 @@ from tests.support.report_events import (
     sla_breached,
     spike,
     sqs_event,
+    wait,
 )
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
@@ -109,13 +110,17 @@ def test_a_known_stream_with_duplicates_gives_exact_counters(counters):
     assert figures.by_language == {"en": 2, "de": 1, "fr": 1, "und": 1}
     # And each case counts once per team
     assert figures.by_team == {"support": 2, "pr": 1}
-    # And first responses (20 and 90 minutes) count once per case overall
-    assert figures.first_response.count == 2 and figures.first_response.average_seconds == 3300.0
-    assert figures.first_response.p90_seconds == 7200
-    assert figures.first_response_by_team["pr"].count == 1
+    # And first responses (20 and 90 minutes, set by PATCH) count once per case overall
+    patch = figures.first_response.patch
+    assert patch.count == 2 and patch.avg_minutes == 55.0 and patch.p90_minutes == 120
+    assert figures.first_response.native.count == 0
+    assert figures.first_response_by_team["pr"].patch.count == 1
     # And the breach told twice counts once; c1's met SLA counts once overall though it has two teams
-    assert (figures.sla.met, figures.sla.breached, figures.sla.met_pct) == (1, 1, 50.0)
-    assert {(r.team, r.met, r.breached) for r in figures.sla_by_team_priority} == {
+    first = figures.sla.first_response
+    assert (first.met, first.breached, first.met_pct) == (1, 1, 50.0)
+    assert {
+        (r.team, r.first_response.met, r.first_response.breached) for r in figures.sla_by_team_priority
+    } == {
         ("pr", 1, 0),
         ("support", 1, 1),
     }
@@ -123,6 +128,109 @@ def test_a_known_stream_with_duplicates_gives_exact_counters(counters):
     # And the duplicates were seen as such: 2 of interaction 1, 1 of 3, the late PENDING of 4, c1 routed,
     # c1's resolution (its response and its SLA), c2's late answer (its breach), the second spike
     assert outcome_a.duplicates + outcome_b.duplicates == 9
+
+
+def test_first_response_times_are_reported_apart_native_10_minutes_and_patch_50(counters):
+    # Given a case answered natively (a brand reply) in 10 minutes and one set by PATCH in 50 minutes,
+    # each told by several case updates (routing publishes one on every change)
+    native = case_updated(
+        "c1", teams=["support"], answered_after=timedelta(minutes=10), sla_met=True, source="native"
+    )
+    patched = case_updated(
+        "c2", teams=["support"], answered_after=timedelta(minutes=50), sla_met=True, source="patch"
+    )
+    resolved = native.model_copy(update={"status": "resolved", "updated_at": T0 + timedelta(hours=2)})
+    run(counters, body(native), body(patched), body(resolved), body(patched))
+    # Then the manager reads native 10 minutes and PATCH 50 minutes, one case each, never blended
+    figures = summary(counters)
+    assert figures.first_response.native.count == 1 and figures.first_response.native.avg_minutes == 10.0
+    assert figures.first_response.patch.count == 1 and figures.first_response.patch.avg_minutes == 50.0
+    # And the p90 is the bucket each lies in: over 5 and at most 15 minutes; over 30 and at most 60
+    assert (figures.first_response.native.p90_above_minutes, figures.first_response.native.p90_minutes) == (
+        5,
+        15,
+    )
+    assert (figures.first_response.patch.p90_above_minutes, figures.first_response.patch.p90_minutes) == (
+        30,
+        60,
+    )
+    assert figures.totals.first_responses == 2
+
+
+def test_a_next_response_round_breached_then_reported_again_by_case_updates_counts_once(counters):
+    # Given round 0 of a case breached (SlaBreached), then told again by every later case update,
+    # the last of which also answers round 1 in time
+    breached = wait(timedelta(hours=1), met=False)
+    answered_late = wait(timedelta(hours=1), answered_in=timedelta(hours=2))
+    in_time = wait(timedelta(hours=4), answered_in=timedelta(minutes=20))
+
+    def update(*rounds, status="pending"):
+        return case_updated(
+            "c1",
+            teams=["support"],
+            answered_after=timedelta(minutes=5),
+            sla_met=True,
+            source="native",
+            rounds=list(rounds),
+            status=status,
+        )
+
+    stream = [
+        body(sla_breached("c1", teams=["support"], clock="next_response", round=0, due=breached.due_at)),
+        body(update(breached)),
+        body(update(answered_late)),
+        body(update(answered_late, in_time)),
+        body(update(answered_late, in_time, status="resolved")),
+    ]
+    outcome = run(counters, *stream)
+    assert outcome.failed == []
+    # Then the manager sees two rounds: one breached, one met (50 %), not three breaches
+    levels = summary(counters).sla.next_response
+    assert (levels.met, levels.breached, levels.met_pct) == (1, 1, 50.0)
+    assert outcome.breaches_by_clock == {"next_response": 1} and outcome.met_by_clock["next_response"] == 1
+
+
+def test_resolution_is_met_or_breached_once_per_reopening(counters):
+    # Given a case resolved in time, told twice; reopened and resolved late; reopened again, still open
+    def update(**changes):
+        return case_updated(
+            "c1", teams=["support"], answered_after=timedelta(minutes=5), sla_met=True, **changes
+        )
+
+    first = update(
+        status="resolved",
+        resolved_after=timedelta(hours=3),
+        resolution_due_after=timedelta(hours=8),
+        resolution_met=True,
+    )
+    second = update(
+        status="resolved",
+        resolved_after=timedelta(hours=11),
+        resolution_due_after=timedelta(hours=10),
+        resolution_met=False,
+        reopened=1,
+    )
+    third = update(status="open", resolution_due_after=timedelta(hours=20), reopened=2)
+    run(counters, body(first), body(first), body(second), body(second), body(third))
+    # Then the case counts one resolution met and one breached; the open reopening is not decided yet
+    levels = summary(counters).sla.resolution
+    assert (levels.met, levels.breached, levels.met_pct) == (1, 1, 50.0)
+    # And its first response counts once whatever the reopenings
+    assert summary(counters).sla.first_response.met == 1
+
+
+def test_no_outcome_yet_is_a_null_percentage_not_zero(counters):
+    # Given a case answered, with no next-response round and no resolution decided
+    run(
+        counters,
+        body(case_updated("c1", teams=["support"], answered_after=timedelta(minutes=5), sla_met=True)),
+    )
+    figures = summary(counters)
+    # Then next response and resolution show no percentage (null), and first response its 100 %
+    assert figures.sla.next_response.met_pct is None and figures.sla.resolution.met_pct is None
+    assert figures.sla.first_response.met_pct == 100.0
+    (row,) = figures.sla_by_team_priority
+    assert row.next_response.met_pct is None and row.resolution.met_pct is None
 
 
 def test_the_counters_hold_aggregates_only_and_the_markers_digests_only(counters):

@@ -16,15 +16,15 @@ from socialcrm.dal.routing import CaseRepository
 from socialcrm.events.models import InteractionEnriched
 from socialcrm.events.publisher import EventPublisher
 from socialcrm.routing.calendar import in_business_hours
-from socialcrm.routing.case import case_id_for
 from socialcrm.routing.rules import parse_rules, parse_rules_text
 from socialcrm.routing.service import QueuedRecord, route_batch
+from socialcrm.routing.sla import schedule_name
 from socialcrm.routing.source import REPO_RULES_FILE
 from socialcrm.routing.spikes import bucket_start
 from socialcrm.schemas import SCHEMA_DIR
 from socialcrm.topology import BUS_NAME
 from tests.support.apigw import LambdaContext
-from tests.support.pipeline import analysed, capture_bus_events, drain, interaction, ref
+from tests.support.pipeline import analysed, capture_bus_events, case_of, drain, interaction, ref
 from tests.support.routing import announce, receive_all, routing_environment, schedules, store, team_queue
 
 NOW = datetime.now(tz=UTC).replace(microsecond=0)
@@ -78,7 +78,7 @@ def test_an_enriched_complaint_opens_one_case_with_clocks_and_events(aws):
     response = run_handler(handler, env)
     # Then nothing failed and one case is open for support and product at P2, saying why
     assert response == {"batchItemFailures": []}
-    case = CaseRepository().get(case_id_for(ref("x:1")))
+    case = CaseRepository().get(case_of("x:1"))
     assert case.teams == ["support", "product"] and case.priority == "P2"
     # (outside the shipped business hours, support's on-call rule matches too: the test runs at any hour)
     after_hours = [] if during_business_hours(complaint.received_at) else ["after-hours-negative"]
@@ -86,13 +86,23 @@ def test_an_enriched_complaint_opens_one_case_with_clocks_and_events(aws):
     # And its SLA is 60 minutes from when we received the message, with a warning at 80%
     assert case.sla_due_at == complaint.received_at + timedelta(minutes=60)
     assert case.sla_warning_at == complaint.received_at + timedelta(minutes=48)
-    # And two one-time schedules are set at those times, in UTC
+    # And one-time schedules are set at those times, in UTC, and at the resolution's (warning and due)
+    assert case.resolution_due_at > case.sla_due_at
+
+    def at(when: datetime) -> str:
+        return f"at({when.astimezone(UTC):%Y-%m-%dT%H:%M:%S})"
+
+    due_name = schedule_name(case.case_id, "due", case.sla_due_at)
     assert schedules() == {
-        f"{case.case_id}-warning": f"at({case.sla_warning_at.astimezone(UTC):%Y-%m-%dT%H:%M:%S})",
-        f"{case.case_id}-due": f"at({case.sla_due_at.astimezone(UTC):%Y-%m-%dT%H:%M:%S})",
+        schedule_name(case.case_id, "warning", case.sla_warning_at): at(case.sla_warning_at),
+        due_name: at(case.sla_due_at),
+        schedule_name(case.case_id, "resolution-warning", case.resolution_warning_at): at(
+            case.resolution_warning_at
+        ),
+        schedule_name(case.case_id, "resolution-due", case.resolution_due_at): at(case.resolution_due_at),
     }
     scheduler = boto3.client("scheduler")
-    target = scheduler.get_schedule(Name=f"{case.case_id}-due", GroupName=env["SLA_SCHEDULE_GROUP"])["Target"]
+    target = scheduler.get_schedule(Name=due_name, GroupName=env["SLA_SCHEDULE_GROUP"])["Target"]
     assert target["Arn"] == env["SLA_TARGET_ARN"] and json.loads(target["Input"]) == {
         "case_id": case.case_id,
         "check": "due",
@@ -123,11 +133,12 @@ def test_duplicate_events_never_open_a_second_case(aws):
     rows = boto3.client("dynamodb").scan(TableName=env["CASES_TABLE"])["Items"]
     assert sorted(r["row"]["S"] for r in rows) == [
         "case",
+        "conversation",
         "team",
         "team",
-    ]  # the case, queued for sales and marketing
+    ]  # the case, queued for sales and marketing, and its conversation
     assert [e["detail"]["interaction_ref"] for e in drain(events_url)] == [ref("x:2")]
-    assert len(schedules()) == 2
+    assert len(schedules()) == 4  # first response and resolution: a warning and a due time each
 
 
 def test_an_angry_influencer_notifies_pr_without_personal_data(aws):
@@ -142,7 +153,7 @@ def test_an_angry_influencer_notifies_pr_without_personal_data(aws):
     store(item, at=NOW)
     announce(item)
     run_handler(handler, env)
-    case = CaseRepository().get(case_id_for(ref("x:3")))
+    case = CaseRepository().get(case_of("x:3"))
     assert case.priority == "P1" and "pr" in case.teams
     (notification,) = drain(team_queue("pr"))
     assert notification["reason"] == "opened" and notification["case_id"] == case.case_id
@@ -160,7 +171,7 @@ def test_an_interaction_whose_sentiment_is_pending_waits_for_its_second_announce
     announce(pending)
     # When routed, Then no case opens yet: sentiment-aware rules cannot judge it
     assert run_handler(handler, env) == {"batchItemFailures": []}
-    assert CaseRepository().get(case_id_for(ref("x:4"))) is None
+    assert CaseRepository().get(case_of("x:4")) is None
     assert drain(events_url) == []
 
     # When it is enriched later and announced again
@@ -168,7 +179,7 @@ def test_an_interaction_whose_sentiment_is_pending_waits_for_its_second_announce
     announce(analysed_item)
     assert run_handler(handler, env) == {"batchItemFailures": []}
     # Then one case opens, judged on the sentiment that arrived, and is announced once
-    case = CaseRepository().get(case_id_for(ref("x:4")))
+    case = CaseRepository().get(case_of("x:4"))
     assert case is not None and case.sentiment == "NEGATIVE" and "complaint" in case.rules
     routed = [e for e in drain(events_url) if e["detail-type"] == "InteractionRouted"]
     assert [e["detail"]["case_id"] for e in routed] == [case.case_id]
@@ -176,7 +187,7 @@ def test_an_interaction_whose_sentiment_is_pending_waits_for_its_second_announce
     # When that announcement is redelivered, Then nothing new: the same case, no second announcement
     announce(analysed_item)
     assert run_handler(handler, env) == {"batchItemFailures": []}
-    assert CaseRepository().get(case_id_for(ref("x:4"))) == case
+    assert CaseRepository().get(case_of("x:4")) == case
     assert [e for e in drain(events_url) if e["detail-type"] == "InteractionRouted"] == []
 
 
@@ -222,8 +233,8 @@ def test_a_case_whose_event_could_not_be_published_is_announced_by_the_retry(aws
     # And the retry finishes the work without opening another case
     second = route_batch([record(item)], ports=ports_with_flaky, now=NOW)
     assert second.failed == [] and second.opened == 0
-    assert [e["detail"]["case_id"] for e in drain(events_url)] == [case_id_for(ref("x:5"))]
-    assert CaseRepository().get(case_id_for(ref("x:5"))).announced
+    assert [e["detail"]["case_id"] for e in drain(events_url)] == [case_of("x:5")]
+    assert CaseRepository().get(case_of("x:5")).announced
 
 
 def test_a_duplicate_processed_while_the_first_copy_is_unfinished_never_announces_the_case(aws):
@@ -240,7 +251,7 @@ def test_a_duplicate_processed_while_the_first_copy_is_unfinished_never_announce
     assert second.failed == [] and second.duplicates == 1 and drain(events_url) == []
     # And the first copy's retry announces the case, once
     assert route_batch([record(item, "copy-1")], ports=flaky, now=NOW).failed == []
-    assert [e["detail"]["case_id"] for e in drain(events_url)] == [case_id_for(ref("x:6"))]
+    assert [e["detail"]["case_id"] for e in drain(events_url)] == [case_of("x:6")]
 
 
 def test_a_burst_of_negative_messages_is_one_spike_and_one_pr_case_per_topic(aws):

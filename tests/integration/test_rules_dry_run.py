@@ -21,8 +21,9 @@ NOW = datetime.now(tz=UTC).replace(microsecond=0)
 
 @pytest.fixture(scope="module")
 def routed():
-    """Three interactions of the last days, routed with the shipped rules (a dry run changes nothing, so
-    the tests of this module share them)."""
+    """Four customer messages of the last days, routed with the shipped rules (a dry run changes nothing,
+    so the tests of this module share them): a purchase question, a complaint and its follow-up in the
+    same conversation (which joins the complaint's case), and praise (recorded, no case)."""
     with mock_aws(), pytest.MonkeyPatch.context() as patch:
         for name, value in routing_environment().items():
             patch.setenv(name, value)
@@ -30,15 +31,16 @@ def routed():
 
         handler.runtime.cache_clear()
         items = []
-        for n, (text, label) in enumerate(
+        for n, (text, label, user, conversation, minutes) in enumerate(
             [
-                ("How much is the premium plan?", "NEUTRAL"),
-                ("the app is broken", "NEGATIVE"),
-                ("love it", "POSITIVE"),
+                ("How much is the premium plan?", "NEUTRAL", "u0", None, 0),
+                ("the app is broken", "NEGATIVE", "u1", None, -1),
+                ("love it", "POSITIVE", "u2", None, -2),
+                ("still broken, hello?", "NEGATIVE", "u1", "message:1", 5),  # x:1's conversation
             ]
         ):
-            item = analysed(interaction(n, text=text, user=f"u{n}"), label)
-            at = NOW - timedelta(days=1, minutes=n)
+            item = analysed(interaction(n, text=text, user=user, conversation=conversation), label)
+            at = NOW - timedelta(days=1) + timedelta(minutes=minutes)
             items.append(item.model_copy(update={"occurred_at": at, "received_at": at}))
         store(*items, at=NOW)
         records = [
@@ -83,9 +85,23 @@ def test_a_dry_run_prints_what_would_change_and_writes_nothing(routed, tmp_path,
     # When it is dry-run against the last 7 days
     code = main(["rules", "dry-run", "--rules", path, "--days", "7", "--json"])
     report = json.loads(capsys.readouterr().out)
-    # Then it replayed the three interactions and names the one that changes, and how
+    # Then it replayed the four messages and names the one that changes, and how
     assert code == 0
-    assert report["replayed"] == 3 and report["unchanged"] == 2
+    assert report["replayed"] == 4 and report["unchanged"] == 3
+    # (two cases opened, the follow-up joined the complaint's, the praise was only recorded: as stored)
+    assert (report["cases_opened"], report["joined"], report["not_opened"], report["opened_resolved"]) == (
+        2,
+        1,
+        1,
+        0,
+    )
+    assert report["cases"]["before"] == {
+        "opened": 2,
+        "opened_resolved": 0,
+        "joined": 1,
+        "not_opened": 0,
+        "no_case": 1,
+    }
     (change,) = report["changes"]
     assert change["interaction_id"] == "x:0" and set(change["changed"]) == {"teams", "priority", "sla"}
     assert change["before"]["teams"] == ["marketing", "sales"] and change["after"]["teams"] == ["sales"]
@@ -96,18 +112,29 @@ def test_a_dry_run_prints_what_would_change_and_writes_nothing(routed, tmp_path,
 
 
 def test_the_text_report_shows_counts_and_each_change(routed, tmp_path, capsys):
-    path = candidate(tmp_path, lambda d: d["sla_minutes"].update({"P2": 30}))
+    path = candidate(tmp_path, lambda d: d["service_levels"]["P2"].update({"first_response": 30}))
     assert main(["rules", "dry-run", "--rules", path]) == 0
     out = capsys.readouterr().out
-    assert "Nothing was written." in out and "interactions replayed  3" in out
+    assert "Nothing was written." in out and "interactions replayed  4" in out
+    assert "cases it would open    2" in out
+    assert "  joined their case              1       1" in out
+    assert "  not opened (recorded)          0       1" in out
     assert "x:1" in out and "SLA       60 → 30 min" in out
 
 
 def test_a_dry_run_can_compare_two_documents(routed, tmp_path, capsys):
-    path = candidate(tmp_path, lambda d: d.update(default_priority="P3"))
+    # Given a candidate without the praise rule
+    def no_praise(document):
+        document["rules"] = [r for r in document["rules"] if r["id"] != "praise"]
+
+    path = candidate(tmp_path, no_praise)
     assert main(["rules", "dry-run", "--rules", path, "--against", str(REPO_RULES_FILE), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert [c["interaction_id"] for c in report["changes"]] == ["x:2"]  # only the one no rule matched
+    # Then only the praise changes: it would open a case instead of being recorded
+    (change,) = report["changes"]
+    assert change["interaction_id"] == "x:2" and change["changed"] == ["case"]
+    assert (change["before"]["case"], change["after"]["case"]) == ("recorded", "opened")
+    assert (report["cases"]["before"]["opened"], report["cases"]["after"]["opened"]) == (2, 3)
 
 
 def test_an_invalid_candidate_is_refused_naming_the_rule_and_field(routed, tmp_path, capsys):
@@ -127,7 +154,11 @@ def test_validate_json_prints_the_document_appconfig_serves(capsys):
     # Then stdout is the document as compact JSON (what a new AppConfig version holds), the verdict on stderr
     document = json.loads(captured.out)
     assert [rule["id"] for rule in document["rules"]][:2] == ["move-to-private", "complaint"]
-    assert document["sla_minutes"] == {"P1": 15, "P2": 60, "P3": 240, "P4": 1440}
+    assert document["service_levels"]["P2"] == {
+        "first_response": 60,
+        "next_response": 120,
+        "resolution": 1440,
+    }
     assert "valid (" in captured.err
 
 

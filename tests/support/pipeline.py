@@ -7,7 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 
-from socialcrm.models import Author, Interaction, Sentiment, SentimentScores, interaction_ref, subject_id
+from socialcrm.models import (
+    Author,
+    Interaction,
+    Sentiment,
+    SentimentScores,
+    conversation_ref,
+    interaction_ref,
+    subject_id,
+)
+from socialcrm.routing.case import case_id_for
 from socialcrm.topology import BUS_NAME
 
 PEPPER = "test-pepper-0123456789abcdef"
@@ -23,19 +32,35 @@ def interaction(
     minutes: int = 0,
     handle: str | None = "shopper",
     followers: int | None = 10,
+    conversation: str | None = None,
+    brand: bool = False,
 ) -> Interaction:
+    """A customer's message (a brand reply with ``brand``; ``user`` is then the customer it answers),
+    alone in its conversation unless ``conversation`` names one."""
     return Interaction(
         interaction_id=f"{platform}:{n}",
         interaction_ref=interaction_ref(PEPPER, f"{platform}:{n}"),
         subject_id=subject_id(PEPPER, platform, user),
         platform=platform,  # type: ignore[arg-type]
-        kind="mention",
+        kind="brand_reply" if brand else "mention",
         native_id=str(n),
-        author=Author(user_id=user, handle=handle, display_name="A Person", follower_count=followers),
+        author=(
+            Author(user_id="brand", handle="acme")
+            if brand
+            else Author(user_id=user, handle=handle, display_name="A Person", follower_count=followers)
+        ),
         text=text,
         occurred_at=T0 + timedelta(minutes=minutes),
         received_at=T0 + timedelta(minutes=minutes, seconds=1),
+        conversation_ref=conversation_ref(PEPPER, platform, conversation or f"message:{n}"),
     )
+
+
+def case_of(interaction_id: str, *, conversation: str | None = None, sequence: int = 1) -> str:
+    """The id of the case of a conversation (by default the one of the message ``interaction_id`` alone)."""
+    platform, native_id = interaction_id.split(":", 1)
+    key = conversation or f"message:{native_id}"
+    return case_id_for(conversation_ref(PEPPER, platform, key), sequence)
 
 
 def ref(interaction_id: str) -> str:

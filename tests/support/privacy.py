@@ -30,14 +30,17 @@ from socialcrm.privacy.suppression import DynamoSuppressionCheck, SuppressionTab
 from socialcrm.queueing import InboundQueue
 from socialcrm.reporting.counters import CounterRepository
 from socialcrm.reporting.facts import facts_of
-from socialcrm.routing.case import open_case, routed_event
+from socialcrm.routing.case import conversation_of, routed_event
+from socialcrm.routing.conversation import open_case
 from socialcrm.routing.evaluator import Decision
+from socialcrm.routing.rules import parse_rules
 from socialcrm.topology import BUS_NAME, TABLES
 from tests.conftest import DEV_SECRETS
 from tests.support.apigw import LambdaContext, http_event
 from tests.support.pipeline import analysed
 
 EARLIER_TODAY = datetime.now(tz=UTC) - timedelta(hours=1)
+LEVELS = parse_rules({"teams": ["support", "pr"]})
 DECISION = Decision(
     teams=("support",),
     priority="P2",
@@ -134,7 +137,7 @@ class World:
     def route_and_count(self, item: Interaction) -> None:
         """What the route and report consumers would do with the interaction: a case, counted facts."""
         now = datetime.now(tz=UTC)
-        case = open_case(item, DECISION, now=now, warning_ratio=0.8)
+        case = open_case(item, DECISION, LEVELS, conversation_ref=conversation_of(item), sequence=1, now=now)
         self.cases.open(case)
         for detail in (InteractionEnriched.of(item), routed_event(case)):
             for fact in facts_of(detail):

@@ -13,6 +13,7 @@ from socialcrm.events.models import (
     EventDetail,
     InteractionEnriched,
     InteractionRouted,
+    ResponseRound,
     SlaBreached,
     SpikeDetected,
 )
@@ -84,6 +85,24 @@ def routed(
     )
 
 
+def wait(
+    started_after: timedelta,
+    *,
+    due_in: timedelta = timedelta(hours=1),
+    answered_in: timedelta | None = None,
+    met: bool | None = None,
+    opened: datetime = T0,
+) -> ResponseRound:
+    """A next-response round that starts ``started_after`` the case opened; ``met`` follows from the
+    answer unless given (None while it runs)."""
+    started = opened + started_after
+    due = started + due_in
+    responded = started + answered_in if answered_in is not None else None
+    if met is None and responded is not None:
+        met = responded <= due
+    return ResponseRound(started_at=started, due_at=due, responded_at=responded, met=met)
+
+
 def case_updated(
     case: str,
     *,
@@ -95,9 +114,15 @@ def case_updated(
     status: str = "pending",
     opened: datetime = T0,
     updated_after: timedelta | None = None,
+    source: str | None = None,
+    rounds: list[ResponseRound] | None = None,
+    resolved_after: timedelta | None = None,
+    resolution_due_after: timedelta | None = None,
+    resolution_met: bool | None = None,
+    reopened: int = 0,
 ) -> CaseUpdated:
     first_response = opened + answered_after if answered_after is not None else None
-    updated = opened + (updated_after or answered_after or timedelta(minutes=1))
+    updated = opened + (updated_after or resolved_after or answered_after or timedelta(minutes=1))
     return CaseUpdated(
         case_id=case,
         subject_id=SUBJECT,
@@ -108,22 +133,39 @@ def case_updated(
         opened_at=opened,
         sla_due_at=opened + timedelta(hours=1),
         first_response_at=first_response,
-        resolved_at=None,
+        resolved_at=opened + resolved_after if resolved_after is not None else None,
         sla_met=sla_met,
         updated_at=updated,
+        first_response_source=source,  # type: ignore[arg-type]
+        next_responses=rounds or [],
+        resolution_due_at=opened + resolution_due_after if resolution_due_after is not None else None,
+        resolution_met=resolution_met,
+        reopened_count=reopened,
     )
 
 
-def sla_breached(case: str, *, teams: list[str], platform: str = "x", priority: str = "P2") -> SlaBreached:
+def sla_breached(
+    case: str,
+    *,
+    teams: list[str],
+    platform: str = "x",
+    priority: str = "P2",
+    clock: str = "first_response",
+    round: int | None = None,
+    due: datetime | None = None,
+) -> SlaBreached:
+    due = due or T0 + timedelta(hours=1)
     return SlaBreached(
+        clock=clock,  # type: ignore[arg-type]
+        round=round,
         case_id=case,
         subject_id=SUBJECT,
         platform=platform,  # type: ignore[arg-type]
         teams=teams,
         priority=priority,  # type: ignore[arg-type]
         opened_at=T0,
-        sla_due_at=T0 + timedelta(hours=1),
-        breached_at=T0 + timedelta(hours=1, minutes=1),
+        sla_due_at=due,
+        breached_at=due + timedelta(minutes=1),
     )
 
 

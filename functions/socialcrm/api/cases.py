@@ -14,7 +14,7 @@ from pydantic import BaseModel, create_model
 from socialcrm.api.responses import JSON, documented_errors
 from socialcrm.errors import NotFoundError
 from socialcrm.events.models import CaseStatus, Priority
-from socialcrm.routing.case import INTERNAL_FIELDS, Case
+from socialcrm.routing.case import INTERNAL_FIELDS, PRIVATE_FIELDS, Case
 from socialcrm.routing.runtime import CasesRuntime
 from socialcrm.routing.workflow import CasePatch, update_case
 
@@ -24,11 +24,15 @@ _CASE_ID = re.compile(r"^[cs]_[0-9a-f]{32}$")
 # The case as the API shows it (the stored case minus delivery bookkeeping).
 CaseView: type[BaseModel] = create_model(  # type: ignore[call-overload]
     "Case",
-    __doc__="A routed case: teams, priority, SLA, tags and the rules that matched (no personal data).",
+    __doc__=(
+        "A routed case: one conversation (its customer and brand messages in order, by id), teams, "
+        "priority, tags, the rules that matched, and its clocks: first response (sla_due_at, sla_met), "
+        "next responses (each wait) and resolution (no names, handles or text)."
+    ),
     **{
         name: (field.annotation, field)
         for name, field in Case.model_fields.items()
-        if name not in INTERNAL_FIELDS
+        if name not in INTERNAL_FIELDS | PRIVATE_FIELDS
     },
 )
 
@@ -89,9 +93,11 @@ def build_router(runtime: Callable[[], CasesRuntime]) -> Router:
         "/cases/<case_id>",
         summary="Assign a case, change its status, record the first response",
         description=(
-            "The first response (first_response_at) or a resolution (status resolved) stops the SLA clock and "
-            "sets sla_met. Every change publishes CaseUpdated; a 503 means the change is stored but not yet "
-            "announced: repeat the request."
+            "On platforms that send the brand's replies back, a reply stops the clocks by itself; elsewhere "
+            "first_response_at records the first response. It, or a resolution (status resolved), stops the "
+            "first-response clock and sets sla_met; a resolution also stops the resolution clock. A resolved "
+            "case set back to open is reopened. Every change publishes CaseUpdated; a 503 means the change is "
+            "stored but not yet announced: repeat the request."
         ),
         responses={
             200: {"description": "The case after the change", "content": {JSON: {"model": CaseView}}},

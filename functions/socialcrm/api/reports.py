@@ -18,6 +18,7 @@ from socialcrm.models import PLATFORMS
 from socialcrm.observability import logger
 from socialcrm.reporting.counters import CounterRepository, CounterSnapshot
 from socialcrm.reporting.csv_export import to_csv
+from socialcrm.reporting.dimensions import bucket_edges
 from socialcrm.reporting.summary import MAX_RANGE_DAYS, ReportSummary, parse_range, summarise
 from socialcrm.settings import ReportsApiSettings
 
@@ -64,12 +65,22 @@ def build_router(runtime: Callable[[], ReportsRuntime]) -> Router:
 
     @router.get(
         "/reports/summary",
-        summary="Volume, sentiment, first response, SLA and spikes over a range of days",
+        summary="Volume, sentiment, first responses, service levels and spikes over a range of days",
         description=(
             f"Days are UTC and inclusive; at most {MAX_RANGE_DAYS} days. With `team`, volume figures are the "
             "interactions routed to that team. `Accept: text/csv` returns the same figures as CSV "
-            "(columns section,day,team,priority,key,metric,value). The first-response p90 is an upper bound "
-            "read from a histogram (buckets 1, 5, 15, 30 min, 1, 2, 4, 8, 24, 48 h, 7 days)."
+            "(columns section,day,team,priority,key,metric,value; an unknown value is an empty cell).\n\n"
+            "**Service levels** (`sla`, `sla_by_team_priority`): met, breached and % met of three clocks, per "
+            "team and priority and overall: `first_response` once per case, `next_response` once per round (a "
+            "customer message after a brand reply starts a wait; the brand's next reply ends it) and "
+            "`resolution` once per case and once more per reopening. An outcome counts on the day it was "
+            "decided: the answer's (or resolution's) day when met, the due day when breached. `met_pct` is "
+            "null when nothing was decided, never 0.\n\n"
+            "**First response** times are reported apart by source: `native` (a brand reply the platform sent "
+            "us: measured) and `patch` (set by an agent through `PATCH /cases/{id}`: declared). The average is "
+            "exact. The p90 is read from a histogram whose bucket edges are "
+            f"{bucket_edges()}: the true p90 is more than `p90_above_minutes` and at most `p90_minutes` "
+            "(null when it is over 7 days)."
         ),
         responses={
             200: {

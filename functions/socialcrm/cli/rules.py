@@ -5,7 +5,10 @@
     socialcrm rules dry-run --rules new.yaml --days 7 [--against config/rules.yaml] [--json]
 
 The dry run reads the interactions and cases tables named by ``INTERACTIONS_TABLE`` and ``CASES_TABLE``
-(with the usual AWS credentials, or ``AWS_ENDPOINT_URL`` for the local stack) and writes nothing.
+(with the usual AWS credentials, or ``AWS_ENDPOINT_URL`` for the local stack) and writes nothing. It
+replays the customer messages of those days conversation by conversation (brand replies are never
+routed) and reports the cases the candidate would open (and open resolved), the messages that would
+join a case and those it would only record, against the cases stored or another document.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -82,11 +86,7 @@ def _document(path: str) -> Any:
 
 
 def _dry_run(args: argparse.Namespace) -> int:
-    from socialcrm.dal import models as interaction_models
-    from socialcrm.dal import routing as routing_models
-    from socialcrm.dal.routing import CaseRepository, InteractionHistory, interactions_since
-    from socialcrm.routing.case import case_id_for
-    from socialcrm.routing.replay import Outcome, render, replay
+    from socialcrm.routing.replay import Replayed, render, replay
     from socialcrm.settings import ReplaySettings
 
     if not 1 <= args.days <= 366:
@@ -97,29 +97,13 @@ def _dry_run(args: argparse.Namespace) -> int:
         settings = ReplaySettings.from_env()
     except ConfigurationError as exc:
         raise CliError(exc.message) from exc
-    interaction_models.bind(
-        {"interactions": settings.interactions_table}, region=settings.aws_region, host=settings.endpoint_url
-    )
-    routing_models.bind(
-        {"cases": settings.cases_table}, region=settings.aws_region, host=settings.endpoint_url
-    )
-    history = InteractionHistory()
-    cases = CaseRepository()
-
-    def stored(interaction: Any) -> Outcome | None:
-        case = cases.get(case_id_for(interaction.interaction_ref))
-        return Outcome.of_case(case) if case is not None else None
-
-    def other(interaction: Any) -> Outcome | None:
-        assert against is not None
-        return Outcome.of_decision(against.evaluate(interaction, at=interaction.received_at, history=history))
-
     since = datetime.now(tz=UTC) - timedelta(days=args.days)
     try:
+        interactions, history, stored = _stored(settings, since)
         report = replay(
-            interactions_since(since),
+            interactions,
             candidate,
-            baseline=other if against is not None else stored,
+            baseline=Replayed(against, history) if against is not None else stored,
             history=history,
             candidate_name=args.rules,
             baseline_name=args.against or "the cases opened",
@@ -136,3 +120,20 @@ def _dry_run(args: argparse.Namespace) -> int:
     else:
         print(render(report, limit=args.limit), end="")
     return 0
+
+
+def _stored(settings: Any, since: datetime) -> tuple[Iterable[Any], Any, Callable[[Any], Any]]:
+    """What the dry run reads from the tables: the interactions that occurred since ``since``, the
+    subjects' history, and the stored cases as the baseline."""
+    from socialcrm.dal import models as interaction_models
+    from socialcrm.dal import routing as routing_models
+    from socialcrm.dal.routing import CaseRepository, InteractionHistory, interactions_since
+    from socialcrm.routing.replay import StoredCases
+
+    interaction_models.bind(
+        {"interactions": settings.interactions_table}, region=settings.aws_region, host=settings.endpoint_url
+    )
+    routing_models.bind(
+        {"cases": settings.cases_table}, region=settings.aws_region, host=settings.endpoint_url
+    )
+    return interactions_since(since), InteractionHistory(), StoredCases(CaseRepository())

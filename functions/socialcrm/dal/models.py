@@ -51,6 +51,7 @@ class InteractionItem(Model):
     sentiment = MapAttribute(null=True)  # type: ignore[var-annotated]
     sentiment_status = UnicodeAttribute(null=True)
     routing = MapAttribute(null=True)  # type: ignore[var-annotated]
+    conversation_ref = UnicodeAttribute(null=True)
     enriched_at = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
 

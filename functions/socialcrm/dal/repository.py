@@ -50,12 +50,13 @@ class InteractionRepository:
         """
         item = self._to_item(interaction, enriched_at)
         profile = SubjectItem(interaction.subject_id)
-        return self._transact(
-            lambda tx: (
-                tx.save(item, condition=InteractionItem.interaction_ref.does_not_exist()),
-                tx.update(profile, actions=profile_actions(interaction, new_interaction=True)),
-            )
-        )
+
+        def write(tx: TransactWrite) -> None:
+            tx.save(item, condition=InteractionItem.interaction_ref.does_not_exist())
+            if not interaction.from_brand:  # the brand's replies are not the customer's activity
+                tx.update(profile, actions=profile_actions(interaction, new_interaction=True))
+
+        return self._transact(write)
 
     def complete_pending(self, interaction: Interaction, *, enriched_at: datetime) -> bool:
         """Fill in the sentiment of a stored interaction that waited for it (status PENDING), and
@@ -164,6 +165,7 @@ class InteractionRepository:
             sentiment=data["sentiment"],
             sentiment_status=interaction.sentiment_status,
             routing=data["routing"],
+            conversation_ref=interaction.conversation_ref,
             enriched_at=_iso(enriched_at),
             expires_at=interaction.received_at + timedelta(days=RETENTION_DAYS["interactions"]),
         )
@@ -191,6 +193,7 @@ class InteractionRepository:
                 "occurred_at": item.occurred_at,
                 "received_at": item.received_at,
                 "routing": plain(item.routing),
+                "conversation_ref": item.conversation_ref,
             }
         )
 

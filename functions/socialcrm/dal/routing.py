@@ -5,6 +5,11 @@ queued for (key ``<case id>#<team>``), each carrying the whole case, so a work q
 the ``by_queue`` index (``queue = "<team>|<status>"``, ``rank = "<priority>#<due>#<case id>"``: most
 urgent first, then the soonest due). The case row's queue is ``"*|<status>"`` (every team).
 Every row carries the ``subject_id``, so erasure finds all of a subject's rows through ``by_subject``.
+
+A conversation has one row too (``row = "conversation"``, key = its ``v_…`` ref, no queue): its current
+case and the brand replies that arrived before any case. Opening a case writes the case's rows and the
+conversation's, in one transaction conditional on the conversation's version: of two consumers that
+open a case for one conversation at the same moment, one wins and the other joins its case.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PynamoDBException, TransactWriteError, UpdateError
+from pynamodb.exceptions import PutError, PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -30,7 +35,7 @@ from socialcrm.dal.cursors import decode_cursor, encode_cursor
 from socialcrm.dal.models import InteractionItem
 from socialcrm.dal.repository import InteractionRepository, StoreError
 from socialcrm.models import Interaction, Routing
-from socialcrm.routing.case import INTERNAL_FIELDS, Case
+from socialcrm.routing.case import INTERNAL_FIELDS, Case, Conversation
 from socialcrm.routing.evaluator import HistoryEntry
 from socialcrm.topology import RETENTION_DAYS
 
@@ -74,9 +79,9 @@ class CaseItem(Model):
 
     case_id = UnicodeAttribute(hash_key=True)  # the row's key: the case id, or "<case id>#<team>"
     case_ref = UnicodeAttribute()  # the case's id, on every row of the case
-    row = UnicodeAttribute()  # "case" or "team"
-    queue = UnicodeAttribute()
-    rank = UnicodeAttribute()
+    row = UnicodeAttribute()  # "case", "team" or "conversation"
+    queue = UnicodeAttribute(null=True)  # none on a conversation row: it is in no work queue
+    rank = UnicodeAttribute(null=True)
     subject_id = UnicodeAttribute()
     opened_at = UnicodeAttribute()
     version = NumberAttribute(default=0)
@@ -163,15 +168,50 @@ class CaseRepository:
             raise StoreError("Could not read the work queue.") from exc
         return page, encode_cursor(results.last_evaluated_key)
 
+    def conversation(self, conversation_ref: str) -> Conversation | None:
+        try:
+            item = CaseItem.get(conversation_ref, consistent_read=True)
+        except CaseItem.DoesNotExist:
+            return None
+        except PynamoDBException as exc:
+            raise StoreError("Could not read the conversation.") from exc
+        if item.row != "conversation":
+            return None
+        body = item.body.as_dict() if hasattr(item.body, "as_dict") else dict(item.body)
+        return Conversation.model_validate({**body, "version": int(item.version or 0)})
+
     # -- writes --------------------------------------------------------------------------------------
 
     def open(self, case: Case) -> bool:
+        return self._transact_open(case, None)
+
+    def open_in(self, conversation: Conversation, case: Case, *, expected_version: int | None) -> bool:
+        return self._transact_open(case, (conversation, expected_version))
+
+    def keep(self, conversation: Conversation, *, expected_version: int | None) -> bool:
+        row = self._conversation_row(conversation, expected_version)
+        try:
+            row.save(condition=self._version_condition(expected_version))
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise StoreError("Could not store the conversation.") from exc
+        except PynamoDBException as exc:
+            raise StoreError("Could not store the conversation.") from exc
+        return True
+
+    def _transact_open(self, case: Case, conversation: tuple[Conversation, int | None] | None) -> bool:
         rows = self._rows(case)
         try:
             with TransactWrite(connection=self.connection) as tx:
                 tx.save(rows[0], condition=CaseItem.case_id.does_not_exist())
                 for row in rows[1:]:
                     tx.save(row)
+                if conversation is not None:
+                    state, expected = conversation
+                    tx.save(
+                        self._conversation_row(state, expected), condition=self._version_condition(expected)
+                    )
         except TransactWriteError as exc:
             if _condition_failed(exc):
                 return False
@@ -179,6 +219,26 @@ class CaseRepository:
         except PynamoDBException as exc:
             raise StoreError("Could not open the case.") from exc
         return True
+
+    @staticmethod
+    def _version_condition(expected: int | None) -> Any:
+        if expected is None:
+            return CaseItem.case_id.does_not_exist()
+        return CaseItem.version == expected
+
+    @staticmethod
+    def _conversation_row(conversation: Conversation, expected: int | None) -> CaseItem:
+        body = conversation.model_dump(mode="json", exclude={"version"}, exclude_none=True)
+        return CaseItem(
+            conversation.conversation_ref,
+            case_ref=conversation.case_id or conversation.conversation_ref,
+            row="conversation",
+            subject_id=conversation.subject_id,
+            opened_at=_iso(conversation.updated_at),
+            version=(expected or 0) + 1,
+            body=body,
+            expires_at=conversation.updated_at + timedelta(days=RETENTION_DAYS["cases"]),
+        )
 
     def update(self, case_id: str, change: Callable[[Case], Case | None]) -> tuple[Case | None, bool]:
         for _attempt in range(UPDATE_ATTEMPTS):
@@ -355,5 +415,4 @@ def interactions_since(since: datetime) -> Iterator[Interaction]:
 
 
 def _condition_failed(exc: TransactWriteError) -> bool:
-    reasons = exc.cancellation_reasons
-    return bool(reasons) and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed"
+    return any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or ())

@@ -78,8 +78,24 @@ class InteractionRouted(EventDetail):
     sla_due_at: AwareDatetime
 
 
+Clock = Literal["first_response", "next_response", "resolution"]
+ResponseSource = Literal["native", "patch"]
+
+
+class ResponseRound(BaseModel):
+    """One wait for a next response: a customer wrote after the brand's reply, until the brand's next reply."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    started_at: AwareDatetime = Field(description="When we received the customer message that started it.")
+    due_at: AwareDatetime
+    responded_at: AwareDatetime | None = None
+    met: bool | None = Field(default=None, description="Known once answered, or once the due time passed.")
+
+
 class CaseUpdated(EventDetail):
-    """A case changed (assignee, status, first response); ``sla_met`` is known once it was answered."""
+    """A case changed (assignee, status, a message joined, a response); ``sla_met`` is the first-response
+    target's, known once it was answered or breached."""
 
     detail_type: ClassVar[str] = "CaseUpdated"
 
@@ -95,12 +111,25 @@ class CaseUpdated(EventDetail):
     resolved_at: AwareDatetime | None
     sla_met: bool | None
     updated_at: AwareDatetime
+    first_response_source: ResponseSource | None = Field(
+        default=None, description="native: a brand reply the platform sent us; patch: set through the API."
+    )
+    next_responses: list[ResponseRound] = Field(default_factory=list)
+    resolution_due_at: AwareDatetime | None = None
+    resolution_met: bool | None = None
+    reopened_count: int = Field(default=0, ge=0)
+    message_count: int = Field(default=1, ge=0)
 
 
 class SlaBreached(EventDetail):
-    """A case reached its SLA due time without a first response."""
+    """A case reached a due time unanswered (first or next response) or unresolved (resolution)."""
 
     detail_type: ClassVar[str] = "SlaBreached"
+
+    clock: Clock = "first_response"
+    round: int | None = Field(
+        default=None, ge=0, description="For next_response: which wait (0 = the first)."
+    )
 
     case_id: str
     subject_id: str = Field(pattern=r"^[0-9a-f]{64}$")
@@ -108,7 +137,7 @@ class SlaBreached(EventDetail):
     teams: list[str]
     priority: Priority
     opened_at: AwareDatetime
-    sla_due_at: AwareDatetime
+    sla_due_at: AwareDatetime = Field(description="The due time that passed (of the clock named).")
     breached_at: AwareDatetime
 
 

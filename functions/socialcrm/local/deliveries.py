@@ -135,6 +135,32 @@ def instagram_message(mid: str, sender_id: str, text: str, when: datetime) -> Pa
     return Payload("meta", _json(body, escape_non_ascii=True), (f"instagram:{mid}",), "Instagram DM")
 
 
+def messenger_message(mid: str, psid: str, text: str, when: datetime) -> Payload:
+    """A Messenger message to the Page (``page`` / ``messaging``): ``psid`` is the customer's page-scoped id."""
+    return _messenger(
+        mid, {"id": psid}, {"id": FACEBOOK_PAGE}, {"mid": mid, "text": text}, when, "Messenger message"
+    )
+
+
+def messenger_echo(mid: str, psid: str, text: str, when: datetime) -> Payload:
+    """The Page's own reply to ``psid``, as Messenger echoes it (``message_echoes``: ``is_echo``, sender = Page)."""
+    message = {"mid": mid, "is_echo": True, "app_id": 1517776481860111, "text": text}
+    return _messenger(mid, {"id": FACEBOOK_PAGE}, {"id": psid}, message, when, "Messenger echo")
+
+
+def _messenger(
+    mid: str,
+    sender: dict[str, str],
+    recipient: dict[str, str],
+    message: dict[str, Any],
+    when: datetime,
+    what: str,
+) -> Payload:
+    event = {"sender": sender, "recipient": recipient, "timestamp": _millis(when), "message": message}
+    body = {"object": "page", "entry": [{"id": FACEBOOK_PAGE, "time": _millis(when), "messaging": [event]}]}
+    return Payload("meta", _json(body, escape_non_ascii=True), (f"messenger:{mid}",), what)
+
+
 def whatsapp_message(wamid: str, wa_id: str, name: str, text: str, when: datetime) -> Payload:
     """A text message to the WhatsApp Business number (Cloud API)."""
     value = {

@@ -1,10 +1,11 @@
 """``make demo``: start the local stack, play a morning of webhooks from every platform, print what happened.
 
 The deliveries are what the platforms send (:mod:`socialcrm.local.deliveries`), signed with the
-development secrets: English and Hindi, complaints, praise, purchase questions, a read receipt, one
-redelivery and one forged signature. The demo waits for the pipeline (each interaction readable,
-enriched and routed), then prints per platform what arrived, its language,
-sentiment and routing, the teams' work queues (answering the most urgent case stops its SLA clock),
+development secrets: English and Hindi, complaints, praise, purchase questions, a three-message
+Messenger conversation, a read receipt, one redelivery and one forged signature. The demo waits for the
+pipeline (each interaction readable, enriched and routed), then prints per platform what arrived, its
+language, sentiment and routing, the teams' work queues, the conversation's one case answered by the
+Page's reply as Meta echoes it (no PATCH: the echo stops the clock) and the praise that opened no case,
 the report summary and the daily report's files, an erasure and a retry of the erased subject's
 message, and stops the stack. Exit code 0 when everything arrived.
 """
@@ -31,13 +32,22 @@ from socialcrm.local import logs
 from socialcrm.local.stack import LocalStack, LocalStackError
 from socialcrm.observability import logger
 from socialcrm.platforms import ROUTE_PLATFORMS as PLATFORM_ROUTES
-from socialcrm.routing.case import case_id_for
 
 PIPELINE_DEADLINE_SECONDS = 60.0
 ROUTING_DEADLINE_SECONDS = 30.0
 ERASURE_DEADLINE_SECONDS = 90.0
 TEXT_WIDTH = 40
 ID_WIDTH = 44
+
+
+# One customer's Messenger conversation: three messages that make one case, answered by the Page.
+PSID = "6543210987654321"
+CONVERSATION = (
+    ("m_demo-conversation-1", "Hi, my order #AC50311 has not arrived yet.", 10),
+    ("m_demo-conversation-2", "It was supposed to come on Monday, I need it for a wedding on Saturday.", 11),
+    ("m_demo-conversation-3", "Can someone please check where it is? This is really frustrating.", 13),
+)
+PAGE_REPLY = ("m_demo-page-reply-1", "So sorry, Kavya! Your parcel is at the Pune hub and arrives tomorrow.")
 
 
 @dataclass
@@ -162,6 +172,13 @@ def morning(at: datetime) -> list[Sent]:
                 t(21),
             ),
         ),
+        *(
+            Sent(
+                f"Messenger conversation, message {n + 1} of 3",
+                d.messenger_message(mid, PSID, text, t(minute)),
+            )
+            for n, (mid, text, minute) in enumerate(CONVERSATION)
+        ),
         Sent("Facebook comment again (Meta retry)", hindi_comment, how="duplicate"),
         Sent(
             "X mention with a forged signature",
@@ -205,6 +222,7 @@ class Demo:
         elapsed = time.monotonic() - started
         self._print_summary(elapsed)
         self._print_work_queues()
+        self._print_conversation()
         self._print_report()
         self._print_daily_report()
         self._print_erasure()
@@ -374,23 +392,49 @@ class Demo:
                 f"  {team:<10} {len(cases)} open; next {first['priority']} {_short(first.get('interaction_id') or first['case_id'])}, "
                 f"due in {max(0, int(due.total_seconds() // 60))} min (rules {', '.join(first['rules'])}{tags})"
             )
-        # The demo's own most urgent case (the stack may hold others): answer it as PR's on-call would.
-        urgent = [i for i, item in self.stored.items() if (item.get("routing") or {}).get("priority") == "P1"]
-        if urgent:
-            case = {"case_id": case_id_for(self.stored[urgent[0]]["interaction_ref"])}
-            answered = self.http.patch(
-                f"/cases/{case['case_id']}",
-                json={"first_response_at": datetime.now(tz=UTC).isoformat(), "assignee": "pr-oncall"},
+
+    def _print_conversation(self) -> None:
+        """The Messenger conversation: one case for its three messages, answered by the Page's echo; and
+        the praise that opened no case."""
+        out = self.out
+        out("")
+        out("conversations (GET /cases/{case_id})")
+        first = self.stored.get(f"messenger:{CONVERSATION[0][0]}") or {}
+        case_id = (first.get("routing") or {}).get("case_id")
+        if not case_id:
+            out("  the Messenger conversation has no case (it should have one)")
+            return
+        case = self.http.get(f"/cases/{case_id}").json()
+        out(
+            f"  Messenger, one customer: {case.get('message_count')} messages → 1 case {case_id} "
+            f"({case.get('priority')} {'+'.join(case.get('teams', []))}), first response due "
+            f"{case.get('sla_due_at')}"
+        )
+        mid, text = PAGE_REPLY
+        echo = d.messenger_echo(mid, PSID, text, datetime.now(tz=UTC))
+        signed = self.signer.sign(echo)
+        sent = self.http.post(signed.path, content=echo.body, headers=signed.headers)
+        out(f"  the Page replies in Messenger; Meta echoes it to the webhook → {sent.status_code}")
+        answered = _poll(
+            lambda: self.http.get(f"/cases/{case_id}"),
+            lambda r: r.status_code == 200 and r.json().get("first_response_at") is not None,
+            deadline=ROUTING_DEADLINE_SECONDS,
+        ).json()
+        if answered.get("first_response_at"):
+            self.first_responses += 1
+            brand = sum(1 for m in answered.get("messages", []) if m.get("from_brand"))
+            out(
+                f"  → first_response_at {answered['first_response_at']} ({answered.get('first_response_source')}, "
+                f"no PATCH), sla_met={answered.get('sla_met')}, first-response clocks deleted; "
+                f"{answered.get('message_count')} messages, {brand} from the brand"
             )
-            if answered.status_code == 200:
-                self.first_responses += 1
-                body = answered.json()
-                self.out(
-                    f"  PATCH /cases/{case['case_id']} (first response by pr-oncall) → 200: "
-                    f"sla_met={body.get('sla_met')}, its SLA clocks deleted"
-                )
-            else:
-                self.out(f"  PATCH /cases/{case['case_id']} → {answered.status_code} {answered.text[:120]}")
+        else:
+            out("  → the echo did not reach the case (it should have)")
+        for interaction_id, item in self.stored.items():
+            routing = item.get("routing") or {}
+            if routing and not routing.get("case_id"):
+                rules = ", ".join(routing.get("rules") or []) or "-"
+                out(f"  {_short(interaction_id)}: recorded and counted, no case opened (rules {rules})")
 
     def _today_summary(self) -> dict[str, Any]:
         """Today's report as it stands (what the stack counted before the demo, when it ran before)."""
@@ -530,6 +574,8 @@ def _answer(sent: Sent) -> str:
 def _routing(routing: Any) -> str:
     if not isinstance(routing, dict):
         return "-"
+    if not routing.get("case_id"):
+        return "recorded"
     teams = "+".join(routing.get("teams") or []) or "-"
     return f"{routing.get('priority', '?')} {teams}"
 

@@ -4,8 +4,10 @@ An adapter is a module-level object with four duties, each pure (no I/O):
 
 * ``handshake(query, secret)`` answers the platform's GET verification;
 * ``verify(delivery, secret, now)`` checks the signature over the raw bytes (constant time);
-* ``normalise(delivery)`` turns the body into zero or more :class:`InteractionDraft` s, skipping
-  what is not a customer interaction (the brand's own posts, echoes, status updates);
+* ``normalise(delivery)`` turns the body into zero or more :class:`InteractionDraft` s: the customers'
+  messages and, where the platform shows them, the brand's replies (``kind="brand_reply"``), each with
+  the ``conversation_key`` of its platform (``docs/webhook-protocols.md``, "Brand replies and
+  conversations"); what is neither (receipts, reactions, the brand's own posts) is skipped;
 * ``secret_model`` names the pydantic model of its entry in the platform-secrets document.
 
 Errors are the domain's (``socialcrm.errors``): ``SignatureError``/``StaleTimestampError`` → 401,
@@ -94,6 +96,23 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise UnparseableError("The body must be a JSON object.")
     return payload
+
+
+def conversation_key(kind: str, *ids: str | None) -> str | None:
+    """``"kind:id:id…"``: one platform's conversation key, or ``None`` when one of its ids is unknown.
+
+    The same call must be made for a customer's message and for the brand's reply in that conversation,
+    so a key is always built from the same ids in the same order. ``Interaction.from_draft`` refuses
+    the item when the key is longer than ``models.MAX_CONVERSATION_KEY_CHARS``.
+
+    >>> conversation_key("dm", "102938475610293", "6543210987654321")
+    'dm:102938475610293:6543210987654321'
+    >>> conversation_key("dm", "102938475610293", None) is None
+    True
+    """
+    if any(part is None for part in ids):
+        return None
+    return ":".join((kind, *(part for part in ids if part is not None)))
 
 
 def from_epoch_seconds(value: Any) -> datetime:

@@ -21,6 +21,12 @@ tolerates extra fields (senders' webhook frameworks add some). An id made only o
 (``data.native_id``, ``data.author.user_id``) is no id: a 400 naming the field. ``data.occurred_at``
 defaults to the envelope's ``timestamp``, then to the ``webhook-timestamp`` header. Validation failures
 are ``BadRequestError`` whose message names each field, e.g. ``data.author.user_id: Field required``.
+
+Conversations and brand replies: the optional ``data.conversation_id`` is the sender's id of the
+conversation the message belongs to; the conversation key is ``conversation:<conversation_id>`` (absent:
+the thread, else the message alone). ``kind: "brand_reply"`` is the brand's own message (``author`` is
+the brand); its optional ``data.customer_id`` names the customer it answers, under whose subject it is
+filed. ``customer_id`` on any other kind is a 400: only a brand reply answers a customer.
 """
 
 from __future__ import annotations
@@ -32,7 +38,15 @@ from datetime import UTC, datetime
 from math import floor
 from typing import Annotated, Any, ClassVar, Final, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from socialcrm.errors import (
@@ -43,6 +57,7 @@ from socialcrm.errors import (
     StaleTimestampError,
 )
 from socialcrm.models import (
+    BRAND_REPLY,
     MAX_ID_CHARS,
     MESSAGE_ID_PATTERN,
     Author,
@@ -50,7 +65,13 @@ from socialcrm.models import (
     Kind,
     check_message_id,
 )
-from socialcrm.platforms.base import Delivery, HandshakeReply, from_epoch_seconds, parse_json_object
+from socialcrm.platforms.base import (
+    Delivery,
+    HandshakeReply,
+    conversation_key,
+    from_epoch_seconds,
+    parse_json_object,
+)
 from socialcrm.secrets import GenericSecret
 
 PLATFORM: Final = "generic"
@@ -74,6 +95,16 @@ def _not_blank(value: str) -> str:
 _Id = Annotated[str, AfterValidator(_not_blank)]
 # A message, thread or parent id: the same, and no control characters or line separators (models' id rules).
 _MessageId = Annotated[str, AfterValidator(_not_blank), AfterValidator(check_message_id)]
+
+
+# A conversation id: a message id's rules, stated in the schema as thread_id states them.
+_ConversationId = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_ID_CHARS, pattern=MESSAGE_ID_PATTERN),
+    AfterValidator(_not_blank),
+]
+# The customer a brand reply answers: a user id, as author.user_id is one.
+_CustomerId = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS), AfterValidator(_not_blank)]
 
 
 # --- body models -----------------------------------------------------------------------------------
@@ -103,7 +134,7 @@ class GenericData(BaseModel):
         json_schema_extra={"pattern": MESSAGE_ID_PATTERN},
         description="The sender's own id of the message; redeliveries repeat it. No control characters.",
     )
-    kind: Kind = Field(description="What the interaction is.")
+    kind: Kind = Field(description="What the interaction is; brand_reply is the brand's own message.")
     text: str = Field(description="The text of the interaction (may be empty).")
     occurred_at: AwareDatetime | None = Field(
         default=None, description="When it happened; defaults to the envelope's timestamp."
@@ -128,6 +159,20 @@ class GenericData(BaseModel):
         pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$",
         description="BCP-47 tag, only when the sender knows it reliably.",
     )
+    conversation_id: _ConversationId | None = Field(
+        default=None,
+        description="The conversation the message belongs to: the customer's messages and the brand's "
+        "replies in it carry the same id. No control characters.",
+    )
+    customer_id: _CustomerId | None = Field(
+        default=None, description="Only with kind brand_reply: the sender's id of the customer answered."
+    )
+
+    @model_validator(mode="after")
+    def _only_a_brand_reply_answers_a_customer(self) -> GenericData:
+        if self.customer_id is not None and self.kind != BRAND_REPLY:
+            raise ValueError("customer_id is only for kind brand_reply")
+        return self
 
 
 class GenericEnvelope(BaseModel):
@@ -223,6 +268,10 @@ class GenericAdapter:
                     text=data.text,
                     language=data.language,
                     occurred_at=occurred_at.astimezone(UTC),
+                    conversation_key=conversation_key("conversation", data.conversation_id)
+                    if data.conversation_id is not None
+                    else None,
+                    customer_id=data.customer_id,
                 )
             ]
         except (ValidationError, OverflowError) as exc:

@@ -14,13 +14,22 @@ Deliveries are ``{"type": "ORGANIZATION_SOCIAL_ACTION_NOTIFICATIONS", "notificat
 
 * ``COMMENT`` → ``comment``, or ``reply`` when the comment's object is another comment (``parent_id``
   is then that comment); ``SHARE_MENTION`` and ``ADMIN_MENTION`` → ``mention``.
-* Skipped: ``ADMIN_COMMENT`` (the organisation's own comment), ``SHARE`` (a reshare carries no words
-  of its author), ``LIKE`` (no text), ``COMMENT_EDIT`` and ``COMMENT_DELETE`` (changes to an
-  interaction already taken in; they carry a new notification id, so taking them would duplicate
-  it), any other action, and any notification whose author is the organisation itself.
+* The organisation's own comment (``ADMIN_COMMENT``, or a ``COMMENT`` whose author is the
+  ``organizationalEntity``) that replies to a comment is a ``brand_reply``, authored by the
+  organisation; which customer it answers is not in the notification (``customer_id`` stays unset).
+  Its top-level comment on its own post answers nobody and is skipped.
+* Skipped: ``SHARE`` (a reshare carries no words of its author), ``LIKE`` (no text), ``COMMENT_EDIT``
+  and ``COMMENT_DELETE`` (changes to an interaction already taken in; they carry a new notification
+  id, so taking them would duplicate it), any other action, and a mention by the organisation itself.
 * ``native_id`` is the ``notificationId`` (LinkedIn's documented dedupe key), so a redelivery maps to
   the same interaction. ``thread_id`` is ``sourcePost``. LinkedIn shares no names with page apps:
   the author is the person URN only. No language hint.
+* ``conversation_key``: a comment thread is ``comments:<root comment URN>``, the top-level comment's own
+  URN (``comment.entity``, else ``generatedActivity``) or, for a reply, the comment it is on
+  (``comment.object``). Comment URNs are read in their full form: LinkedIn writes the same comment as
+  ``urn:li:comment:(urn:li:activity:1,2)`` and ``urn:li:comment:(activity:1,2)`` in one notification, and
+  the short one is given its ``urn:li:`` prefix. A mention made in a comment is keyed as that comment;
+  one made in a post is ``post:<URN of the post>``.
 * A body that is not JSON, or a ``notifications`` that is not a list, is unparseable (400). A single
   notification lacking its id, author or time is skipped: failing the batch of ten would make
   LinkedIn redeliver it for eight hours and drop the good ones with it.
@@ -39,10 +48,11 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ValidationError
 
 from socialcrm.errors import BadRequestError, ConfigurationError, SignatureError, UnparseableError
-from socialcrm.models import Author, InteractionDraft, Kind
+from socialcrm.models import BRAND_REPLY, Author, InteractionDraft, Kind
 from socialcrm.platforms.base import (
     Delivery,
     HandshakeReply,
+    conversation_key,
     digests_equal,
     from_epoch_millis,
     load_json,
@@ -58,6 +68,10 @@ _HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 _UUID4 = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}")
 HEADER_PREFIX = "hmacsha256="  # optional on the header value, in any case
 _MENTIONS = frozenset({"SHARE_MENTION", "ADMIN_MENTION"})
+ADMIN_COMMENT = "ADMIN_COMMENT"
+_COMMENT_URN_PREFIX = "urn:li:comment:"
+# A comment URN whose object lacks its "urn:li:" prefix: "urn:li:comment:(activity:1,2)".
+_SHORT_COMMENT_URN = re.compile(r"urn:li:comment:\((?!urn:li:)")
 
 
 class LinkedInAdapter:
@@ -176,12 +190,26 @@ def _draft(notification: dict[str, Any]) -> InteractionDraft | None:
     native_id = _notification_id(notification.get("notificationId"))
     author = _urn(comment.get("owner")) or _urn(share.get("owner")) or _urn(notification.get("actor"))
     occurred_at = _millis(notification.get("lastModifiedAt"))
+    organisation = _urn(notification.get("organizationalEntity"))
+    if author is not None and author == organisation:
+        if kind == "mention":
+            return None  # the organisation naming itself
+        kind = BRAND_REPLY
+    if kind == BRAND_REPLY:
+        author = organisation or author
     if native_id is None or author is None or occurred_at is None:
         return None
-    if author == _urn(notification.get("organizationalEntity")):
-        return None
-    commented_on = _urn(comment.get("object"))
-    is_reply = kind == "comment" and commented_on is not None and commented_on.startswith("urn:li:comment:")
+    commented_on = _comment_urn(_urn(comment.get("object")))
+    on_a_comment = commented_on is not None and commented_on.startswith(_COMMENT_URN_PREFIX)
+    is_reply = kind != "mention" and on_a_comment
+    if kind == BRAND_REPLY and not is_reply:
+        return None  # the organisation's top-level comment on its own post answers nobody
+    if comment:  # a comment (a mention too may be one): the thread of its top-level comment
+        own = _comment_urn(_urn(comment.get("entity")) or _urn(notification.get("generatedActivity")))
+        key = conversation_key("comments", commented_on if on_a_comment else own)
+    else:  # a post that mentions the organisation
+        post = _urn(share.get("entity")) or _urn(notification.get("generatedActivity"))
+        key = conversation_key("post", post)
     text = (
         _text(comment.get("text"))
         or _text(_obj(comment.get("message")).get("text"))
@@ -191,7 +219,7 @@ def _draft(notification: dict[str, Any]) -> InteractionDraft | None:
     try:
         return InteractionDraft(
             platform="linkedin",
-            kind="reply" if is_reply else kind,
+            kind="reply" if is_reply and kind == "comment" else kind,
             native_id=native_id,
             thread_id=_urn(notification.get("sourcePost")),
             parent_id=commented_on if is_reply else None,
@@ -199,6 +227,7 @@ def _draft(notification: dict[str, Any]) -> InteractionDraft | None:
             text=text or "",
             language=None,
             occurred_at=occurred_at,
+            conversation_key=key,
         )
     except ValidationError:  # unreachable with the readers above; a guard, not a path
         return None
@@ -208,9 +237,22 @@ def _kind(notification: dict[str, Any]) -> Kind | None:
     action = notification.get("action")
     if action == "COMMENT":
         return "comment"
+    if action == ADMIN_COMMENT:
+        return BRAND_REPLY
     if isinstance(action, str) and action in _MENTIONS:
         return "mention"
     return None
+
+
+def _comment_urn(value: str | None) -> str | None:
+    """A comment URN in its full form; any other URN as it is.
+
+    >>> _comment_urn("urn:li:comment:(activity:7094637247890620418,7094977717598625792)")
+    'urn:li:comment:(urn:li:activity:7094637247890620418,7094977717598625792)'
+    """
+    if value is None or not value.startswith(_COMMENT_URN_PREFIX):
+        return value
+    return _SHORT_COMMENT_URN.sub("urn:li:comment:(urn:li:", value, count=1)
 
 
 def _notification_id(value: Any) -> str | None:

@@ -12,29 +12,47 @@ sends lowercase hex; uppercase hex is accepted too (the digest is lowercased fir
 time, so nothing is weakened). The legacy ``X-Hub-Signature`` (sha1) alone is refused. Nothing is timestamped,
 so there is no replay window: redeliveries are caught by the dedupe on ``interaction_id``.
 
-What becomes an interaction:
+What becomes an interaction (``docs/webhook-protocols.md`` §2 and "Brand replies and conversations"):
 
 * ``page`` / ``feed`` changes with ``verb`` ``add`` and ``item`` comment, post, status, photo or video →
   ``facebook`` comment (``reply`` when ``parent_id`` differs from ``post_id``) or post. Edits, removals,
-  reactions, likes and shares are skipped; so are the Page's own items (``from.id == entry.id``) and items
-  without ``from``.
+  reactions, likes and shares are skipped, and so are items without ``from``. The Page's own comment
+  (``from.id == entry.id``) is a ``brand_reply``; the Page's own posts are skipped.
 * ``page`` / ``messaging`` (and ``standby``, the handover protocol's copy) with a ``message.mid`` →
-  ``messenger`` direct message. Echoes, reads, deliveries, reactions and postbacks are skipped.
+  ``messenger`` direct message; an echo of the Page's own message (``is_echo``, field
+  ``message_echoes``: sender the Page, recipient the customer) is a ``brand_reply`` whose
+  ``customer_id`` is the recipient. Reads, deliveries, reactions and postbacks are skipped.
 * ``instagram`` / ``comments`` and ``live_comments`` (id in ``value.id`` or ``value.comment_id``; no
   per-comment time, so ``entry.time``) → ``instagram`` comment, or ``reply`` when ``parent_id`` differs from
-  the media id. The account's own comments (``from.id == entry.id``) are skipped. The Business-Login shape
-  (``field``/``value`` directly in the entry) is read too.
+  the media id. The account's own reply (``from.id == entry.id``) is a ``brand_reply``; its own top-level
+  comment answers nobody and is skipped. The Business-Login shape (``field``/``value`` directly in the
+  entry) is read too.
 * ``instagram`` / ``mentions`` is skipped: it carries only ``comment_id``/``media_id``, no author and no
   text, and an interaction needs an author (Business Login folds mentions into ``comments``, which are kept).
-* ``instagram`` / ``messaging`` → ``instagram`` direct message; echoes (``is_echo`` or ``sender.id ==
-  entry.id``), deleted and unsupported messages are skipped.
+* ``instagram`` / ``messaging`` → ``instagram`` direct message; the account's own message (``is_echo``,
+  or ``sender.id == entry.id``) is a ``brand_reply`` to the recipient; deleted and unsupported messages
+  are skipped.
 * ``whatsapp_business_account`` / ``messages`` / ``value.messages[]`` → ``whatsapp`` direct message, text from
   the type's own field (text body, media caption, button or list reply title and description, order text;
   empty for stickers, audio, locations...). Reactions, ``unsupported``/``unknown``, ``system`` and
-  ``request_welcome`` messages are skipped; ``statuses[]`` are acknowledged and not stored. The author is
-  ``from`` (the phone number); a username user whose ``from`` is empty or absent is keyed by the
-  business-scoped user id (``from_user_id``, else the sole contact's ``user_id``). Name and handle come from
-  the contact matched by ``wa_id`` or ``user_id`` (a leading ``@`` of the username is dropped).
+  ``request_welcome`` messages are skipped. The author is ``from`` (the phone number); a username user
+  whose ``from`` is empty or absent is keyed by the business-scoped user id (``from_user_id``, else the
+  sole contact's ``user_id``). Name and handle come from the contact matched by ``wa_id`` or ``user_id``
+  (a leading ``@`` of the username is dropped).
+* ``value.statuses[]``: a ``sent`` status of a one-to-one message is a ``brand_reply`` without text (the
+  status ``id`` is the message's, its author the business ``phone_number_id``, its customer
+  ``recipient_id``, else ``recipient_user_id``). ``delivered``, ``read``, ``played`` and ``failed`` are
+  not replies, nor is a message whose ``pricing.category`` or ``conversation.origin.type`` is marketing,
+  nor one sent to a group: all skipped.
+* ``smb_message_echoes`` / ``value.message_echoes[]`` (a WhatsApp Business app number onboarded to the
+  Cloud API: what the business typed on its phone) → ``brand_reply`` with its text, to the customer
+  ``to`` (a leading ``+`` and separators dropped, so it reads as the ``wa_id`` the customer's messages
+  carry).
+
+Conversation keys: a Messenger or Instagram DM is ``dm:<entry id>:<customer id>``; a Facebook or
+Instagram comment thread is ``comments:<root comment id>`` (a top-level comment's own id, a reply's
+``parent_id``); a visitor post, and the Page's top-level comment on a post, ``post:<post id>``; WhatsApp is
+``wa:<phone_number_id>:<customer>``. A key that cannot be built (its account id absent) is left unset.
 
 Direct messages have no ``thread_id`` (the conversation is the author's; a thread id built from a phone
 number would put personal data into an id); ``parent_id`` is the message replied to, if any. Meta gives no
@@ -63,10 +81,11 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ValidationError
 
 from socialcrm.errors import BadRequestError, SignatureError, UnparseableError, VerifyTokenError
-from socialcrm.models import Author, InteractionDraft
+from socialcrm.models import BRAND_REPLY, Author, InteractionDraft
 from socialcrm.platforms.base import (
     Delivery,
     HandshakeReply,
+    conversation_key,
     digests_equal,
     from_epoch_millis,
     from_epoch_seconds,
@@ -86,6 +105,12 @@ _INSTAGRAM_COMMENT_FIELDS = frozenset({"comments", "live_comments"})
 # WhatsApp message types that are not something the customer said to us.
 _WHATSAPP_SKIPPED_TYPES = frozenset({"reaction", "unsupported", "unknown", "system", "request_welcome"})
 _WHATSAPP_CAPTIONED_TYPES = frozenset({"image", "video", "document"})
+# The one status that says the business sent a message; delivered, read, played and failed do not.
+_WHATSAPP_SENT = "sent"
+# Pricing categories (and conversation origins) of marketing messages: a broadcast is no reply.
+_WHATSAPP_MARKETING = frozenset({"marketing", "marketing_lite"})
+# What a phone number written for sending may hold besides its digits ("+1 650-555-1234").
+_PHONE_PUNCTUATION = re.compile(r"[+\s().-]")
 
 
 class MetaAdapter:
@@ -202,12 +227,19 @@ def _instagram_entry(entry: dict[str, Any]) -> Iterator[InteractionDraft | None]
 
 def _whatsapp_entry(entry: dict[str, Any]) -> Iterator[InteractionDraft | None]:
     for field, value in _changes(entry):
-        if field != "messages":
-            continue
-        contacts = [contact for contact in _list(value.get("contacts")) if isinstance(contact, dict)]
-        for message in _list(value.get("messages")):
-            if isinstance(message, dict):
-                yield _whatsapp_draft(message, contacts)
+        business = _id(_obj(value.get("metadata")).get("phone_number_id"))
+        if field == "messages":
+            contacts = [contact for contact in _list(value.get("contacts")) if isinstance(contact, dict)]
+            for message in _list(value.get("messages")):
+                if isinstance(message, dict):
+                    yield _whatsapp_draft(message, contacts, business)
+            for status in _list(value.get("statuses")):
+                if isinstance(status, dict):
+                    yield _whatsapp_status_draft(status, business)
+        elif field == "smb_message_echoes":
+            for echo in _list(value.get("message_echoes")):
+                if isinstance(echo, dict):
+                    yield _whatsapp_echo_draft(echo, business)
 
 
 _READERS = {
@@ -248,17 +280,27 @@ def _feed_draft(
         return None
     author = _obj(value.get("from"))
     user_id = _id(author.get("id"))
-    if user_id is None or user_id == page_id:
+    if user_id is None:
         return None
+    from_page = user_id == page_id
     post_id = _id(value.get("post_id"))
     if item == "comment":
         native_id = _id(value.get("comment_id"))
         parent_id = _id(value.get("parent_id")) or post_id
-        kind = "reply" if parent_id is not None and parent_id != post_id else "comment"
+        is_reply = parent_id is not None and parent_id != post_id
         thread_id = post_id
+        if from_page:  # the Page answering: a reply joins the comment's thread, a top-level comment the post
+            kind = BRAND_REPLY
+            key = conversation_key("comments", parent_id) if is_reply else conversation_key("post", post_id)
+        else:
+            kind = "reply" if is_reply else "comment"
+            key = conversation_key("comments", parent_id if is_reply else native_id)
+    elif from_page:
+        return None  # the Page's own post answers nobody
     else:
         native_id = post_id or _id(value.get(f"{item}_id"))  # photo_id / video_id when there is no post_id
         parent_id, kind, thread_id = None, "post", native_id
+        key = conversation_key("post", native_id)
     return _draft(
         platform="facebook",
         kind=kind,
@@ -268,6 +310,7 @@ def _feed_draft(
         author=_author(user_id, display_name=author.get("name")),
         text=value.get("message"),
         occurred_at=_instant(value.get("created_time")) or entry_time,
+        conversation_key=key,
     )
 
 
@@ -276,19 +319,30 @@ def _instagram_comment_draft(
 ) -> InteractionDraft | None:
     author = _obj(value.get("from"))
     user_id = _id(author.get("id"))
-    if user_id is None or user_id == account_id:
+    if user_id is None:
         return None
+    native_id = _id(value.get("id")) or _id(value.get("comment_id"))
     media_id = _id(_obj(value.get("media")).get("id")) or _id(value.get("media_id"))
     parent_id = _id(value.get("parent_id"))
+    is_reply = parent_id is not None and parent_id != media_id
+    if user_id == account_id:
+        if not is_reply:
+            return None  # the account's own top-level comment answers nobody
+        kind = BRAND_REPLY
+    else:
+        kind = "reply" if is_reply else "comment"
+    # Instagram threads are one level deep: "replies to a reply will be added to the top-level comment",
+    # so parent_id is the root of the thread.
     return _draft(
         platform="instagram",
-        kind="reply" if parent_id is not None and parent_id != media_id else "comment",
-        native_id=_id(value.get("id")) or _id(value.get("comment_id")),
+        kind=kind,
+        native_id=native_id,
         thread_id=media_id,
         parent_id=parent_id or media_id,
         author=_author(user_id, handle=author.get("username")),
         text=value.get("text"),
         occurred_at=entry_time,
+        conversation_key=conversation_key("comments", parent_id if is_reply else native_id),
     )
 
 
@@ -296,25 +350,40 @@ def _messaging_draft(
     event: dict[str, Any], platform: str, account_id: str | None, entry_time: datetime | None
 ) -> InteractionDraft | None:
     message = event.get("message")
-    if not isinstance(message, dict) or any(
-        message.get(flag) for flag in ("is_echo", "is_deleted", "is_unsupported")
-    ):
+    if not isinstance(message, dict) or any(message.get(flag) for flag in ("is_deleted", "is_unsupported")):
         return None
-    user_id = _id(_obj(event.get("sender")).get("id"))
-    if user_id is None or user_id == account_id:
+    sender = _id(_obj(event.get("sender")).get("id"))
+    recipient = _id(_obj(event.get("recipient")).get("id"))
+    if sender is None:
         return None
+    customer: str | None
+    account: str | None
+    if message.get("is_echo") or sender == account_id:
+        # The account's own message (message_echoes): the customer is the recipient. An echo whose
+        # sender is another account than the entry's is not ours to read.
+        if recipient is None or recipient == sender or sender != (account_id or sender):
+            return None
+        kind, customer, customer_id = BRAND_REPLY, recipient, recipient
+        account = account_id or sender
+    else:
+        kind, customer, customer_id = "direct_message", sender, None
+        account = account_id or recipient
     return _draft(
         platform=platform,
-        kind="direct_message",
+        kind=kind,
         native_id=_id(message.get("mid")),
         parent_id=_id(_obj(message.get("reply_to")).get("mid")),
-        author=_author(user_id),
+        author=_author(sender),
         text=message.get("text"),
         occurred_at=_instant(event.get("timestamp")) or entry_time,
+        conversation_key=conversation_key("dm", account, customer),
+        customer_id=customer_id,
     )
 
 
-def _whatsapp_draft(message: dict[str, Any], contacts: list[dict[str, Any]]) -> InteractionDraft | None:
+def _whatsapp_draft(
+    message: dict[str, Any], contacts: list[dict[str, Any]], business: str | None
+) -> InteractionDraft | None:
     kind = message.get("type")
     if isinstance(kind, str) and kind in _WHATSAPP_SKIPPED_TYPES:
         return None
@@ -337,7 +406,57 @@ def _whatsapp_draft(message: dict[str, Any], contacts: list[dict[str, Any]]) -> 
         ),
         text=_whatsapp_text(message, kind),
         occurred_at=_instant(message.get("timestamp")),
+        conversation_key=conversation_key("wa", business, user_id),
     )
+
+
+def _whatsapp_status_draft(status: dict[str, Any], business: str | None) -> InteractionDraft | None:
+    """A ``sent`` status: the business sent a message to the customer (no text in a status)."""
+    if status.get("status") != _WHATSAPP_SENT or status.get("recipient_type") == "group":
+        return None
+    category = _string(_obj(status.get("pricing")).get("category"))
+    origin = _string(_obj(_obj(status.get("conversation")).get("origin")).get("type"))
+    if category in _WHATSAPP_MARKETING or origin in _WHATSAPP_MARKETING:
+        return None  # a marketing broadcast answers nobody
+    customer = _whatsapp_customer(status.get("recipient_id")) or _id(status.get("recipient_user_id"))
+    return _whatsapp_brand_draft(status, business, customer, text="")
+
+
+def _whatsapp_echo_draft(echo: dict[str, Any], business: str | None) -> InteractionDraft | None:
+    """A message the business sent from the WhatsApp Business app (``smb_message_echoes``)."""
+    kind = echo.get("type")
+    if isinstance(kind, str) and kind in _WHATSAPP_SKIPPED_TYPES:
+        return None
+    customer = _whatsapp_customer(echo.get("to")) or _id(echo.get("to_user_id"))
+    return _whatsapp_brand_draft(echo, business, customer, text=_whatsapp_text(echo, kind))
+
+
+def _whatsapp_brand_draft(
+    item: dict[str, Any], business: str | None, customer: str | None, *, text: str
+) -> InteractionDraft | None:
+    if business is None or customer is None or customer == business:
+        return None
+    return _draft(
+        platform="whatsapp",
+        kind=BRAND_REPLY,
+        native_id=_id(item.get("id")),
+        parent_id=_id(_obj(item.get("context")).get("id")),
+        author=_author(business),
+        text=text,
+        occurred_at=_instant(item.get("timestamp")),
+        conversation_key=conversation_key("wa", business, customer),
+        customer_id=customer,
+    )
+
+
+def _whatsapp_customer(value: Any) -> str | None:
+    """The customer's number as their messages carry it (``wa_id``, digits only): a number written for
+    sending (``"+1 650-555-1234"``) loses its ``+`` and separators; any other id is kept as it is."""
+    found = _id(value)
+    if found is None:
+        return None
+    digits = _PHONE_PUNCTUATION.sub("", found)
+    return digits if digits.isascii() and digits.isdigit() else found
 
 
 def _whatsapp_contact(

@@ -14,8 +14,12 @@ Body: ``{client_key, event, create_time (s), user_openid, content}`` where ``con
 
 * ``im_receive_msg`` (Business Messaging, reference §5.2, schema derived from Chatwoot's
   implementation): one ``direct_message`` when it is inbound, i.e. ``content.to_user.id`` is the
-  business account (``user_openid``) or ``content.from_user.id`` is not. ``im_send_msg`` (the
-  brand's own message echoed back) and ``im_mark_read_msg`` are acknowledged without a draft.
+  business account (``user_openid``) or ``content.from_user.id`` is not. ``im_send_msg`` ("Receive
+  real-time notifications if you send a message to a user", quoted by Chatwoot from TikTok's docs),
+  and an ``im_receive_msg`` sent by the business account itself, are the brand's own message: a
+  ``brand_reply`` authored by ``from_user.id`` whose ``customer_id`` is ``to_user.id``.
+  ``im_mark_read_msg`` is acknowledged without a draft. The conversation key is
+  ``conversation:<content.conversation_id>``, else ``dm:<user_openid>:<customer id>``.
 * Comment events. TikTok's Business API comment webhooks are UNCONFIRMED in the reference (neither
   the event names nor the ``content`` schema could be read from TikTok's docs), so we are tolerant:
   an event whose name contains ``comment`` is taken as a new comment unless the name says it is a
@@ -25,7 +29,9 @@ Body: ``{client_key, event, create_time (s), user_openid, content}`` where ``con
   from_user.id``, handle ``username|from``; thread ``video_id|item_id``; parent
   ``parent_comment_id|reply_to_comment_id`` (a parent makes it a ``reply``); time
   ``create_time|timestamp`` in seconds, or milliseconds when above 10^11, falling back to the
-  envelope's ``create_time``. A comment written by the business account itself is skipped.
+  envelope's ``create_time``. The conversation key is ``comments:<parent>`` for a reply and the
+  comment's own id otherwise. A reply written by the business account itself is a ``brand_reply``;
+  its top-level comment answers nobody and is skipped.
 * Everything else (``authorization.removed``, ``video.*``, ``post.publish.*``, mentions, ...) is
   acknowledged with no draft; its ``content`` is not even parsed.
 
@@ -50,10 +56,11 @@ from socialcrm.errors import (
     StaleTimestampError,
     UnparseableError,
 )
-from socialcrm.models import Author, InteractionDraft, Kind
+from socialcrm.models import BRAND_REPLY, Author, InteractionDraft, Kind
 from socialcrm.platforms.base import (
     Delivery,
     HandshakeReply,
+    conversation_key,
     digests_equal,
     from_epoch_millis,
     from_epoch_seconds,
@@ -69,6 +76,7 @@ TOLERANCE_SECONDS = 300
 MILLIS_THRESHOLD = 10**11
 
 RECEIVED_MESSAGE_EVENT = "im_receive_msg"
+SENT_MESSAGE_EVENT = "im_send_msg"
 _NOT_A_NEW_COMMENT = ("delete", "remove", "update", "edit", "hide")
 
 _TIMESTAMP = re.compile(r"[0-9]{1,15}")
@@ -108,13 +116,13 @@ class TikTokAdapter:
             raise SignatureError("The TikTok-Signature does not match the body.")
 
     def normalise(self, delivery: Delivery) -> list[InteractionDraft]:
-        """The customer interaction in one TikTok event: none, a direct message or a comment."""
+        """The interaction in one TikTok event: none, a direct message, a comment or a brand reply."""
         payload = parse_json_object(delivery.body)
         event = payload.get("event")
         if not isinstance(event, str):
             raise UnparseableError("A TikTok event needs an 'event' name (a string).")
-        if event == RECEIVED_MESSAGE_EVENT:
-            return _direct_message(payload)
+        if event in (RECEIVED_MESSAGE_EVENT, SENT_MESSAGE_EVENT):
+            return _direct_message(payload, event)
         if _is_new_comment(event):
             return _comment(payload, event)
         return []
@@ -192,25 +200,37 @@ def _content(payload: dict[str, Any], event: str) -> dict[str, Any]:
     return parsed
 
 
-def _direct_message(payload: dict[str, Any]) -> list[InteractionDraft]:
-    content = _content(payload, RECEIVED_MESSAGE_EVENT)
+def _direct_message(payload: dict[str, Any], event: str) -> list[InteractionDraft]:
+    content = _content(payload, event)
     account = _text(payload.get("user_openid"))
     sender = _id(_child(content, "from_user").get("id"))
     recipient = _id(_child(content, "to_user").get("id"))
-    if sender is not None and sender == account and recipient != account:
-        return []  # sent by the business account itself
+    from_business = event == SENT_MESSAGE_EVENT or (
+        sender is not None and sender == account and recipient != account
+    )
+    if from_business:
+        kind: Kind = BRAND_REPLY
+        customer = _required(recipient, "content.to_user.id")
+        customer_id: str | None = customer
+    else:
+        kind, customer_id = "direct_message", None
+        customer = _required(sender, "content.from_user.id")
     timestamp = content.get("timestamp")
     occurred_at = _envelope_time(payload) if timestamp is None else from_epoch_millis(_number(timestamp))
+    conversation = _id(content.get("conversation_id"))
     return [
         _draft(
-            kind="direct_message",
+            kind=kind,
             native_id=_required(_id(content.get("message_id")), "content.message_id"),
-            author_id=_required(sender, "content.from_user.id"),
+            author_id=_required(sender or (account if from_business else None), "content.from_user.id"),
             handle=_text(content.get("from")),
             text=_text(_child(content, "text").get("body")) or "",
             occurred_at=occurred_at,
-            thread_id=_id(content.get("conversation_id")),
+            thread_id=conversation,
             parent_id=_id(_child(content, "referenced_message_info").get("referenced_message_id")),
+            conversation_key=conversation_key("conversation", conversation)
+            or conversation_key("dm", account, customer),
+            customer_id=customer_id,
         )
     ]
 
@@ -218,23 +238,28 @@ def _direct_message(payload: dict[str, Any]) -> list[InteractionDraft]:
 def _comment(payload: dict[str, Any], event: str) -> list[InteractionDraft]:
     content = _content(payload, event)
     author_id = _first(content, _id, "user_id", "user_openid") or _id(_child(content, "from_user").get("id"))
-    if author_id is not None and author_id == _text(payload.get("user_openid")):
-        return []  # the business account's own comment
     parent_id = _first(content, _id, "parent_comment_id", "reply_to_comment_id")
+    kind: Kind = "reply" if parent_id else "comment"
+    if author_id is not None and author_id == _text(payload.get("user_openid")):
+        if parent_id is None:
+            return []  # the business account's own top-level comment answers nobody
+        kind = BRAND_REPLY
     time_value = next(
         (content[key] for key in ("create_time", "timestamp") if content.get(key) is not None), None
     )
     occurred_at = _envelope_time(payload) if time_value is None else _epoch_auto(time_value)
+    native_id = _required(_first(content, _id, "comment_id", "id"), "content.comment_id")
     return [
         _draft(
-            kind="reply" if parent_id else "comment",
-            native_id=_required(_first(content, _id, "comment_id", "id"), "content.comment_id"),
+            kind=kind,
+            native_id=native_id,
             author_id=_required(author_id, "content.user_id"),
             handle=_first(content, _text, "username", "from"),
             text=_first(content, _text, "text", "comment_text", "content") or "",
             occurred_at=occurred_at,
             thread_id=_first(content, _id, "video_id", "item_id"),
             parent_id=parent_id,
+            conversation_key=conversation_key("comments", parent_id or native_id),
         )
     ]
 
@@ -249,6 +274,8 @@ def _draft(
     occurred_at: datetime,
     thread_id: str | None,
     parent_id: str | None,
+    conversation_key: str | None,
+    customer_id: str | None = None,
 ) -> InteractionDraft:
     try:
         return InteractionDraft(
@@ -260,6 +287,8 @@ def _draft(
             occurred_at=occurred_at,
             thread_id=thread_id,
             parent_id=parent_id,
+            conversation_key=conversation_key,
+            customer_id=customer_id,
         )
     except ValidationError as exc:
         raise UnparseableError("The TikTok event does not make a valid interaction.") from exc

@@ -27,8 +27,17 @@ Choices where the platform leaves room (each covered by a test):
   not a reply it is the post's own id (a post that answers nothing starts its own conversation); for
   an AAA reply it is unknown (v1.1 has no conversation id) and left null. A DM's thread is X's
   one-to-one ``dm_conversation_id``, ``"<smaller user id>-<larger user id>"``.
-* Retweets carry no words of their author and are skipped, as are the brand's own posts and DMs
-  (author == ``for_user_id`` / ``filter.user_id``) and every other AAA key or XAA event type.
+* ``conversation_key``: ``conversation:<conversation_id>`` when XAA sends it; otherwise (AAA, v1.1) the
+  root that can be known: a post that replies to nothing is its own root, a reply is keyed by the post
+  it answers (``in_reply_to_status_id_str``). A customer's mention and the brand's reply to it share
+  the mention's key; a customer answering that reply is keyed by the reply (v1.1 gives no way to walk
+  further up without a lookup). A DM is ``dm:<brand id>:<customer id>``.
+* The brand's own messages: a post by the subscribed account (``user.id_str == for_user_id``, or XAA's
+  ``post.create`` / an author equal to ``filter.user_id``) that replies to another post is a
+  ``brand_reply`` (``customer_id`` is ``in_reply_to_user_id_str`` / ``in_reply_to_user_id``); its
+  non-reply posts are skipped. A DM it sent (``sender_id == for_user_id``, or XAA's ``dm.sent``) is a
+  ``brand_reply`` whose customer is ``target.recipient_id``.
+* Retweets carry no words of their author and are skipped, as is every other AAA key or XAA event type.
 * ``lang`` is a language hint except ``und``, ``zxx`` and X's private-use codes (``qme`` media only,
   ``qht`` hashtags only, ``qam``, ``qct``, ``qst``...), which say there is no language to detect.
 * A body that is not a JSON object, or a known event list that is not a list, is unparseable (400).
@@ -51,10 +60,11 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ValidationError
 
 from socialcrm.errors import BadRequestError, ConfigurationError, SignatureError, UnparseableError
-from socialcrm.models import Author, InteractionDraft
+from socialcrm.models import BRAND_REPLY, Author, InteractionDraft
 from socialcrm.platforms.base import (
     Delivery,
     HandshakeReply,
+    conversation_key,
     digests_equal,
     from_epoch_millis,
     from_iso8601,
@@ -71,8 +81,9 @@ MAX_CRC_TOKEN_CHARS = 256
 _CRC_REFUSED_CHARACTERS = frozenset('{"')
 _CRC_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _V1_TIME_FORMAT = "%a %b %d %H:%M:%S %z %Y"  # "Mon May 19 14:01:46 +0000 2025"
-_POST_EVENTS = frozenset({"post.mention.create", "post.reply.create", "post.quote.create"})
-_DM_EVENTS = frozenset({"dm.received"})
+# post.create is the subscribed account's own post (a brand reply when it answers a post).
+_POST_EVENTS = frozenset({"post.mention.create", "post.reply.create", "post.quote.create", "post.create"})
+_DM_EVENTS = frozenset({"dm.received", "dm.sent"})
 _NO_LANGUAGE = frozenset({"und", "zxx"})
 _LANGUAGE_ALIASES = {"in": "id", "iw": "he"}  # X still sends the withdrawn ISO 639 codes
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
@@ -199,15 +210,23 @@ def _tweet_draft(tweet: dict[str, Any], brand: str | None) -> InteractionDraft |
     )
     if native_id is None or author_id is None or occurred_at is None:
         return None
-    if author_id == brand or isinstance(tweet.get("retweeted_status"), dict):
+    if isinstance(tweet.get("retweeted_status"), dict):
         return None
     reply_to = _id(tweet.get("in_reply_to_status_id_str"))
+    customer_id = None
+    if author_id == brand:
+        if reply_to is None:
+            return None  # the brand's own post answers nobody
+        kind = BRAND_REPLY
+        customer_id = _customer(_id(tweet.get("in_reply_to_user_id_str")), brand)
+    else:
+        kind = "reply" if reply_to else "mention"
     quoted = None
     if tweet.get("is_quote_status") is True:
         quoted = _id(tweet.get("quoted_status_id_str")) or _id(_obj(tweet.get("quoted_status")).get("id_str"))
     text = _text(_obj(tweet.get("extended_tweet")).get("full_text")) or _text(tweet.get("text"))
     return _draft(
-        kind="reply" if reply_to else "mention",
+        kind=kind,
         native_id=native_id,
         thread_id=None if reply_to else native_id,
         parent_id=reply_to or quoted,
@@ -215,11 +234,15 @@ def _tweet_draft(tweet: dict[str, Any], brand: str | None) -> InteractionDraft |
         text=text or "",
         language=_language(tweet.get("lang")),
         occurred_at=occurred_at,
+        # v1.1 has no conversation id: the root that can be known is the post answered, else the post
+        conversation_key=conversation_key("conversation", reply_to or native_id),
+        customer_id=customer_id,
     )
 
 
 def _dm_draft(event: dict[str, Any], brand: str | None, users: dict[str, Any]) -> InteractionDraft | None:
-    """A ``message_create`` DM event (the v1.1 shape, which XAA's ``dm.received`` also carries)."""
+    """A ``message_create`` DM event (the v1.1 shape, which XAA's ``dm.received``/``dm.sent`` also carry):
+    a customer's message, or the brand's own (``sender_id`` is the brand) to ``target.recipient_id``."""
     if event.get("type", "message_create") != "message_create":
         return None
     native_id = _id(event.get("id"))
@@ -229,12 +252,22 @@ def _dm_draft(event: dict[str, Any], brand: str | None, users: dict[str, Any]) -
         lambda: from_epoch_millis(_digits(event.get("created_timestamp"))),
         lambda: from_iso8601(event.get("created_at")),
     )
-    if native_id is None or sender is None or occurred_at is None or sender == brand:
+    if native_id is None or sender is None or occurred_at is None:
         return None
-    recipient = _id(_obj(message.get("target")).get("recipient_id")) or brand
+    recipient = _id(_obj(message.get("target")).get("recipient_id"))
+    customer: str | None
+    account: str | None
+    if sender == brand:
+        customer = _customer(recipient, brand)
+        if customer is None:
+            return None  # a DM of the brand to nobody we can name
+        kind, customer_id, account = BRAND_REPLY, customer, brand
+    else:
+        recipient = recipient or brand
+        kind, customer, customer_id, account = "direct_message", sender, None, brand or recipient
     thread_id = _id(event.get("dm_conversation_id")) or _dm_conversation_id(sender, recipient)
     return _draft(
-        kind="direct_message",
+        kind=kind,
         native_id=native_id,
         thread_id=thread_id,
         parent_id=None,
@@ -242,7 +275,14 @@ def _dm_draft(event: dict[str, Any], brand: str | None, users: dict[str, Any]) -
         text=_text(_obj(message.get("message_data")).get("text")) or "",
         language=None,
         occurred_at=occurred_at,
+        conversation_key=conversation_key("dm", account, customer),
+        customer_id=customer_id,
     )
+
+
+def _customer(user_id: str | None, brand: str | None) -> str | None:
+    """The customer a brand message answers: a user other than the brand, else unknown."""
+    return user_id if user_id is not None and user_id != brand else None
 
 
 def _dm_conversation_id(sender: str, recipient: str | None) -> str | None:
@@ -286,15 +326,23 @@ def _post_draft(
     native_id = _id(post.get("id"))
     author_id = _id(post.get("author_id"))
     occurred_at = _first_time(lambda: from_iso8601(post.get("created_at")))
-    if native_id is None or author_id is None or occurred_at is None or author_id == brand:
+    if native_id is None or author_id is None or occurred_at is None:
         return None
     references = _references(post.get("referenced_tweets"))
     reply_to = _id(post.get("in_reply_to_tweet_id")) or references.get("replied_to")
     is_reply = reply_to is not None or event_type == "post.reply.create"
+    customer_id = None
+    if author_id == brand or event_type == "post.create":
+        if author_id != brand or reply_to is None:
+            return None  # the brand's own post answers nobody (or post.create of someone else)
+        kind = BRAND_REPLY
+        customer_id = _customer(_id(post.get("in_reply_to_user_id")), brand)
+    else:
+        kind = "reply" if is_reply else "mention"
     conversation = _id(post.get("conversation_id"))
     text = _text(_obj(post.get("note_tweet")).get("text")) or _text(post.get("text"))
     return _draft(
-        kind="reply" if is_reply else "mention",
+        kind=kind,
         native_id=native_id,
         thread_id=conversation or (None if is_reply else native_id),
         parent_id=reply_to or references.get("quoted"),
@@ -302,6 +350,8 @@ def _post_draft(
         text=text or "",
         language=_language(post.get("lang")),
         occurred_at=occurred_at,
+        conversation_key=conversation_key("conversation", conversation or reply_to or native_id),
+        customer_id=customer_id,
     )
 
 

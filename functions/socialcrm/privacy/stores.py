@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import boto3
 
 from socialcrm.errors import ConfigurationError
+from socialcrm.privacy.conversations import brand_reply_keys
 from socialcrm.privacy.dynamo import (
     Key,
     batch_delete,
@@ -35,8 +36,7 @@ from socialcrm.privacy.dynamo import (
     query_all,
 )
 from socialcrm.privacy.queues import DeadLetterStore
-from socialcrm.reporting.facts import FactKind, fact_key
-from socialcrm.routing.case import case_id_for
+from socialcrm.reporting.facts import case_fact_keys, fact_key
 from socialcrm.topology import QUEUES, RETENTION_DAYS, TABLES, TableSpec
 
 SUBJECT_INDEX = "by_subject"
@@ -47,8 +47,8 @@ SUBJECT_ATTRIBUTE = "subject_id"
 PERSONAL_DATA_TABLES: tuple[str, ...] = ("report_seen", "cases", "interactions", "subjects")
 # The queues that can hold a subject's messages once their retries are spent: erased by subject_id.
 PERSONAL_DATA_QUEUES: tuple[str, ...] = ("inbound-dlq", "route-dlq", "report-dlq")
-# The report facts keyed by a case id (``socialcrm.reporting.facts``); "interaction" is keyed by its id.
-CASE_FACTS: tuple[FactKind, ...] = ("routed", "first_response", "sla")
+# The report facts of a case (keyed by its id, its next-response rounds and its reopenings) are listed by
+# ``socialcrm.reporting.facts.case_fact_keys`` (``CASE_FACTS`` there); "interaction" is keyed by its id.
 # Tables of topology.TABLES that are not erased, and why (a test keeps this and the registry complete).
 CLASSIFIED: dict[str, str] = {
     "suppressions": "the erasure tombstone and the objection flag: keyed by the pseudonymous subject_id "
@@ -340,26 +340,58 @@ def _recent(scope: SubjectScope, store: IndexedStore, days: int) -> list[dict[st
     return recent
 
 
+# Where a run keeps the case bodies it read for the report markers' keys (when the case rows it found do
+# not carry them): in the scope, so the verification after the cases are deleted computes the same keys.
+_CASE_BODIES = "report_seen.case_bodies"
+
+
 def report_fact_keys(interactions: IndexedStore, cases: IndexedStore | None):  # type: ignore[no-untyped-def]
     """``keys_of`` for the report consumer's seen-markers of the subject's facts: the digests it keys them
-    by (``socialcrm.reporting.facts.fact_key``), from the subject's interaction refs and case ids."""
+    by, from the subject's interaction refs and case rows. A case's keys come from
+    ``socialcrm.reporting.facts.case_fact_keys`` and its row's ``body``: one per next-response round and
+    one per reopening besides those keyed by the case id alone."""
+
+    def case_keys(scope: SubjectScope) -> dict[str, set[str]]:
+        """case id -> the fact keys of the case, from the bodies of its rows (a case row and a row per
+        team); the main rows' bodies are read once a run when the rows found do not carry them."""
+        assert cases is not None
+        rows = scope.seen(cases.name)
+        keys: dict[str, set[str]] = {row["case_ref"]["S"]: set() for row in rows if row.get("case_ref")}
+        with_body = [
+            row for row in [*rows, *scope.seen(_CASE_BODIES)] if "body" in row and row.get("case_ref")
+        ]
+        unread = sorted(set(keys) - {row["case_ref"]["S"] for row in with_body})
+        if unread:
+            (key_name,) = cases.key_names
+            read = batch_get(
+                cases.client,
+                cases.name,
+                cases.table_name,
+                [{key_name: {"S": case_id}} for case_id in unread],
+                consistent=True,
+                projection=(key_name, "case_ref", "body"),
+            )
+            scope.remember(_CASE_BODIES, read, (key_name,))
+            with_body += [row for row in read if "body" in row]
+        for row in with_body:
+            keys.setdefault(row["case_ref"]["S"], set()).update(
+                case_fact_keys(row["case_ref"]["S"], plain({"body": row["body"]})["body"])
+            )
+        for case_id, found in keys.items():
+            found.update(case_fact_keys(case_id))  # a case whose body is gone still has these
+        return keys
 
     def keys_of(scope: SubjectScope) -> list[tuple[str, Key]]:
         ids = [
             item["interaction_ref"]["S"]
             for item in _recent(scope, interactions, RETENTION_DAYS["report_seen"])
         ]
-        case_ids = {case_id_for(ref): ref for ref in ids}  # case id -> the interaction it is about
+        pairs = [(iid, fact_key("interaction", iid)) for iid in ids]
         if cases is not None:
             cases.found(scope)
-            for row in scope.seen(cases.name):
-                ref = row.get("case_ref", {}).get("S")
-                if ref:
-                    case_ids.setdefault(ref, ref)
-        pairs = [(iid, fact_key("interaction", iid)) for iid in ids]
-        pairs += [
-            (label, fact_key(kind, case_id)) for case_id, label in case_ids.items() for kind in CASE_FACTS
-        ]
+            pairs += [
+                (case_id, key) for case_id, found in sorted(case_keys(scope).items()) for key in sorted(found)
+            ]
         return [(label, {"fact": {"S": digest}}) for label, digest in pairs]
 
     return keys_of
@@ -393,14 +425,15 @@ def build_stores(
     dead-letter queues (``dlq_urls`` keyed like ``PERSONAL_DATA_QUEUES``).
 
     Order matters: a store that derives keys from another store's findings comes before it (the report
-    markers before the interactions and cases whose ids compute their keys). A table holding personal
+    markers before the interactions and cases whose ids compute their keys, the brand's replies listed by
+    the subject's cases before those cases). A table holding personal
     data and indexed ``by_subject`` plugs in as one ``IndexedStore``.
 
     >>> import boto3
     >>> dynamodb = boto3.client("dynamodb", region_name="eu-west-1")  # no call is made
     >>> build_stores({k: k for k in PERSONAL_DATA_TABLES}, dynamodb,
     ...              dlq_urls={k: k for k in PERSONAL_DATA_QUEUES}).names
-    ('report_seen', 'cases', 'interactions', 'subjects', 'inbound-dlq', 'route-dlq', 'report-dlq')
+    ('report_seen', 'brand_replies', 'cases', 'interactions', 'subjects', 'inbound-dlq', 'route-dlq', 'report-dlq')
     """
     missing = sorted(set(PERSONAL_DATA_TABLES) - set(table_names))
     if missing:
@@ -416,7 +449,19 @@ def build_stores(
         client=client,
     )
     cases = IndexedStore(
-        "cases", spec=TABLES["cases"], table_name=table_names["cases"], remember=("case_ref",), client=client
+        "cases",
+        spec=TABLES["cases"],
+        table_name=table_names["cases"],
+        remember=("case_ref", "body"),
+        client=client,
+    )
+    brand_replies = DerivedKeyStore(
+        "brand_replies",
+        table_name=table_names["interactions"],
+        key_attribute=TABLES["interactions"].partition_key.name,
+        keys_of=brand_reply_keys(cases),
+        ttl_attribute=TABLES["interactions"].ttl_attribute,
+        client=client,
     )
     report_seen = DerivedKeyStore(
         "report_seen",
@@ -433,7 +478,7 @@ def build_stores(
         DeadLetterStore(key, queue_url=dlq_urls[key], client=sqs_client, wait_seconds=dlq_wait_seconds)
         for key in PERSONAL_DATA_QUEUES
     )
-    return StoreRegistry((report_seen, cases, interactions, profile, *queues))
+    return StoreRegistry((report_seen, brand_replies, cases, interactions, profile, *queues))
 
 
 def dlq_environment_names() -> dict[str, str]:

@@ -76,8 +76,11 @@ class ReportOutcome:
     interactions_by_platform: Counter[str] = field(default_factory=Counter)
     # Interactions by their final sentiment (a PENDING one counts here once its sentiment arrives).
     interactions_by_sentiment: Counter[str] = field(default_factory=Counter)
-    sla_breaches: int = 0
+    sla_breaches: int = 0  # first-response targets (the alarmed metric)
     sla_met: int = 0
+    # Every clock's outcomes (first_response, next_response, resolution): one per case, round, reopening.
+    breaches_by_clock: Counter[str] = field(default_factory=Counter)
+    met_by_clock: Counter[str] = field(default_factory=Counter)
     spikes: int = 0
 
     def note(self, fact: Fact, recorded: Recorded) -> None:
@@ -91,11 +94,12 @@ class ReportOutcome:
                 self.interactions_by_platform[fact.labels["platform"]] += 1
             if fact.labels["sentiment"] != PENDING:
                 self.interactions_by_sentiment[fact.labels["sentiment"]] += 1
-        elif fact.kind == "sla":
-            if fact.labels["outcome"] == "breached":
-                self.sla_breaches += 1
-            else:
-                self.sla_met += 1
+        elif "clock" in fact.labels:  # a service-level outcome
+            breached = fact.labels["outcome"] == "breached"
+            (self.breaches_by_clock if breached else self.met_by_clock)[fact.labels["clock"]] += 1
+            if fact.kind == "sla":
+                self.sla_breaches += breached
+                self.sla_met += not breached
         elif fact.kind == "spike":
             self.spikes += 1
 

@@ -7,8 +7,15 @@ Columns: ``section,day,team,priority,key,metric,value`` (empty where they do not
     totals,,,,,interactions,1200
     by_platform,,,,x,interactions,700
     sentiment_trend,2026-11-01,,,NEGATIVE,interactions,12
-    first_response,,support,,,p90_seconds,1800
-    sla,,support,P1,,met_pct,93.5
+    first_response,,support,,native,avg_minutes,12.5
+    first_response,,support,,patch,p90_minutes,30
+    sla,,support,P1,next_response,met_pct,93.5
+    sla,,,,resolution,met_pct,
+
+``first_response`` rows have the source in ``key`` (``native``, ``patch``) and the team (empty: all
+teams); ``sla`` rows have the clock in ``key`` (``first_response``, ``next_response``, ``resolution``)
+and the team and priority (empty: overall). An unknown value is an empty cell, never 0: a ``met_pct``
+with no outcome, an average or p90 with no response, a p90 over the last bucket's edge (7 days).
 """
 
 from __future__ import annotations
@@ -17,7 +24,13 @@ import csv
 import io
 from typing import Any
 
-from socialcrm.reporting.summary import FirstResponse, ReportSummary
+from socialcrm.reporting.dimensions import CLOCK_FAMILIES
+from socialcrm.reporting.summary import (
+    FirstResponse,
+    ReportSummary,
+    ServiceLevels,
+    ServiceLevelsByTeamPriority,
+)
 
 COLUMNS = ("section", "day", "team", "priority", "key", "metric", "value")
 
@@ -68,17 +81,23 @@ def summary_rows(summary: ReportSummary) -> list[tuple[str, ...]]:
             row("sentiment_trend", "interactions", value, day=day.day.isoformat(), key=sentiment)
 
     def response_rows(team: str, figures: FirstResponse) -> None:
-        for metric, value in figures.model_dump().items():
-            row("first_response", metric, value, team=team)
+        for source, times in figures.model_dump().items():
+            for metric, value in times.items():
+                row("first_response", metric, value, team=team, key=source)
+
+    def level_rows(
+        levels: ServiceLevels | ServiceLevelsByTeamPriority, team: str = "", priority: str = ""
+    ) -> None:
+        for clock in CLOCK_FAMILIES:
+            for metric, value in getattr(levels, clock).model_dump().items():
+                row("sla", metric, value, team=team, priority=priority, key=clock)
 
     response_rows("", summary.first_response)
     for team, figures in summary.first_response_by_team.items():
         response_rows(team, figures)
-    for metric, value in summary.sla.model_dump().items():
-        row("sla", metric, value)
+    level_rows(summary.sla)
     for entry in summary.sla_by_team_priority:
-        for metric in ("met", "breached", "met_pct"):
-            row("sla", metric, getattr(entry, metric), team=entry.team, priority=entry.priority)
+        level_rows(entry, entry.team, entry.priority)
     for key, value in summary.spikes_by_platform.items():
         row("spikes_by_platform", "spikes", value, key=key)
     for key, value in summary.spikes_by_topic.items():

@@ -5,12 +5,19 @@ A dimension string is a family followed by its parts, each percent-encoded, join
     interactions|<platform>|<sentiment>|<language>         n
     routed|<team>|<platform>|<sentiment>|<language>        n   (read only for a team's summary)
     teams|<team>|<platform>                                n   (interactions routed to a team)
-    first_response|<team>|<platform>                       n, seconds, one histogram bucket
-    sla|<team>|<priority>|<platform>                       met, breached
-
-A case routed to several teams counts in each team's first-response and SLA cells, and once more
-under the empty team (``ALL_TEAMS``), which the overall figures read so no case counts twice.
+    first_response|<team>|<source>|<platform>              n, seconds, one histogram bucket
+    sla|<team>|<priority>|<platform>                       met, breached   (the first-response target)
+    next_response|<team>|<priority>|<platform>             met, breached   (one per wait: a round)
+    resolution|<team>|<priority>|<platform>                met, breached   (one per case and reopening)
     spikes|<platform>|<topic>                              n
+
+A case routed to several teams counts in each team's first-response and service-level cells, and once
+more under the empty team (``ALL_TEAMS``), which the overall figures read so no case counts twice.
+
+``<source>`` says how the first response became known: ``native`` (a brand reply the platform sent
+us) or ``patch`` (an agent set it through ``PATCH /cases/{id}``). Cells counted before sources existed
+have no source part (``first_response|<team>|<platform>``): only PATCH could set a first response
+then, so they read as ``patch`` (:func:`response_source`).
 
 Cells hold aggregates only, never an interaction, case or subject id: how many items a day holds
 depends on how many platforms, sentiments, languages, teams and priorities there are, never on how
@@ -32,9 +39,17 @@ INTERACTIONS: Final = "interactions"
 ROUTED: Final = "routed"
 FIRST_RESPONSE: Final = "first_response"
 SLA: Final = "sla"
+NEXT_RESPONSE: Final = "next_response"
+RESOLUTION: Final = "resolution"
 SPIKES: Final = "spikes"
 TEAMS: Final = "teams"
-FAMILIES: Final = (INTERACTIONS, ROUTED, TEAMS, FIRST_RESPONSE, SLA, SPIKES)
+FAMILIES: Final = (INTERACTIONS, ROUTED, TEAMS, FIRST_RESPONSE, SLA, NEXT_RESPONSE, RESOLUTION, SPIKES)
+# The service-level clocks, each a family of met/breached cells (``sla`` is the first response's).
+CLOCK_FAMILIES: Final = {"first_response": SLA, "next_response": NEXT_RESPONSE, "resolution": RESOLUTION}
+# How a first response became known (the ``<source>`` part of the first-response cells).
+NATIVE: Final = "native"
+PATCH: Final = "patch"
+RESPONSE_SOURCES: Final = (NATIVE, PATCH)
 # Sort-key bounds of the routed cells (the team x platform x sentiment x language cross product, the
 # largest family): a summary for every team reads below and above them, never them. ("}" follows "|".)
 ROUTED_FIRST: Final = f"{ROUTED}|"
@@ -135,14 +150,27 @@ def bucket_for(seconds: float) -> str:
     return BUCKETS[-1][0]  # pragma: no cover - the last edge is infinite
 
 
-def percentile_upper_bound(buckets: dict[str, int], fraction: float) -> int | None:
-    """The upper edge of the bucket holding the ``fraction`` percentile (None when nothing was counted).
+def response_source(parts: list[str]) -> str:
+    """The source of a first-response cell from its parts (``patch`` for a cell counted before sources).
 
-    The true percentile lies inside that bucket: at most its edge, above the previous bucket's edge.
-    In the open last bucket the answer is its lower edge (7 days): "at least".
+    >>> response_source(["support", "native", "x"]), response_source(["support", "x"])
+    ('native', 'patch')
+    """
+    return parts[1] if len(parts) == 3 else PATCH
 
-    >>> percentile_upper_bound({"le_1m": 5, "le_15m": 4, "le_1h": 1}, 0.9)
-    900
+
+def percentile_bucket(buckets: dict[str, int], fraction: float) -> tuple[int, int | None] | None:
+    """The bucket holding the ``fraction`` percentile as ``(above, at_most)`` seconds: the true
+    percentile is more than ``above`` and at most ``at_most``; ``at_most`` is None in the open last
+    bucket (more than 7 days). None when nothing was counted.
+
+    The rank is the nearest-rank one (the ``ceil(fraction * n)``-th smallest time), so with 10 times
+    the p90 is the 9th: one time in ten may be slower.
+
+    >>> percentile_bucket({"le_1m": 5, "le_15m": 4, "le_1h": 1}, 0.9)
+    (300, 900)
+    >>> percentile_bucket({"le_1m": 1, "over_7d": 9}, 0.9)
+    (604800, None)
     """
     total = sum(buckets.get(name, 0) for name, _ in BUCKETS)
     if total == 0:
@@ -153,9 +181,48 @@ def percentile_upper_bound(buckets: dict[str, int], fraction: float) -> int | No
     for name, edge in BUCKETS:
         seen += buckets.get(name, 0)
         if seen >= rank:
-            return int(previous_edge if math.isinf(edge) else edge)
+            return int(previous_edge), None if math.isinf(edge) else int(edge)
         previous_edge = edge
-    return int(previous_edge)  # pragma: no cover - seen reaches total in the loop
+    return int(previous_edge), None  # pragma: no cover - seen reaches total in the loop
+
+
+def percentile_upper_bound(buckets: dict[str, int], fraction: float) -> int | None:
+    """The upper edge of the bucket holding the ``fraction`` percentile (None when nothing was counted).
+
+    The true percentile lies inside that bucket: at most its edge, above the previous bucket's edge.
+    In the open last bucket the answer is its lower edge (7 days): "at least".
+
+    >>> percentile_upper_bound({"le_1m": 5, "le_15m": 4, "le_1h": 1}, 0.9)
+    900
+    """
+    bucket = percentile_bucket(buckets, fraction)
+    if bucket is None:
+        return None
+    above, at_most = bucket
+    return above if at_most is None else at_most
+
+
+def _span(seconds: float) -> str:
+    if seconds >= 86_400 and seconds % 86_400 == 0 and seconds > 2 * 86_400:
+        return f"{int(seconds // 86_400)} days"
+    if seconds >= 3600:
+        return f"{int(seconds // 3600)} h"
+    return f"{int(seconds // 60)} min"
+
+
+def bucket_edges() -> str:
+    """The histogram's edges in words, for the API description and the page.
+
+    >>> bucket_edges()
+    '1, 5, 15, 30 min, 1, 2, 4, 8, 24, 48 h, 7 days'
+    """
+    words = [_span(edge) for _, edge in BUCKETS if not math.isinf(edge)]
+    grouped: list[str] = []
+    for index, word in enumerate(words):
+        number, unit = word.split(" ")
+        last_of_unit = index == len(words) - 1 or words[index + 1].split(" ")[1] != unit
+        grouped.append(word if last_of_unit else number)
+    return ", ".join(grouped)
 
 
 def days_between(first: date, last: date) -> list[str]:

@@ -1,12 +1,28 @@
 """What each event adds to the counters, as *facts* with a key that makes counting idempotent.
 
 A fact is something that happened once: an interaction arrived, a case was routed to its teams, a
-case got its first response, a case's SLA was met or breached, a spike was detected. Producers can
-announce a fact more than once under new event ids (the enrich stage re-announces an interaction it
-had already stored; routing publishes ``CaseUpdated`` on every change of a case; ``SlaBreached`` and
-a later ``CaseUpdated`` with ``sla_met=false`` both tell of one breach), and SQS can redeliver an event.
-So the key is the fact's own identity, not the event id, and it is stored as a SHA-256 digest: the
-seen-markers hold no interaction, case or subject id. Erasure recomputes a subject's marker keys with
+case got its first response, a service-level target was met or breached, a spike was detected.
+Producers can announce a fact more than once under new event ids (the enrich stage re-announces an
+interaction it had already stored; routing publishes ``CaseUpdated`` on every change of a case, so the
+same first response, round or resolution arrives many times; ``SlaBreached`` and a later
+``CaseUpdated`` both tell of one breach), and SQS can redeliver an event. So the key is the fact's own
+identity, not the event id, and it is stored as a SHA-256 digest: the seen-markers hold no interaction,
+case or subject id.
+
+The identities of a case's facts (:func:`case_fact_keys` lists them all):
+
+=================  ===============================  ==================================================
+kind               identity                         counted
+=================  ===============================  ==================================================
+``routed``         case id                          once per case
+``first_response`` case id                          once per case: its time, by source
+``sla``            case id                          once per case: the first-response target
+``next_response``  case id, round index (0, 1, …)   once per wait for a next response
+``resolution``     case id, reopened_count (0, 1…)  once per case and per reopening
+=================  ===============================  ==================================================
+
+An outcome counts on the day it was decided: the answer's (or resolution's) day when met, the due
+day when breached. Erasure recomputes a subject's marker keys with :func:`case_fact_keys` and
 :func:`fact_key` (``socialcrm.privacy.stores``): a fact's kind and identity must not change.
 
 >>> from socialcrm.events.models import SpikeDetected
@@ -22,23 +38,26 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Final, Literal
 
 from socialcrm.events.models import (
     CaseUpdated,
+    Clock,
     EventDetail,
     InteractionEnriched,
     InteractionRouted,
     SlaBreached,
     SpikeDetected,
 )
+from socialcrm.models import BRAND_REPLY
 from socialcrm.reporting.dimensions import (
     ALL_TEAMS,
+    CLOCK_FAMILIES,
     FIRST_RESPONSE,
     INTERACTIONS,
+    PATCH,
     PENDING,
     ROUTED,
-    SLA,
     SPIKES,
     TEAMS,
     UNASSIGNED_TEAM,
@@ -50,7 +69,15 @@ from socialcrm.reporting.dimensions import (
     encode,
 )
 
-FactKind = Literal["interaction", "routed", "first_response", "sla", "spike"]
+FactKind = Literal["interaction", "routed", "first_response", "sla", "next_response", "resolution", "spike"]
+# The facts of a case keyed by its id alone; a case's rounds and reopenings add keys of their own.
+CASE_FACTS: Final[tuple[FactKind, ...]] = ("routed", "first_response", "sla")
+# The fact kind of each clock's outcome ("sla" is the first response's, as before the other clocks).
+CLOCK_FACTS: Final[dict[Clock, FactKind]] = {
+    "first_response": "sla",
+    "next_response": "next_response",
+    "resolution": "resolution",
+}
 
 
 @dataclass(frozen=True)
@@ -100,6 +127,8 @@ def sentiment_bucket(label: str | None, status: str | None) -> str:
 
 
 def _interaction(event: InteractionEnriched) -> list[Fact]:
+    if event.kind == BRAND_REPLY:
+        return []  # the brand's own reply: a response on its case, not a customer's message to count
     sentiment = sentiment_bucket(event.sentiment, event.sentiment_status)
     cell = CellKey(
         day_of(event.occurred_at),
@@ -131,60 +160,94 @@ def _routed(event: InteractionRouted) -> list[Fact]:
     return [Fact("routed", fact_key("routed", event.case_id), deltas, {"platform": event.platform})]
 
 
-def _first_response(
-    case_id: str, teams: list[str], platform: str, opened: datetime, answered: datetime
-) -> Fact:
-    seconds = max(0, round((answered - opened).total_seconds()))
-    day = day_of(answered)
+def _first_response(event: CaseUpdated, answered: datetime) -> Fact:
+    """The first response's time, under its source (a source-less event predates native responses:
+    only PATCH could set a first response then)."""
+    seconds = max(0, round((answered - event.opened_at).total_seconds()))
+    source = event.first_response_source or PATCH
     amounts = {"n": 1, "seconds": seconds, bucket_for(seconds): 1}
     deltas = tuple(
-        Delta(CellKey(day, encode(FIRST_RESPONSE, team, platform)), amounts) for team in _teams_and_all(teams)
+        Delta(CellKey(day_of(answered), encode(FIRST_RESPONSE, team, source, event.platform)), amounts)
+        for team in _teams_and_all(event.teams)
     )
-    return Fact("first_response", fact_key("first_response", case_id), deltas, {"platform": platform})
+    labels = {"platform": event.platform, "source": source}
+    return Fact("first_response", fact_key("first_response", event.case_id), deltas, labels)
 
 
-def _sla_outcome(
-    case_id: str, teams: list[str], priority: str, platform: str, *, met: bool, decided_at: datetime
+def _outcome(
+    clock: Clock,
+    identity: tuple[str, ...],
+    event: CaseUpdated | SlaBreached,
+    *,
+    met: bool,
+    decided_at: datetime,
 ) -> Fact:
-    """The SLA outcome of a case, counted once whichever event tells it first (``SlaBreached`` or a
-    ``CaseUpdated`` with ``sla_met``). A breach counts on its due day, a met SLA on its answer day."""
-    day = day_of(decided_at)
+    """A clock's outcome, counted once whichever event tells it first (``SlaBreached`` or a
+    ``CaseUpdated``): met on the answer's (resolution's) day, breached on the due day."""
     amounts = {"met": 1} if met else {"breached": 1}
+    family = CLOCK_FAMILIES[clock]
     deltas = tuple(
-        Delta(CellKey(day, encode(SLA, team, priority, platform)), amounts) for team in _teams_and_all(teams)
+        Delta(CellKey(day_of(decided_at), encode(family, team, event.priority, event.platform)), amounts)
+        for team in _teams_and_all(event.teams)
     )
-    labels = {"platform": platform, "outcome": "met" if met else "breached"}
-    return Fact("sla", fact_key("sla", case_id), deltas, labels)
+    labels = {"platform": event.platform, "outcome": "met" if met else "breached", "clock": clock}
+    kind = CLOCK_FACTS[clock]
+    return Fact(kind, fact_key(kind, *identity), deltas, labels)
 
 
 def _case_updated(event: CaseUpdated) -> list[Fact]:
     facts = []
     if event.first_response_at is not None:
-        facts.append(
-            _first_response(
-                event.case_id, event.teams, event.platform, event.opened_at, event.first_response_at
-            )
-        )
+        facts.append(_first_response(event, event.first_response_at))
     if event.sla_met is not None:
         decided_at = (event.first_response_at or event.updated_at) if event.sla_met else event.sla_due_at
         facts.append(
-            _sla_outcome(
-                event.case_id,
-                event.teams,
-                event.priority,
-                event.platform,
-                met=event.sla_met,
-                decided_at=decided_at,
-            )
+            _outcome("first_response", (event.case_id,), event, met=event.sla_met, decided_at=decided_at)
         )
+    for index, wait in enumerate(event.next_responses):
+        if wait.met is not None:
+            decided_at = (wait.responded_at or event.updated_at) if wait.met else wait.due_at
+            identity = (event.case_id, str(index))
+            facts.append(_outcome("next_response", identity, event, met=wait.met, decided_at=decided_at))
+    if event.resolution_met is not None:
+        if event.resolution_met:
+            decided_at = event.resolved_at or event.updated_at
+        else:
+            decided_at = event.resolution_due_at or event.updated_at
+        identity = (event.case_id, str(event.reopened_count))
+        facts.append(_outcome("resolution", identity, event, met=event.resolution_met, decided_at=decided_at))
     return facts
 
 
 def _sla_breached(event: SlaBreached) -> list[Fact]:
+    """The breach of the clock named. A resolution breach names no reopening (the event has no
+    ``reopened_count``), so it is left to the ``CaseUpdated`` that routing publishes with it; so is a
+    next-response breach without its round."""
+    if event.clock == "first_response":
+        identity: tuple[str, ...] = (event.case_id,)
+    elif event.clock == "next_response" and event.round is not None:
+        identity = (event.case_id, str(event.round))
+    else:
+        return []
+    return [_outcome(event.clock, identity, event, met=False, decided_at=event.sla_due_at)]
+
+
+def case_fact_keys(case_id: str, body: Mapping[str, Any] | None = None) -> list[str]:
+    """Every seen-marker key a case's facts can have, from its case row's ``body`` (plain values:
+    ``next_responses`` a list, ``reopened_count`` a number; either may be missing): the keys by case id,
+    one per next-response round and one per reopening (and the first resolution).
+
+    >>> keys = case_fact_keys("c_1", {"next_responses": [{}, {}], "reopened_count": 1})
+    >>> len(keys), keys[3] == fact_key("next_response", "c_1", "0"), keys[-1] == fact_key("resolution", "c_1", "1")
+    (7, True, True)
+    """
+    body = body or {}
+    rounds = len(body.get("next_responses") or [])
+    reopenings = int(body.get("reopened_count") or 0)
     return [
-        _sla_outcome(
-            event.case_id, event.teams, event.priority, event.platform, met=False, decided_at=event.sla_due_at
-        )
+        *(fact_key(kind, case_id) for kind in CASE_FACTS),
+        *(fact_key("next_response", case_id, str(index)) for index in range(rounds)),
+        *(fact_key("resolution", case_id, str(count)) for count in range(reopenings + 1)),
     ]
 
 

@@ -7,11 +7,13 @@ anything: the page fetches nothing from the internet. Every text from the data i
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from html import escape
 
 from socialcrm.reporting.charts import Chart
-from socialcrm.reporting.summary import FirstResponse, ReportSummary
+from socialcrm.reporting.dimensions import bucket_edges
+from socialcrm.reporting.summary import Compliance, FirstResponse, ReportSummary, ResponseTimes
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
@@ -24,6 +26,8 @@ h1 { font-size: 1.5rem; margin-bottom: 0.2rem; } h2 { font-size: 1.15rem; margin
 .tile b { display: block; font-size: 1.4rem; } figure { margin: 1rem 0; } figure svg { max-width: 100%; height: auto; }
 table { border-collapse: collapse; margin: 0.5rem 0; } th, td { padding: 0.25rem 0.7rem; text-align: right; }
 th:first-child, td:first-child { text-align: left; } thead th { border-bottom: 1px solid #9aa5b1; }
+td.met { color: #2e7d32; font-weight: 600; } td.none { color: #9aa5b1; }
+td.never { color: #ffffff; background: #c62828; font-weight: 600; }
 """
 
 
@@ -42,17 +46,49 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f} %"
 
 
+def _edge(minutes: int) -> str:
+    """A histogram edge in words: ``30 min``, ``4 h``, ``2 days``."""
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes <= 24 * 60 or minutes % (24 * 60):
+        return f"{minutes / 60:g} h"
+    return f"{minutes // (24 * 60)} days"
+
+
+def _p90(times: ResponseTimes) -> str:
+    """``≤ 30 min`` (the bucket's upper edge), ``> 7 days`` past the last edge, ``—`` with none."""
+    if times.p90_minutes is not None:
+        return "≤ " + _edge(times.p90_minutes)
+    if times.p90_above_minutes is not None:
+        return "> " + _edge(times.p90_above_minutes)
+    return "—"
+
+
 def _tile(label: str, value: str) -> str:
     return f'<div class="tile"><b>{escape(value)}</b><span class="muted">{escape(label)}</span></div>'
+
+
+@dataclass(frozen=True)
+class Marked:
+    """A table cell's text and the CSS class that colours it by meaning (``met``, ``never``, ``none``)."""
+
+    text: str
+    css: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _cell(value: object) -> str:
+    css = f' class="{value.css}"' if isinstance(value, Marked) and value.css else ""
+    return f"<td{css}>{escape(str(value))}</td>"
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], caption: str) -> str:
     if not rows:
         return f'<p class="muted">{escape(caption)}: nothing in this period.</p>'
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{escape(str(cell))}</td>" for cell in row) + "</tr>" for row in rows
-    )
+    body = "".join("<tr>" + "".join(_cell(cell) for cell in row) + "</tr>" for row in rows)
     return f"<table><caption class='muted'>{escape(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -61,17 +97,72 @@ def _counts(counts: Mapping[str, int], caption: str, label: str) -> str:
 
 
 def _responses(summary: ReportSummary) -> str:
-    def line(team: str, figures: FirstResponse) -> tuple[str, ...]:
-        return (
-            team,
-            f"{figures.count:,}",
-            _duration(figures.average_seconds),
-            _duration(figures.p90_seconds),
-        )
+    def lines(team: str, figures: FirstResponse) -> list[tuple[str, ...]]:
+        return [
+            (team, source, f"{times.count:,}", _duration(_seconds(times.avg_minutes)), _p90(times))
+            for source, times in (("native", figures.native), ("PATCH", figures.patch))
+            if times.count
+        ]
 
-    rows = [line("all teams", summary.first_response)] if summary.first_response.count else []
-    rows += [line(team, figures) for team, figures in summary.first_response_by_team.items()]
-    return _table(("team", "first responses", "average", "p90 (at most)"), rows, "First response")
+    rows = lines("all teams", summary.first_response)
+    for team, figures in summary.first_response_by_team.items():
+        rows += lines(team, figures)
+    return _table(
+        ("team", "source", "first responses", "average", "p90"), rows, "First response time, by source"
+    )
+
+
+def _seconds(minutes: float | None) -> float | None:
+    return None if minutes is None else minutes * 60
+
+
+def _outcome(outcome: Compliance) -> Marked:
+    """``93.5 % (29 of 31)``: green when every one was met, on red when none was, plain between them;
+    ``—`` (not 0 %) when nothing was decided."""
+    decided = outcome.met + outcome.breached
+    if not decided:
+        return Marked("—", "none")
+    css = "met" if not outcome.breached else "never" if not outcome.met else ""
+    return Marked(f"{_pct(outcome.met_pct)} ({outcome.met:,} of {decided:,})", css)
+
+
+def _service_levels(summary: ReportSummary) -> str:
+    rows = [
+        (
+            entry.team,
+            entry.priority,
+            _outcome(entry.first_response),
+            _outcome(entry.next_response),
+            _outcome(entry.resolution),
+        )
+        for entry in summary.sla_by_team_priority
+    ]
+    if rows:
+        sla = summary.sla
+        rows.insert(
+            0,
+            (
+                "all teams",
+                "",
+                _outcome(sla.first_response),
+                _outcome(sla.next_response),
+                _outcome(sla.resolution),
+            ),
+        )
+    return _table(
+        ("team", "priority", "first response met", "next response met", "resolution met"),
+        rows,
+        "Service levels by team and priority (% met, of the outcomes decided)",
+    )
+
+
+def _level_tiles(summary: ReportSummary) -> list[str]:
+    sla = summary.sla
+    return [
+        _tile("first responses met", _pct(sla.first_response.met_pct)),
+        _tile("next responses met", _pct(sla.next_response.met_pct)),
+        _tile("resolutions met", _pct(sla.resolution.met_pct)),
+    ]
 
 
 def render_page(
@@ -84,22 +175,20 @@ def render_page(
 ) -> str:
     """The report page of ``day``: the day's headline figures, then the window's charts and tables."""
     totals = day_summary.totals
+    responses = day_summary.first_response
     tiles = "".join(
         [
             _tile("interactions", f"{totals.interactions:,}"),
             _tile("negative", f"{day_summary.by_sentiment.get('NEGATIVE', 0):,}"),
             _tile("first responses", f"{totals.first_responses:,}"),
-            _tile("avg first response", _duration(day_summary.first_response.average_seconds)),
-            _tile("SLAs met", _pct(day_summary.sla.met_pct)),
-            _tile("SLA breaches", f"{totals.sla_breached:,}"),
+            _tile("avg first response, native", _duration(_seconds(responses.native.avg_minutes))),
+            _tile("avg first response, PATCH", _duration(_seconds(responses.patch.avg_minutes))),
+            *_level_tiles(day_summary),
+            _tile("SLA breaches, all clocks", f"{totals.sla_breaches:,}"),
             _tile("spikes", f"{totals.spikes:,}"),
         ]
     )
     figures = "".join(f'<figure aria-label="{escape(chart.title)}">{chart.svg}</figure>' for chart in charts)
-    sla_rows = [
-        (entry.team, entry.priority, f"{entry.met:,}", f"{entry.breached:,}", _pct(entry.met_pct))
-        for entry in window.sla_by_team_priority
-    ]
     spikes = _table(
         ("topic", "spikes"), [(topic, n) for topic, n in window.spikes_by_topic.items()], "Spikes by topic"
     )
@@ -118,15 +207,15 @@ def render_page(
 <p class="muted">Days are UTC. Generated {escape(generated_at.isoformat(timespec="seconds"))}.</p>
 <section id="day"><h2>{day.isoformat()}</h2><div class="tiles">{tiles}</div></section>
 <section id="window"><h2>The last {len(window.sentiment_trend)} days ({period})</h2>
-<div class="tiles">{_tile("interactions", f"{window.totals.interactions:,}")}{_tile("SLAs met", _pct(window.sla.met_pct))}{_tile("spikes", f"{window.totals.spikes:,}")}</div>
+<div class="tiles">{_tile("interactions", f"{window.totals.interactions:,}")}{"".join(_level_tiles(window))}{_tile("spikes", f"{window.totals.spikes:,}")}</div>
 {figures}
-{_table(("team", "priority", "met", "breached", "% met"), sla_rows, "SLA compliance by team and priority")}
+{_service_levels(window)}
 {_responses(window)}
 {_counts(window.by_team, "Interactions routed by team", "team")}
 {_counts(window.by_language, "Interactions by language", "language")}
 {spikes}
 </section>
-<p class="muted">First-response p90 is an upper bound read from a histogram (buckets 1, 5, 15, 30 min, 1, 2, 4, 8, 24, 48 h, 7 days).</p>
+<p class="muted">First responses: native ones are brand replies the platform sent us; PATCH ones were set by an agent. The p90 is read from a histogram (bucket edges {bucket_edges()}): "≤ 30 min" means the true p90 is in the bucket ending at 30 minutes. Service levels count each case once (first response), each wait for a next response once, and each resolution once per reopening, on the day the outcome was decided; "—" means no outcome was decided.</p>
 </body>
 </html>
 """

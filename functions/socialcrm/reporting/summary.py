@@ -3,10 +3,20 @@
 Pure: :func:`summarise` takes the cells of a range (``CounterRepository.load``) and returns a
 :class:`ReportSummary`; the API serves it as JSON or CSV and the daily report draws it.
 
-Precision: counts and the first-response average are exact. The first-response p90 is read from a
-histogram (``dimensions.BUCKETS``): it is the upper edge of the bucket that holds the 90th percentile,
-so the true p90 is at most that value and above the bucket below (for example "at most 30 minutes,
-over 15"); in the open last bucket it is that bucket's lower edge, 7 days ("at least").
+Service levels: three clocks per priority, each reported as met, breached and % met, per team and
+priority and overall: ``first_response`` (once per case), ``next_response`` (once per round: a
+customer message after a brand reply starts a wait, the brand's next reply ends it) and
+``resolution`` (once per case and per reopening). An outcome counts on the day it was decided (the
+answer's day when met, the due day when breached). ``met_pct`` is null, never 0, when nothing was
+decided.
+
+First responses are reported by source, apart: ``native`` (a brand reply the platform sent us:
+measured) and ``patch`` (set by an agent through ``PATCH /cases/{id}``: declared).
+
+Precision: counts and the first-response average are exact. The p90 is read from a histogram
+(``dimensions.BUCKETS``, edges 1, 5, 15, 30 min, 1, 2, 4, 8, 24, 48 h, 7 days): the summary gives the
+bucket that holds the 90th percentile, ``p90_above_minutes`` < p90 <= ``p90_minutes`` (for example
+"over 15 minutes, at most 30"); in the open last bucket ``p90_minutes`` is null ("over 7 days").
 """
 
 from __future__ import annotations
@@ -23,16 +33,20 @@ from socialcrm.errors import BadRequestError
 from socialcrm.reporting.dimensions import (
     ALL_TEAMS,
     BUCKETS,
+    CLOCK_FAMILIES,
     FIRST_RESPONSE,
     INTERACTIONS,
+    NATIVE,
+    PATCH,
     ROUTED,
     SENTIMENTS,
-    SLA,
     SPIKES,
     TEAMS,
     Cell,
+    bucket_edges,
     days_between,
-    percentile_upper_bound,
+    percentile_bucket,
+    response_source,
 )
 
 MAX_RANGE_DAYS = 366
@@ -46,31 +60,62 @@ class _Model(BaseModel):
 
 class Totals(_Model):
     interactions: int = Field(description="Interactions counted (routed to the team, with a team filter).")
-    first_responses: int
-    sla_met: int
-    sla_breached: int
+    first_responses: int = Field(description="Cases first answered, native and by PATCH.")
+    sla_breaches: int = Field(
+        description="Service-level targets missed, every clock: first responses, next-response rounds and "
+        "resolutions breached."
+    )
     spikes: int
 
 
-class FirstResponse(_Model):
-    count: int
-    average_seconds: float | None = Field(description="Exact mean time from case opened to first response.")
-    p90_seconds: int | None = Field(
-        description="Upper edge of the histogram bucket holding the 90th percentile (the true p90 is at most this)."
+class ResponseTimes(_Model):
+    count: int = Field(description="First responses counted.")
+    avg_minutes: float | None = Field(
+        description="Exact mean time from case opened to first response, in minutes (one decimal); null with none."
+    )
+    p90_minutes: int | None = Field(
+        description="The 90th percentile is at most this many minutes: the upper edge of the histogram bucket "
+        f"that holds it (edges {bucket_edges()}). Null with none, or when it lies beyond the last edge "
+        "(over 7 days)."
+    )
+    p90_above_minutes: int | None = Field(
+        description="... and more than this many: the lower edge of that bucket (0 in the first; 10080 when "
+        "over 7 days). Null with none."
     )
 
 
-class SlaCompliance(_Model):
+class FirstResponse(_Model):
+    native: ResponseTimes = Field(description="Brand replies the platform sent us (measured).")
+    patch: ResponseTimes = Field(
+        description="First responses an agent set through PATCH /cases/{id} (declared)."
+    )
+
+
+class Compliance(_Model):
     met: int
     breached: int
     met_pct: float | None = Field(
-        description="100 * met / (met + breached), one decimal; null with no outcome."
+        description="100 * met / (met + breached), one decimal; null (never 0) with no outcome."
     )
 
 
-class SlaByTeamPriority(SlaCompliance):
+class ServiceLevels(_Model):
+    first_response: Compliance = Field(description="Cases, by their first-response target (once per case).")
+    next_response: Compliance = Field(
+        description="Rounds: each wait that a customer message after a brand reply starts and the brand's next "
+        "reply ends, by its target (once per round)."
+    )
+    resolution: Compliance = Field(
+        description="Resolutions by their target, once per case and once more per reopening."
+    )
+
+
+class ServiceLevelsByTeamPriority(_Model):
     team: str
     priority: str
+    first_response: Compliance
+    next_response: Compliance
+    resolution: Compliance
 
 
 class SentimentDay(_Model):
@@ -79,7 +124,7 @@ class SentimentDay(_Model):
 
 
 class ReportSummary(_Model):
-    """Volume, sentiment, first response, SLA and spikes over a range of UTC days (inclusive)."""
+    """Volume, sentiment, first responses, service levels and spikes over a range of UTC days (inclusive)."""
 
     from_: date = Field(validation_alias="from", serialization_alias="from")
     to: date
@@ -93,8 +138,8 @@ class ReportSummary(_Model):
     sentiment_trend: list[SentimentDay]
     first_response: FirstResponse
     first_response_by_team: dict[str, FirstResponse]
-    sla: SlaCompliance
-    sla_by_team_priority: list[SlaByTeamPriority]
+    sla: ServiceLevels = Field(description="% met of the three clocks, each case, round or reopening once.")
+    sla_by_team_priority: list[ServiceLevelsByTeamPriority]
     spikes_by_platform: dict[str, int]
     spikes_by_topic: dict[str, int]
 
@@ -136,21 +181,32 @@ def _ranked(counts: Mapping[str, int]) -> dict[str, int]:
     return {key: value for key, value in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if value}
 
 
-def _first_response(cells: Iterable[Cell]) -> FirstResponse:
-    totals: Counter[str] = Counter()
-    for cell in cells:
-        totals.update(cell.values)
+def _minutes(seconds: float) -> int:
+    return int(seconds // 60)
+
+
+def _response_times(totals: Counter[str]) -> ResponseTimes:
     count = totals["n"]
-    return FirstResponse(
+    bucket = percentile_bucket({name: totals[name] for name, _ in BUCKETS}, P90)
+    return ResponseTimes(
         count=count,
-        average_seconds=round(totals["seconds"] / count, 1) if count else None,
-        p90_seconds=percentile_upper_bound({name: totals[name] for name, _ in BUCKETS}, P90),
+        avg_minutes=round(totals["seconds"] / count / 60, 1) if count else None,
+        p90_minutes=_minutes(bucket[1]) if bucket and bucket[1] is not None else None,
+        p90_above_minutes=_minutes(bucket[0]) if bucket else None,
     )
 
 
-def _compliance(met: int, breached: int) -> dict[str, Any]:
+def _first_response(cells: Iterable[tuple[Cell, list[str]]]) -> FirstResponse:
+    totals: dict[str, Counter[str]] = {NATIVE: Counter(), PATCH: Counter()}
+    for cell, parts in cells:
+        totals[response_source(parts)].update(cell.values)
+    return FirstResponse(native=_response_times(totals[NATIVE]), patch=_response_times(totals[PATCH]))
+
+
+def _compliance(counts: Mapping[str, int]) -> Compliance:
+    met, breached = counts.get("met", 0), counts.get("breached", 0)
     decided = met + breached
-    return {"met": met, "breached": breached, "met_pct": round(100 * met / decided, 1) if decided else None}
+    return Compliance(met=met, breached=breached, met_pct=round(100 * met / decided, 1) if decided else None)
 
 
 def summarise(
@@ -202,19 +258,23 @@ def summarise(
 
     responses = case_cells(FIRST_RESPONSE)
     overall_team = ALL_TEAMS if team is None else team
-    per_team: dict[str, list[Cell]] = defaultdict(list)
+    per_team: dict[str, list[tuple[Cell, list[str]]]] = defaultdict(list)
     for cell, parts in responses:
         if parts[0] != ALL_TEAMS:
-            per_team[parts[0]].append(cell)
-    first_response = _first_response(cell for cell, parts in responses if parts[0] == overall_team)
+            per_team[parts[0]].append((cell, parts))
+    first_response = _first_response((cell, parts) for cell, parts in responses if parts[0] == overall_team)
 
-    outcomes: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    overall: Counter[str] = Counter()
-    for cell, (cell_team, priority, _platform) in case_cells(SLA):
-        if cell_team == overall_team:
-            overall.update(cell.values)
-        if cell_team != ALL_TEAMS:
-            outcomes[(cell_team, priority)].update(cell.values)
+    # Outcomes per clock: overall (the all-teams cells, or the team's) and per team and priority.
+    overall: dict[str, Counter[str]] = {clock: Counter() for clock in CLOCK_FAMILIES}
+    outcomes: dict[tuple[str, str], dict[str, Counter[str]]] = defaultdict(
+        lambda: {clock: Counter() for clock in CLOCK_FAMILIES}
+    )
+    for clock, family in CLOCK_FAMILIES.items():
+        for cell, (cell_team, priority, _platform) in case_cells(family):
+            if cell_team == overall_team:
+                overall[clock].update(cell.values)
+            if cell_team != ALL_TEAMS:
+                outcomes[(cell_team, priority)][clock].update(cell.values)
 
     spikes_by_platform: Counter[str] = Counter()
     spikes_by_topic: Counter[str] = Counter()
@@ -230,9 +290,8 @@ def summarise(
         team=team,
         totals=Totals(
             interactions=sum(by_platform.values()),
-            first_responses=first_response.count,
-            sla_met=overall["met"],
-            sla_breached=overall["breached"],
+            first_responses=first_response.native.count + first_response.patch.count,
+            sla_breaches=sum(counts["breached"] for counts in overall.values()),
             spikes=sum(spikes_by_platform.values()),
         ),
         by_platform=_ranked(by_platform),
@@ -245,10 +304,12 @@ def summarise(
         ],
         first_response=first_response,
         first_response_by_team={name: _first_response(per_team[name]) for name in sorted(per_team)},
-        sla=SlaCompliance(**_compliance(overall["met"], overall["breached"])),
+        sla=ServiceLevels(**{clock: _compliance(counts) for clock, counts in overall.items()}),
         sla_by_team_priority=[
-            SlaByTeamPriority(team=name, priority=priority, **_compliance(counts["met"], counts["breached"]))
-            for (name, priority), counts in sorted(outcomes.items())
+            ServiceLevelsByTeamPriority(
+                team=name, priority=priority, **{clock: _compliance(c) for clock, c in clocks.items()}
+            )
+            for (name, priority), clocks in sorted(outcomes.items())
         ],
         spikes_by_platform=_ranked(spikes_by_platform),
         spikes_by_topic=_ranked(spikes_by_topic),

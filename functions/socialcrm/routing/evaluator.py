@@ -4,6 +4,9 @@ Evaluation is in document order; every enabled rule whose conditions all hold co
 tags and notifications, and its id to ``Decision.rules``. Priorities only become more urgent (a
 ``priority`` action means "at least this urgent", ``raise_priority`` moves up levels), so the order of
 two rules never lowers a case; a rule with ``stop: true`` ends the evaluation when it matches.
+Whether the message opens a case (``Decision.case_action``) is voted the same way, order aside: a
+rule's ``case`` is its vote, a rule without one that sets a priority or notifies votes ``open``, the
+others do not vote; the strongest vote wins (open > resolved > record), and with none it is ``open``.
 Cheap conditions run first; keywords are found for all rules in one pass over the message, and the
 subject's history is read only when a rule still needs it.
 """
@@ -17,7 +20,16 @@ from typing import Protocol
 
 from socialcrm.models import KINDS, PLATFORMS, Interaction
 from socialcrm.routing.calendar import in_business_hours
-from socialcrm.routing.rules import PRIORITIES, BusinessHours, HistoryCondition, Priority, Rule, RulesDocument
+from socialcrm.routing.rules import (
+    CASE_ACTIONS,
+    PRIORITIES,
+    BusinessHours,
+    CaseAction,
+    HistoryCondition,
+    Priority,
+    Rule,
+    RulesDocument,
+)
 from socialcrm.routing.text import KeywordIndex, detect, normalise, tokens
 
 # The most of a subject's recent interactions any history condition reads.
@@ -59,8 +71,11 @@ class Decision:
     tags: tuple[str, ...]
     rules: tuple[str, ...]
     notify: tuple[str, ...]
-    sla_minutes: int
+    sla_minutes: int  # the priority's first-response target
     topics: tuple[str, ...]  # for spike counting: "tag:<tag>" and "phrase:<keyword>"
+    # open: the message opens its conversation's case; record: recorded and counted, no case opened
+    # for it; resolved: its case opens already resolved. Messages of a conversation with a case join it.
+    case_action: CaseAction = "open"
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,7 @@ class _CompiledRule:
     notify: tuple[str, ...]
     priority: int | None  # index in PRIORITIES
     raise_priority: int
+    case_vote: int | None  # index in CASE_ACTIONS (weakest first); None: no vote
     stop: bool
 
 
@@ -269,6 +285,7 @@ class CompiledRules:
             notify=tuple(then.notify),
             priority=PRIORITIES.index(then.priority) if then.priority is not None else None,
             raise_priority=then.raise_priority,
+            case_vote=CASE_ACTIONS.index(vote) if (vote := then.case_vote) is not None else None,
             stop=rule.stop,
         )
 
@@ -295,6 +312,7 @@ class CompiledRules:
         notify: dict[str, None] = {}
         matched: list[_CompiledRule] = []
         level = PRIORITIES.index(document.default_priority)
+        vote = -1
         matches, rules = self._matches, self._rules
         candidates = self._prefilter.candidates(message)
         while candidates:
@@ -314,6 +332,8 @@ class CompiledRules:
                 level = compiled.priority
             if compiled.raise_priority:
                 level = max(0, level - compiled.raise_priority)
+            if compiled.case_vote is not None and compiled.case_vote > vote:
+                vote = compiled.case_vote
             if compiled.stop:
                 break
         priority = PRIORITIES[level]
@@ -323,8 +343,9 @@ class CompiledRules:
             tags=tuple(tags),
             rules=tuple(c.rule_id for c in matched),
             notify=tuple(notify),
-            sla_minutes=document.sla_minutes.minutes(priority),
+            sla_minutes=document.targets(priority).first_response,
             topics=self._topics(matched, tags, message),
+            case_action=CASE_ACTIONS[vote] if vote >= 0 else "open",
         )
 
     def _topics(

@@ -15,9 +15,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from socialcrm.observability import logger
 from socialcrm.routing.case import Case
 
-Reason = Literal["opened", "spike", "sla_warning", "sla_breached"]
+Reason = Literal["opened", "escalated", "spike", "sla_warning", "sla_breached"]
 _HEADLINES = {
     "opened": "new case",
+    "escalated": "case more urgent",
     "spike": "spike of negative messages",
     "sla_warning": "SLA about to be missed",
     "sla_breached": "SLA missed",

@@ -2,7 +2,8 @@
 
 The pydantic models below are the contract: ``schemas/routing-rules.schema.json`` is generated from
 them (``make schemas``), and :func:`parse_rules` adds the checks a JSON Schema cannot express (unique
-rule ids, teams that exist, a business-hours calendar when a rule needs one, patterns that compile).
+rule ids, teams that exist, a business-hours calendar when a rule needs one, calendars that exist and
+whose time zone is known, patterns that compile).
 Every error names the rule (its id and position) and the field, so an invalid document fails
 ``make test`` and ``make synth`` with a message an operator can act on, never at run time.
 
@@ -10,18 +11,31 @@ Every error names the rule (its id and position) and the field, so an invalid do
 ...     {"id": "complaint", "when": {"sentiment": ["NEGATIVE"]}, "then": {"teams": ["support"]}}]})
 >>> doc.rules[0].id
 'complaint'
+>>> doc.targets("P2").first_response, doc.targets("P2").resolution    # the default service levels
+(60, 1440)
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, time
+from functools import cached_property
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from socialcrm.errors import ConfigurationError
 from socialcrm.models import Kind, Platform, SentimentLabel
@@ -32,6 +46,13 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = Weekday.__args__  # type: ignore[attr-defined]
 Detector = Literal["email", "phone", "order_number"]
 ScoreName = Literal["positive", "negative", "neutral", "mixed"]
+# What an interaction does to its conversation's case: open one (the default), only be recorded and
+# counted, or open one already resolved (nothing to answer, but the conversation has its case).
+CaseAction = Literal["open", "record", "resolved"]
+# Weakest first: when matching rules disagree, the strongest wins.
+CASE_ACTIONS: tuple[CaseAction, ...] = ("record", "resolved", "open")
+# The longest target: a year of minutes (a typo of a few more digits is refused, not scheduled).
+MAX_TARGET_MINUTES = 366 * 24 * 60
 
 TeamName = Annotated[
     str, Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$", description="A team: lower case, digits, - or _.")
@@ -50,6 +71,10 @@ Keyword = Annotated[
     ),
 ]
 Score = Annotated[float, Field(ge=0, le=1)]
+CalendarName = Annotated[
+    str, Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$", description="A calendar: lower case, digits, - or _.")
+]
+Minutes = Annotated[int, Field(strict=True, ge=1, le=MAX_TARGET_MINUTES)]
 
 
 class _Strict(BaseModel):
@@ -127,12 +152,38 @@ class Actions(_Strict):
     raise_priority: int = Field(default=0, ge=0, le=3, description="Raise the priority by this many levels.")
     tags: list[Tag] = Field(default_factory=list)
     notify: list[TeamName] = Field(default_factory=list, description="Teams told at once (their SNS topic).")
+    case: CaseAction | None = Field(
+        default=None,
+        description=(
+            "open: the message opens its conversation's case (the default); record: it is recorded and "
+            "counted, no case is opened for it; resolved: its case opens already resolved. Of the rules "
+            "that match, the strongest wins (open > resolved > record); a rule without case that sets "
+            "priority, raise_priority or notify counts as open; the others do not count."
+        ),
+    )
 
     @model_validator(mode="after")
     def _does_something(self) -> Actions:
-        if not (self.teams or self.priority or self.raise_priority or self.tags or self.notify):
-            raise ValueError("a rule must do something: teams, priority, raise_priority, tags or notify")
+        if not (self.teams or self.priority or self.raise_priority or self.tags or self.notify or self.case):
+            raise ValueError(
+                "a rule must do something: teams, priority, raise_priority, tags, notify or case"
+            )
         return self
+
+    @property
+    def case_vote(self) -> CaseAction | None:
+        """What this rule says about opening a case (None: nothing).
+
+        >>> Actions(tags=["praise"], case="record").case_vote, Actions(priority="P2").case_vote
+        ('record', 'open')
+        >>> Actions(tags=["praise"]).case_vote is None
+        True
+        """
+        if self.case is not None:
+            return self.case
+        if self.priority is not None or self.raise_priority or self.notify:
+            return "open"
+        return None
 
 
 class Rule(_Strict):
@@ -145,12 +196,12 @@ class Rule(_Strict):
 
 
 class SlaMinutes(_Strict):
-    """Minutes to a first response, per priority."""
+    """Minutes to a first response, per priority (the older form of ``service_levels``)."""
 
-    P1: int = Field(default=15, ge=1)
-    P2: int = Field(default=60, ge=1)
-    P3: int = Field(default=240, ge=1)
-    P4: int = Field(default=1440, ge=1)
+    P1: int = Field(default=15, ge=1, le=MAX_TARGET_MINUTES)
+    P2: int = Field(default=60, ge=1, le=MAX_TARGET_MINUTES)
+    P3: int = Field(default=240, ge=1, le=MAX_TARGET_MINUTES)
+    P4: int = Field(default=1440, ge=1, le=MAX_TARGET_MINUTES)
 
     @model_validator(mode="after")
     def _ascending(self) -> SlaMinutes:
@@ -160,6 +211,134 @@ class SlaMinutes(_Strict):
 
     def minutes(self, priority: str) -> int:
         return int(getattr(self, priority))
+
+
+class Targets(_Strict):
+    """The service levels of one priority, in minutes: business minutes when the case's team has a
+    calendar (``team_calendars``), wall-clock minutes otherwise."""
+
+    first_response: Minutes = Field(description="From the message that opens the case to the first answer.")
+    next_response: Minutes = Field(
+        description="From a customer's message after the brand answered to the brand's next answer."
+    )
+    resolution: Minutes = Field(
+        description="From the message that opens (or reopens) the case to its resolution."
+    )
+
+    @model_validator(mode="after")
+    def _resolved_after_answered(self) -> Targets:
+        if self.resolution < self.first_response:
+            raise ValueError(
+                f"resolution ({self.resolution}) must be at least first_response ({self.first_response}): "
+                "a case is not resolved before it is answered"
+            )
+        return self
+
+
+_DEFAULT_TARGETS: dict[str, tuple[int, int, int]] = {
+    "P1": (15, 30, 480),  # first response, next response, resolution
+    "P2": (60, 120, 1440),
+    "P3": (240, 480, 2880),
+    "P4": (1440, 1440, 4320),
+}
+
+
+def _default_targets(priority: str) -> Targets:
+    first, after, resolution = _DEFAULT_TARGETS[priority]
+    return Targets(first_response=first, next_response=after, resolution=resolution)
+
+
+class ServiceLevels(_Strict):
+    """Targets per priority; a priority left out keeps its defaults. A more urgent priority never has a
+    longer target than a less urgent one."""
+
+    P1: Targets = Field(default_factory=lambda: _default_targets("P1"), description="Default 15 / 30 / 480.")
+    P2: Targets = Field(
+        default_factory=lambda: _default_targets("P2"), description="Default 60 / 120 / 1440."
+    )
+    P3: Targets = Field(
+        default_factory=lambda: _default_targets("P3"), description="Default 240 / 480 / 2880."
+    )
+    P4: Targets = Field(
+        default_factory=lambda: _default_targets("P4"), description="Default 1440 / 1440 / 4320."
+    )
+
+    @model_validator(mode="after")
+    def _ascending(self) -> ServiceLevels:
+        for target in ("first_response", "next_response", "resolution"):
+            for (urgent, a), (later, b) in pairwise((p, getattr(self.of(p), target)) for p in PRIORITIES):
+                if a > b:
+                    raise ValueError(
+                        f"a more urgent priority cannot have a longer {target} target "
+                        f"({urgent} {a} > {later} {b} minutes)"
+                    )
+        return self
+
+    def of(self, priority: str) -> Targets:
+        if priority not in PRIORITIES:
+            raise ValueError(f"{priority!r} is not a priority ({', '.join(PRIORITIES)})")
+        targets: Targets = getattr(self, priority)
+        return targets
+
+    @classmethod
+    def from_first_responses(cls, sla: SlaMinutes) -> ServiceLevels:
+        """The service levels a document in the older form (``sla_minutes``) means: its first-response
+        minutes, the default next-response targets, and the default resolution targets (at least the
+        first response, so the document stays valid)."""
+        levels = {}
+        for priority in PRIORITIES:
+            default = _default_targets(priority)
+            first = sla.minutes(priority)
+            levels[priority] = Targets(
+                first_response=first,
+                next_response=default.next_response,
+                resolution=max(default.resolution, first),
+            )
+        return cls(**levels)
+
+
+def _quoted_time(value: Any) -> Any:
+    if not isinstance(value, (str, time)):
+        raise ValueError('write times as quoted "HH:MM" (YAML reads 09:00 unquoted as a number)')
+    return value
+
+
+def _local_time(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("write local times without an offset: the calendar's timezone says where")
+    return value
+
+
+def _closes_after_opening(hours: tuple[time, time]) -> tuple[time, time]:
+    if hours[1] <= hours[0]:
+        raise ValueError("the closing time must be after the opening time (a day cannot run past midnight)")
+    return hours
+
+
+LocalTime = Annotated[time, BeforeValidator(_quoted_time), AfterValidator(_local_time)]
+OpeningHours = Annotated[
+    tuple[LocalTime, LocalTime],
+    AfterValidator(_closes_after_opening),
+    Field(description='Opening and closing local time, quoted: ["09:00", "18:00"].'),
+]
+
+
+class Calendar(_Strict):
+    """A team's business hours: the time zone, the opening hours of each open weekday, and holidays.
+    Service-level minutes of a case of that team count only while it is open."""
+
+    timezone: str = Field(description="IANA time zone, e.g. Asia/Kolkata.")
+    hours: dict[Weekday, OpeningHours] = Field(
+        description='Opening hours per weekday (mon ... sun), e.g. sat: ["10:00", "14:00"]; a day left out is closed.',
+        json_schema_extra={"minProperties": 1},
+    )
+    holidays: list[date] = Field(default_factory=list, description="Local dates with no business hours.")
+
+    @model_validator(mode="after")
+    def _open_some_day(self) -> Calendar:
+        if not self.hours:
+            raise ValueError("a calendar must be open at least one day a week: hours names no day")
+        return self
 
 
 class BusinessHours(_Strict):
@@ -172,9 +351,7 @@ class BusinessHours(_Strict):
     @field_validator("start", "end", mode="before")
     @classmethod
     def _quoted_time(cls, value: Any) -> Any:
-        if not isinstance(value, (str, time)):
-            raise ValueError('write times as quoted "HH:MM" (YAML reads 09:00 unquoted as a number)')
-        return value
+        return _quoted_time(value)
 
     @model_validator(mode="after")
     def _opens_before_closing(self) -> BusinessHours:
@@ -199,7 +376,8 @@ class SpikeSettings(_Strict):
 
 
 class RulesDocument(_Strict):
-    """The routing rules: evaluated in order against every interaction to open its case."""
+    """The routing rules: evaluated in order against every customer message; its service levels and
+    the business-hours calendars they count in."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="RoutingRules")
 
@@ -209,11 +387,47 @@ class RulesDocument(_Strict):
         default_factory=lambda: ["support"], min_length=1, description="Teams of a case no rule gave a team."
     )
     default_priority: Priority = "P4"
-    sla_minutes: SlaMinutes = Field(default_factory=SlaMinutes)
-    sla_warning_ratio: float = Field(
-        default=0.8, gt=0, lt=1, description="Warn the teams at this share of the SLA."
+    service_levels: ServiceLevels | None = Field(
+        default=None,
+        description=(
+            "Per priority, minutes to the first response, to each next response and to resolution, "
+            "e.g. P1: {first_response: 15, next_response: 30, resolution: 480}. Left out: the defaults "
+            "(or sla_minutes, its older form)."
+        ),
     )
-    business_hours: BusinessHours | None = None
+    legacy_sla_minutes: SlaMinutes | None = Field(
+        default=None,
+        alias="sla_minutes",
+        exclude=True,
+        description=(
+            "The older form of service_levels (minutes to a first response per priority), still read "
+            "when service_levels is absent: next responses and resolution then keep their defaults."
+        ),
+        json_schema_extra={"deprecated": True},
+    )
+    sla_warning_ratio: float = Field(
+        default=0.8, gt=0, lt=1, description="Warn the teams at this share of each target."
+    )
+    reopen_window_days: int = Field(
+        default=7,
+        ge=0,
+        le=365,
+        description="A message this many days or less after its conversation's case was resolved reopens it; "
+        "a later one opens the conversation's next case.",
+    )
+    business_hours: BusinessHours | None = Field(
+        default=None, description="The hours the when.business_hours condition of rules means."
+    )
+    calendars: dict[CalendarName, Calendar] = Field(
+        default_factory=dict, description="Named business-hours calendars, given to teams in team_calendars."
+    )
+    team_calendars: dict[TeamName, CalendarName] = Field(
+        default_factory=dict,
+        description=(
+            "The calendar a team's service levels count in; a case takes the calendar of its first team "
+            "that has one. Teams without one count wall-clock time."
+        ),
+    )
     spikes: SpikeSettings = Field(default_factory=SpikeSettings)
     order_number_pattern: str | None = Field(
         default=None,
@@ -229,6 +443,44 @@ class RulesDocument(_Strict):
         if duplicates:
             raise ValueError(f"teams listed twice: {', '.join(duplicates)}")
         return teams
+
+    @cached_property
+    def levels(self) -> ServiceLevels:
+        """The service levels in force: ``service_levels``, else those ``sla_minutes`` means, else the defaults."""
+        if self.service_levels is not None:
+            return self.service_levels
+        if self.legacy_sla_minutes is not None:
+            return ServiceLevels.from_first_responses(self.legacy_sla_minutes)
+        return ServiceLevels()
+
+    def targets(self, priority: str) -> Targets:
+        """The first-response, next-response and resolution minutes of ``priority``.
+
+        >>> parse_rules({"teams": ["support", "pr"], "service_levels": {
+        ...     "P1": {"first_response": 10, "next_response": 20, "resolution": 240}}}).targets("P1")
+        Targets(first_response=10, next_response=20, resolution=240)
+        """
+        return self.levels.of(priority)
+
+    @property
+    def sla_minutes(self) -> SlaMinutes:
+        """The first-response minutes per priority (what ``sla_minutes`` said before service levels)."""
+        levels = self.levels
+        return SlaMinutes(**{p: levels.of(p).first_response for p in PRIORITIES})
+
+    def calendar_for(self, teams: Sequence[str]) -> Calendar | None:
+        """The calendar of the first of ``teams`` that has one (None: count wall-clock time).
+
+        >>> doc = parse_rules({"teams": ["support", "pr"], "team_calendars": {"support": "india"},
+        ...     "calendars": {"india": {"timezone": "Asia/Kolkata", "hours": {"mon": ["09:00", "18:00"]}}}})
+        >>> doc.calendar_for(["pr", "support"]).timezone, doc.calendar_for(["pr"])
+        ('Asia/Kolkata', None)
+        """
+        for team in teams:
+            name = self.team_calendars.get(team)
+            if name is not None:
+                return self.calendars[name]
+        return None
 
 
 class RulesError(ConfigurationError):
@@ -304,6 +556,8 @@ def _rule_name(raw: Mapping[str, Any], index: int) -> str:
 def _path(loc: tuple[Any, ...]) -> str:
     text = ""
     for part in loc:
+        if part == "[key]":
+            continue  # pydantic's marker of a mapping's key: the key before it is the field
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
 
@@ -322,6 +576,21 @@ def _cross_checks(document: RulesDocument) -> list[str]:
 
     undeclared("field default_teams", document.default_teams)
     undeclared("field spikes.teams", document.spikes.teams)
+    if document.service_levels is not None and document.legacy_sla_minutes is not None:
+        problems.append(
+            "field sla_minutes: give service_levels only (sla_minutes is its older form: move each "
+            "priority's minutes to service_levels.<priority>.first_response)"
+        )
+    for team, calendar in document.team_calendars.items():
+        if team not in teams:
+            problems.append(
+                f"field team_calendars.{team}: team {team!r} is not declared in teams ({', '.join(document.teams)})"
+            )
+        if calendar not in document.calendars:
+            known = ", ".join(document.calendars) or "none declared"
+            problems.append(
+                f"field team_calendars.{team}: calendar {calendar!r} is not in calendars ({known})"
+            )
     seen: dict[str, int] = {}
     for index, rule in enumerate(document.rules):
         name = f"rule {rule.id!r} (rules[{index}])"
@@ -341,13 +610,16 @@ def _cross_checks(document: RulesDocument) -> list[str]:
             for k, keyword in enumerate(getattr(rule.when, field) or []):
                 if not _matchable(keyword):
                     problems.append(f"{name} field when.{field}[{k}]: {keyword!r} has nothing to match")
-    if document.business_hours is not None:
-        from socialcrm.routing.calendar import UnknownTimeZoneError, zone
+    from socialcrm.routing.calendar import UnknownTimeZoneError, zone
 
+    zones = {f"calendars.{name}.timezone": c.timezone for name, c in document.calendars.items()}
+    if document.business_hours is not None:
+        zones = {"business_hours.timezone": document.business_hours.timezone, **zones}
+    for where, name in zones.items():
         try:
-            zone(document.business_hours.timezone)
+            zone(name)
         except UnknownTimeZoneError as exc:
-            problems.append(f"field business_hours.timezone: {exc}")
+            problems.append(f"field {where}: {exc}")
     if document.order_number_pattern is not None:
         try:
             re.compile(document.order_number_pattern)

@@ -1,11 +1,15 @@
-"""The route consumer's batch: each ``InteractionEnriched`` → rules → one case, its clocks, its events.
+"""The route consumer's batch: each ``InteractionEnriched`` → its conversation's case, clocks, events.
 
-Per record: read the interaction (the event has no text), evaluate the rules, open the case (a
-conditional write keyed by the interaction: a duplicate event never opens a second case), set the SLA
-clocks, tell the teams the rules name, count a negative interaction into spike detection, record the
-routing on the interaction, and publish ``InteractionRouted`` (and ``SpikeDetected``) for the batch
-in ``PutEvents`` calls of ten. A case is marked announced once its events are out; a retried record
-whose case exists but was not announced finishes the work without counting it twice.
+Per record: read the interaction (the event has no text). A customer's message joins the case of its
+conversation (``socialcrm.routing.conversation``): open, or resolved less than the reopen window ago
+(reopened); otherwise the rules decide whether it opens the conversation's next case (maybe already
+resolved) or is only recorded. Opening is one transaction conditional on the conversation's version,
+so two messages of one conversation processed at once open one case and the other joins it. A brand
+reply (a platform echo) is recorded on the case as a response, or kept with the conversation until a
+case opens. Then: the clocks (set, moved or deleted), the teams told, negative messages counted into
+spike detection, the routing recorded on the interaction, and ``InteractionRouted`` / ``CaseUpdated``
+(and ``SpikeDetected``) published for the batch in ``PutEvents`` calls of ten. A case is marked
+announced once its opening events are out; a retried record finishes the work without counting twice.
 Every record's fate is its own: a failure is a partial-batch failure, retried by SQS, then dead-lettered.
 """
 
@@ -14,19 +18,42 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from pydantic import ValidationError
 
+from socialcrm.errors import SocialCrmError
 from socialcrm.events.models import EventDetail, InteractionEnriched
-from socialcrm.models import Interaction, Routing
+from socialcrm.models import BRAND_REPLY, Interaction, Routing
 from socialcrm.observability import logger
-from socialcrm.routing.case import Case, CaseStore, Publisher, case_id_for, open_case, routed_event
-from socialcrm.routing.evaluator import CompiledRules, HistoryReader
+from socialcrm.routing.case import (
+    Case,
+    CaseMessage,
+    CaseStore,
+    Conversation,
+    Publisher,
+    conversation_of,
+    routed_event,
+    updated_event,
+)
+from socialcrm.routing.conversation import add_reply, join, open_case, reopen_window_passed
+from socialcrm.routing.evaluator import CompiledRules, Decision, HistoryReader
 from socialcrm.routing.notify import Notifier, Reason
 from socialcrm.routing.sla import SlaScheduler
 from socialcrm.routing.spikes import CounterStore, Spike, SpikeDetector, open_spike_case, spike_event
+
+# Reads of a conversation before giving up on a message whose conversation keeps changing (retried).
+CONVERSATION_ATTEMPTS = 4
+# Brand replies a conversation keeps while it has no case (the latest; older ones answer nothing new).
+MAX_WAITING_REPLIES = 20
+
+
+class ConversationBusyError(SocialCrmError):
+    """Other messages of the conversation kept changing it: the record is retried."""
+
+    status = 503
+    code = "conversation_busy"
 
 
 class InteractionReader(Protocol):
@@ -60,6 +87,12 @@ class RoutePorts:
 class RouteOutcome:
     failed: list[str] = field(default_factory=list)  # SQS message ids to retry
     opened: int = 0
+    opened_resolved: int = 0  # opened already resolved by a rule (counted in opened too)
+    joined: int = 0  # added to their conversation's case
+    reopened: int = 0  # … which was resolved within the reopen window (counted in joined too)
+    recorded: int = 0  # recorded by a rule without a case
+    replies: int = 0  # the brand's replies recorded on a case
+    replies_without_case: int = 0  # … kept with a conversation that has no case (yet)
     duplicates: int = 0
     waiting: int = 0  # sentiment still PENDING: routed when it arrives
     missing: int = 0  # the interaction is gone (erased)
@@ -140,47 +173,111 @@ def _route_one(
     now: datetime,
     outcome: RouteOutcome,
 ) -> _Pending | None:
-    if detail.sentiment_status == "PENDING":
+    if detail.sentiment_status == "PENDING" and detail.kind != BRAND_REPLY:
         outcome.waiting += 1  # the enrich stage announces it again once its sentiment is in
-        return None
-    case_id = case_id_for(detail.interaction_ref)
-    case = ports.cases.get(case_id)
-    if case is not None and _taken(case, message_id):
-        outcome.duplicates += 1
-        logger.info("duplicate", interaction_ref=detail.interaction_ref, case_id=case_id)
         return None
     interaction = ports.interactions.get(detail.interaction_ref)
     if interaction is None:
         outcome.missing += 1
         logger.warning("interaction gone", interaction_ref=detail.interaction_ref)
         return None
-    first_attempt = False
-    if case is None:
-        # Business hours as when the message reached us (a dry run replays it the same way).
-        decision = compiled.evaluate(interaction, at=min(interaction.received_at, now), history=ports.history)
+    if interaction.from_brand:
+        return _brand_reply(message_id, interaction, compiled, ports, now, outcome)
+    conversation_ref = conversation_of(interaction)
+    window = _reopen_window(compiled)
+    decision: Decision | None = None
+    for _attempt in range(CONVERSATION_ATTEMPTS):
+        conversation = ports.cases.conversation(conversation_ref)
+        case = ports.cases.get(conversation.case_id) if conversation and conversation.case_id else None
+        if case is not None and any(m.interaction_ref == interaction.interaction_ref for m in case.messages):
+            return _again(message_id, case, interaction, ports, outcome)
+        if decision is None:
+            # Business hours as when the message reached us (a dry run replays it the same way).
+            at = min(interaction.received_at, now)
+            decision = compiled.evaluate(interaction, at=at, history=ports.history)
+        if case is not None and not reopen_window_passed(case, now=now, window=window):
+            return _join(message_id, case, interaction, decision, compiled, ports, now, outcome)
+        if decision.case_action == "record":
+            outcome.recorded += 1
+            routing = Routing(
+                teams=list(decision.teams),
+                priority=decision.priority,
+                sla_due_at=None,
+                rules=list(decision.rules),
+            )
+            ports.routing.record(interaction.interaction_ref, routing)
+            logger.info("recorded", interaction_ref=interaction.interaction_ref, rules=list(decision.rules))
+            return None
+        sequence = (conversation.sequence if conversation else 0) + 1
         candidate = open_case(
             interaction,
             decision,
+            compiled.document,
+            conversation_ref=conversation_ref,
+            sequence=sequence,
             now=now,
-            warning_ratio=compiled.document.sla_warning_ratio,
+            earlier=conversation.waiting_replies if conversation else (),
+            resolved=decision.case_action == "resolved",
             claimed_by=message_id,
         )
-        first_attempt = ports.cases.open(candidate)
-        if not first_attempt:  # a duplicate of this event, processed at the same moment, opened it
+        state = Conversation(
+            conversation_ref=conversation_ref,
+            subject_id=interaction.subject_id,
+            platform=interaction.platform,
+            case_id=candidate.case_id,
+            sequence=sequence,
+            updated_at=now,
+        )
+        if ports.cases.open_in(
+            state, candidate, expected_version=conversation.version if conversation else None
+        ):
+            return _opened(message_id, candidate, interaction, compiled, ports, now, outcome)
+        # Another consumer changed the conversation meanwhile (opened its case, kept a reply): again.
+    raise ConversationBusyError("The conversation kept changing; retry.")
+
+
+def _again(
+    message_id: str, case: Case, interaction: Interaction, ports: RoutePorts, outcome: RouteOutcome
+) -> _Pending | None:
+    """A message already in its case: a redelivery, or the retry of an attempt that did not finish."""
+    if case.interaction_ref == interaction.interaction_ref:  # it opened the case
+        if _taken(case, message_id):
             outcome.duplicates += 1
+            logger.info("duplicate", interaction_ref=interaction.interaction_ref, case_id=case.case_id)
             return None
-        case = candidate
+        work = _Pending(message_id)
+        _start(case, ports, reason="opened", notify=case.notify)
+        _record_routing(ports, interaction, case)
+        work.events.append(routed_event(case))
+        work.cases.append(case.case_id)
+        return work
+    # A message that joined: set its clocks and announce the case again (both idempotent).
+    outcome.duplicates += 1
+    ports.scheduler.schedule(case)
+    _record_routing(ports, interaction, case)
+    return _Pending(message_id, events=[updated_event(case)])
+
+
+def _opened(
+    message_id: str,
+    case: Case,
+    interaction: Interaction,
+    compiled: CompiledRules,
+    ports: RoutePorts,
+    now: datetime,
+    outcome: RouteOutcome,
+) -> _Pending:
     work = _Pending(message_id)
-    _start(case, ports, reason="opened", notify=case.notify)
-    ports.routing.record(
-        interaction.interaction_ref,
-        Routing(teams=case.teams, priority=case.priority, sla_due_at=case.sla_due_at, rules=case.rules),
-    )
+    _start(case, ports, reason="opened", notify=() if case.status == "resolved" else case.notify)
+    _record_routing(ports, interaction, case)
     work.events.append(routed_event(case))
+    if case.first_response_at is not None or case.status == "resolved":
+        work.events.append(updated_event(case))  # answered before it opened (an early echo), or by a rule
     work.cases.append(case.case_id)
-    if first_attempt:
-        outcome.opened += 1
-        outcome.by_priority[case.priority] = outcome.by_priority.get(case.priority, 0) + 1
+    outcome.opened += 1
+    if case.status == "resolved":
+        outcome.opened_resolved += 1
+    outcome.by_priority[case.priority] = outcome.by_priority.get(case.priority, 0) + 1
     logger.info(
         "routed",
         case_id=case.case_id,
@@ -189,14 +286,158 @@ def _route_one(
         priority=case.priority,
         teams=case.teams,
         rules=case.rules,
+        sequence=case.sequence,
     )
-    if interaction.sentiment is not None and interaction.sentiment.label == "NEGATIVE" and case.topics:
-        detector = SpikeDetector(compiled.document.spikes, ports.counters)
-        for spike in detector.observe(
-            case.topics, case.platform, interaction.received_at, count=first_attempt
-        ):
-            _spike(spike, compiled, ports, now, work, outcome)
+    _count_spikes(interaction, case.topics, case.platform, compiled, ports, now, work, outcome)
     return work
+
+
+def _join(
+    message_id: str,
+    case: Case,
+    interaction: Interaction,
+    decision: Decision,
+    compiled: CompiledRules,
+    ports: RoutePorts,
+    now: datetime,
+    outcome: RouteOutcome,
+) -> _Pending | None:
+    """Add a customer's message to its conversation's case (reopening it within the window)."""
+    before: list[Case] = []
+
+    def change(current: Case) -> Case | None:
+        before[:] = [current]
+        return join(current, interaction, decision, compiled.document, now=now)
+
+    joined, changed = ports.cases.update(case.case_id, change)
+    if joined is None:  # erased meanwhile
+        outcome.missing += 1
+        return None
+    if not changed:
+        return _again(message_id, joined, interaction, ports, outcome)
+    previous = before[0]
+    ports.scheduler.schedule(joined, since=previous)
+    escalated = joined.priority != previous.priority
+    if escalated:
+        for team in joined.teams:
+            ports.notifier.notify(team, joined, "escalated")
+    _record_routing(ports, interaction, joined)
+    work = _Pending(message_id, events=[updated_event(joined)])
+    outcome.joined += 1
+    if previous.status == "resolved" and joined.status != "resolved":
+        outcome.reopened += 1
+    logger.info(
+        "joined",
+        case_id=joined.case_id,
+        interaction_ref=interaction.interaction_ref,
+        priority=joined.priority,
+        escalated=escalated,
+        reopened=joined.reopened_count != previous.reopened_count,
+    )
+    _count_spikes(interaction, list(decision.topics), joined.platform, compiled, ports, now, work, outcome)
+    return work
+
+
+def _brand_reply(
+    message_id: str,
+    reply: Interaction,
+    compiled: CompiledRules,
+    ports: RoutePorts,
+    now: datetime,
+    outcome: RouteOutcome,
+) -> _Pending | None:
+    """The brand answered: record it on its conversation's case (a response), or keep it with the
+    conversation until a case opens (it arrived before the message it answers, or answers none)."""
+    conversation_ref = conversation_of(reply)
+    window = _reopen_window(compiled)
+    for _attempt in range(CONVERSATION_ATTEMPTS):
+        conversation = ports.cases.conversation(conversation_ref)
+        case = ports.cases.get(conversation.case_id) if conversation and conversation.case_id else None
+        if case is not None and not reopen_window_passed(case, now=now, window=window):
+            answered = _answer(message_id, case, reply, compiled, ports, now, outcome)
+            if answered is not None:
+                return answered
+        waiting = list(conversation.waiting_replies) if conversation else []
+        if any(m.interaction_ref == reply.interaction_ref for m in waiting):
+            outcome.duplicates += 1
+            return None
+        state = Conversation(
+            conversation_ref=conversation_ref,
+            subject_id=conversation.subject_id if conversation else reply.subject_id,
+            platform=reply.platform,
+            case_id=conversation.case_id if conversation else None,
+            sequence=conversation.sequence if conversation else 0,
+            waiting_replies=[*waiting, CaseMessage.of(reply)][-MAX_WAITING_REPLIES:],
+            updated_at=now,
+        )
+        if ports.cases.keep(state, expected_version=conversation.version if conversation else None):
+            outcome.replies_without_case += 1
+            logger.info("brand reply without a case", interaction_ref=reply.interaction_ref)
+            return None
+    raise ConversationBusyError("The conversation kept changing; retry.")
+
+
+def _answer(
+    message_id: str,
+    case: Case,
+    reply: Interaction,
+    compiled: CompiledRules,
+    ports: RoutePorts,
+    now: datetime,
+    outcome: RouteOutcome,
+) -> _Pending | None:
+    """Record the reply on the case and stop the clocks it meets; None when the case is gone."""
+    before: list[Case] = []
+
+    def change(current: Case) -> Case | None:
+        before[:] = [current]
+        return add_reply(current, reply, compiled.document, now=now)
+
+    answered, changed = ports.cases.update(case.case_id, change)
+    if answered is None:
+        return None
+    if changed:
+        ports.scheduler.schedule(answered, since=before[0])
+        outcome.replies += 1
+    else:
+        outcome.duplicates += 1  # a redelivered echo: announced again, counted once
+    logger.info("brand reply", case_id=answered.case_id, interaction_ref=reply.interaction_ref)
+    return _Pending(message_id, events=[updated_event(answered)])
+
+
+def _reopen_window(compiled: CompiledRules) -> timedelta:
+    return timedelta(days=compiled.document.reopen_window_days)
+
+
+def _record_routing(ports: RoutePorts, interaction: Interaction, case: Case) -> None:
+    ports.routing.record(
+        interaction.interaction_ref,
+        Routing(
+            case_id=case.case_id,
+            teams=case.teams,
+            priority=case.priority,
+            sla_due_at=case.sla_due_at,
+            rules=case.rules,
+        ),
+    )
+
+
+def _count_spikes(
+    interaction: Interaction,
+    topics: list[str],
+    platform: str,
+    compiled: CompiledRules,
+    ports: RoutePorts,
+    now: datetime,
+    work: _Pending,
+    outcome: RouteOutcome,
+) -> None:
+    """Count a negative message into spike detection (once: only the attempt that stored it counts)."""
+    if interaction.sentiment is None or interaction.sentiment.label != "NEGATIVE" or not topics:
+        return
+    detector = SpikeDetector(compiled.document.spikes, ports.counters)
+    for spike in detector.observe(topics, platform, interaction.received_at, count=True):
+        _spike(spike, compiled, ports, now, work, outcome)
 
 
 def _taken(case: Case, message_id: str) -> bool:

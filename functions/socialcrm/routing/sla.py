@@ -14,6 +14,7 @@ import itertools
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
@@ -21,14 +22,25 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from socialcrm.errors import SocialCrmError
+from socialcrm.events.models import Clock
 from socialcrm.observability import logger
 from socialcrm.routing.case import Case, CaseStore, Publisher, breached_event, updated_event
 from socialcrm.routing.notify import Notifier
 
-Check = Literal["warning", "due"]
-CHECKS: tuple[Check, ...] = ("warning", "due")
+Check = Literal["warning", "due", "next-warning", "next-due", "resolution-warning", "resolution-due"]
+CHECKS: tuple[Check, ...] = Check.__args__  # type: ignore[attr-defined]
+_CODES: dict[str, str] = {
+    "warning": "fw",
+    "due": "fd",
+    "next-warning": "nw",
+    "next-due": "nd",
+    "resolution-warning": "rw",
+    "resolution-due": "rd",
+}
 # A schedule is never set sooner than this from now (a due time already past fires at once, nearly).
 MIN_LEAD = timedelta(seconds=30)
+# A clock that rings this much before the due time its case now has is an old one: it does nothing.
+EARLY = timedelta(seconds=1)
 
 
 class SchedulerError(SocialCrmError):
@@ -45,28 +57,58 @@ class SlaPublishError(SocialCrmError):
     code = "events_unavailable"
 
 
+@dataclass(frozen=True, order=True)
+class CaseClock:
+    """One clock of a case: when it rings and what it checks. Its name holds the time, so a clock moved
+    (a priority rose) is a new schedule and the old one, if it could not be deleted, finds nothing due."""
+
+    at: datetime
+    case_id: str
+    check: Check
+
+    @property
+    def name(self) -> str:
+        """``c_…-fd-1764070000``: unique within the schedule group, at most 64 characters."""
+        return f"{self.case_id}-{_CODES[self.check]}-{int(self.at.timestamp())}"
+
+
+def clocks_of(case: Case, now: datetime) -> list[CaseClock]:
+    """The clocks a case needs now: a warning only while it is still ahead, each due time until met."""
+    wanted: list[tuple[datetime | None, Check]] = []
+    if case.responded_at is None and case.breached_at is None:
+        wanted += [(case.sla_warning_at, "warning"), (case.sla_due_at, "due")]
+    index = case.open_round
+    if index is not None and case.status != "resolved":
+        wanted += [(case.next_warning_at, "next-warning"), (case.next_responses[index].due_at, "next-due")]
+    if (
+        case.status != "resolved"
+        and case.resolution_breached_at is None
+        and case.resolution_due_at is not None
+    ):
+        wanted += [
+            (case.resolution_warning_at, "resolution-warning"),
+            (case.resolution_due_at, "resolution-due"),
+        ]
+    return [
+        CaseClock(at, case.case_id, check)
+        for at, check in wanted
+        if at is not None and (not check.endswith("warning") or at > now)
+    ]
+
+
 class SlaScheduler(Protocol):
-    def schedule(self, case: Case) -> None:
-        """Set the case's warning and due clocks (idempotent)."""
+    def schedule(self, case: Case, *, since: Case | None = None) -> None:
+        """Set the case's clocks (idempotent); ``since``: the case before a change, whose clocks are
+        already set (only the new ones are created) and whose clocks no longer needed are deleted."""
         ...
 
-    def cancel(self, case_id: str) -> bool:
-        """Remove the case's clocks; False when that failed (harmless: a late firing finds it answered)."""
+    def cancel(self, case: Case) -> bool:
+        """Remove every clock of the case; False when that failed (harmless: a late clock finds nothing due)."""
         ...
 
 
-def schedule_name(case_id: str, check: Check) -> str:
-    """``c_…-due``: names are unique within the schedule group, at most 64 characters."""
-    return f"{case_id}-{check}"
-
-
-def _clocks(case: Case, now: datetime) -> list[tuple[datetime, Check]]:
-    """The clocks to set: the warning only while it is still ahead; the due one always."""
-    clocks: list[tuple[datetime, Check]] = []
-    if case.sla_warning_at > now:
-        clocks.append((case.sla_warning_at, "warning"))
-    clocks.append((case.sla_due_at, "due"))
-    return clocks
+def schedule_name(case_id: str, check: Check, at: datetime) -> str:
+    return CaseClock(at, case_id, check).name
 
 
 class EventBridgeSlaScheduler:
@@ -94,22 +136,26 @@ class EventBridgeSlaScheduler:
             self._client = boto3.client("scheduler")
         return self._client
 
-    def schedule(self, case: Case) -> None:
+    def schedule(self, case: Case, *, since: Case | None = None) -> None:
         if not (self.target_arn and self.role_arn):
             raise SchedulerError("The SLA scheduler has no target or role (SLA_TARGET_ARN, SLA_ROLE_ARN).")
         now = self._clock()
-        for at, check in _clocks(case, now):
-            self._create(case.case_id, check, max(at, now + MIN_LEAD))
+        wanted = clocks_of(case, now)
+        before = clocks_of(since, now) if since is not None else []
+        for clock in wanted:
+            if clock not in before:
+                self._create(clock, max(clock.at, now + MIN_LEAD))
+        self._delete([clock for clock in before if clock not in wanted])
 
-    def _create(self, case_id: str, check: Check, at: datetime) -> None:
+    def _create(self, clock: CaseClock, at: datetime) -> None:
         at = at.astimezone(UTC)
         if at.microsecond:
             at = at.replace(microsecond=0) + timedelta(seconds=1)  # never before the due time
         try:
             self.client.create_schedule(
-                Name=schedule_name(case_id, check),
+                Name=clock.name,
                 GroupName=self.group,
-                Description=f"socialcrm SLA {check} of case {case_id}",
+                Description=f"socialcrm {clock.check} of case {clock.case_id}",
                 ScheduleExpression=f"at({at:%Y-%m-%dT%H:%M:%S})",
                 ScheduleExpressionTimezone="UTC",
                 FlexibleTimeWindow={"Mode": "OFF"},
@@ -117,28 +163,35 @@ class EventBridgeSlaScheduler:
                 Target={
                     "Arn": self.target_arn,
                     "RoleArn": self.role_arn,
-                    "Input": json.dumps({"case_id": case_id, "check": check}),
+                    "Input": json.dumps({"case_id": clock.case_id, "check": clock.check}),
                     "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600},
                 },
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConflictException":
                 return  # already scheduled (a retried message)
-            raise SchedulerError(f"Could not schedule the SLA {check} of case {case_id}.") from exc
+            raise SchedulerError(
+                f"Could not schedule the {clock.check} clock of case {clock.case_id}."
+            ) from exc
         except BotoCoreError as exc:
-            raise SchedulerError(f"Could not schedule the SLA {check} of case {case_id}.") from exc
+            raise SchedulerError(
+                f"Could not schedule the {clock.check} clock of case {clock.case_id}."
+            ) from exc
 
-    def cancel(self, case_id: str) -> bool:
+    def cancel(self, case: Case) -> bool:
+        return self._delete(clocks_of(case, datetime.min.replace(tzinfo=UTC)))
+
+    def _delete(self, clocks: list[CaseClock]) -> bool:
         cancelled = True
-        for check in CHECKS:
+        for clock in clocks:
             try:
-                self.client.delete_schedule(Name=schedule_name(case_id, check), GroupName=self.group)
+                self.client.delete_schedule(Name=clock.name, GroupName=self.group)
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
-                    logger.warning("could not cancel an SLA clock", case_id=case_id, check=check)
+                    logger.warning("could not cancel an SLA clock", case_id=clock.case_id, check=clock.check)
                     cancelled = False
             except BotoCoreError:
-                logger.warning("could not cancel an SLA clock", case_id=case_id, check=check)
+                logger.warning("could not cancel an SLA clock", case_id=clock.case_id, check=clock.check)
                 cancelled = False
         return cancelled
 
@@ -163,19 +216,27 @@ class InProcessTimer:
     def started(self) -> bool:
         return self._thread is not None
 
-    def schedule(self, case: Case) -> None:
+    def schedule(self, case: Case, *, since: Case | None = None) -> None:
         with self._condition:
-            present = {(c, k) for _, _, c, k in self._heap}
-            for at, check in _clocks(case, self._clock()):
-                if (case.case_id, check) not in present:
-                    heapq.heappush(self._heap, (at, next(self._order), case.case_id, check))
+            now = self._clock()
+            wanted = clocks_of(case, now)
+            stale = {c.name for c in clocks_of(since, now)} - {c.name for c in wanted} if since else set()
+            if stale:
+                self._remove(lambda entry: CaseClock(entry[0], entry[2], entry[3]).name in stale)
+            present = {CaseClock(at, c, k).name for at, _, c, k in self._heap}
+            for clock in wanted:
+                if clock.name not in present:
+                    heapq.heappush(self._heap, (clock.at, next(self._order), clock.case_id, clock.check))
             self._condition.notify()
 
-    def cancel(self, case_id: str) -> bool:
+    def cancel(self, case: Case) -> bool:
         with self._condition:
-            self._heap = [entry for entry in self._heap if entry[2] != case_id]
-            heapq.heapify(self._heap)
+            self._remove(lambda entry: entry[2] == case.case_id)
         return True
+
+    def _remove(self, matches: Callable[[tuple[datetime, int, str, Check]], bool]) -> None:
+        self._heap = [entry for entry in self._heap if not matches(entry)]
+        heapq.heapify(self._heap)
 
     def pending(self) -> list[tuple[datetime, str, Check]]:
         """The clocks not yet fired, soonest first."""
@@ -246,36 +307,121 @@ def fire(
     now: datetime,
     trace_header: str | None = None,
 ) -> str:
-    """What a clock does when it rings. ``warning``: tell the case's teams, if still unanswered.
-    ``due``: mark the case breached (``sla_met`` false), tell the teams, publish ``SlaBreached`` and
-    ``CaseUpdated``. Returns what happened; raises :class:`SlaPublishError` if the events could not
-    be published (the retry publishes them; the breach itself is recorded once)."""
-    if check == "warning":
-        case = cases.get(case_id)
-        if case is None or case.responded_at is not None or case.breached_at is not None:
-            return "nothing to do"
-        for team in case.teams:
-            notifier.notify(team, case, "sla_warning")
-        logger.info("sla warning", case_id=case_id, priority=case.priority)
-        return "warned"
+    """What a clock does when it rings, decided from the stored case (a clock that could not be deleted,
+    rings twice or rings for a due time that has since moved changes nothing). A warning tells the
+    case's teams while the clock still runs. A due clock records the breach once (``sla_met`` false for
+    the first response; the wait's ``met`` false; ``resolution_met`` false), tells the teams and
+    publishes ``SlaBreached`` and ``CaseUpdated``. Returns what happened; raises
+    :class:`SlaPublishError` if the events could not be published (the retry publishes them)."""
+    if check.endswith("warning"):
+        return _warn(case_id, check, cases=cases, notifier=notifier, now=now)
+    clock: Clock = (
+        "first_response" if check == "due" else "next_response" if check == "next-due" else "resolution"
+    )
+    index: list[int | None] = [None]
 
     def breach(current: Case) -> Case | None:
-        if current.responded_at is not None or current.breached_at is not None:
+        due = _due(current, clock)
+        if due is None or now < due - EARLY:
             return None
-        return current.model_copy(update={"breached_at": now, "sla_met": False, "updated_at": now})
+        if clock == "first_response":
+            return current.model_copy(update={"breached_at": now, "sla_met": False, "updated_at": now})
+        if clock == "next_response":
+            waiting = current.open_round
+            assert waiting is not None
+            index[0] = waiting
+            rounds = list(current.next_responses)
+            rounds[waiting] = rounds[waiting].model_copy(update={"met": False})
+            return current.model_copy(
+                update={"next_responses": rounds, "next_warning_at": None, "updated_at": now}
+            )
+        return current.model_copy(
+            update={"resolution_breached_at": now, "resolution_met": False, "updated_at": now}
+        )
 
     case, changed = cases.update(case_id, breach)
     if case is None:
         return "gone"
-    if case.breached_at is None:
-        return "answered in time"
-    if case.breach_announced:
-        return "already announced"
-    if changed:
+    if not changed:
+        unannounced = _unannounced(case, clock)
+        if unannounced is None:
+            return _already(case, clock)
+        index[0] = unannounced if clock == "next_response" else None  # a retry: publish what was recorded
+    else:
         for team in case.teams:
             notifier.notify(team, case, "sla_breached")
-    if publisher.publish([breached_event(case), updated_event(case)], trace_header):
+    key = _breach_key(case, clock, index[0])
+    if publisher.publish([breached_event(case, clock, index[0]), updated_event(case)], trace_header):
         raise SlaPublishError(f"SlaBreached of case {case_id} could not be published.")
-    cases.mark(case_id, breach_announced=True)
-    logger.info("sla breached", case_id=case_id, subject_id=case.subject_id, priority=case.priority)
+    if clock == "first_response":
+        cases.mark(case_id, breach_announced=True)
+    else:
+        cases.update(
+            case_id, lambda c: c.model_copy(update={"breaches_announced": [*c.breaches_announced, key]})
+        )
+    logger.info(
+        "sla breached", case_id=case_id, subject_id=case.subject_id, priority=case.priority, clock=clock
+    )
     return "breached"
+
+
+def _due(case: Case, clock: Clock) -> datetime | None:
+    """The due time the clock checks, while it is still running; None when met, breached or stopped."""
+    if clock == "first_response":
+        return case.sla_due_at if case.responded_at is None and case.breached_at is None else None
+    if case.status == "resolved":
+        return None
+    if clock == "next_response":
+        waiting = case.open_round
+        return case.next_responses[waiting].due_at if waiting is not None else None
+    return case.resolution_due_at if case.resolution_breached_at is None else None
+
+
+def _breach_key(case: Case, clock: Clock, index: int | None) -> str:
+    return f"{clock}:{index if clock == 'next_response' else case.reopened_count}"
+
+
+def _unannounced(case: Case, clock: Clock) -> int | None:
+    """A breach of the clock that is recorded but not yet announced (its wait's index; 0 otherwise)."""
+    if clock == "first_response":
+        return 0 if case.breached_at is not None and not case.breach_announced else None
+    if clock == "resolution":
+        recorded = case.resolution_breached_at is not None
+        return 0 if recorded and _breach_key(case, clock, None) not in case.breaches_announced else None
+    for index, wait in enumerate(case.next_responses):
+        if wait.met is False and _breach_key(case, clock, index) not in case.breaches_announced:
+            return index
+    return None
+
+
+def _already(case: Case, clock: Clock) -> str:
+    """Why a due clock changed nothing."""
+    if clock == "first_response":
+        if case.breached_at is None:
+            return "answered in time" if case.responded_at is not None else "not yet due"
+        return "already announced"
+    return "nothing to do"
+
+
+def _warn(case_id: str, check: Check, *, cases: CaseStore, notifier: Notifier, now: datetime) -> str:
+    case = cases.get(case_id)
+    if case is None:
+        return "nothing to do"
+    clock: Clock = (
+        "first_response"
+        if check == "warning"
+        else "next_response"
+        if check == "next-warning"
+        else "resolution"
+    )
+    warn_at = {
+        "first_response": case.sla_warning_at,
+        "next_response": case.next_warning_at,
+        "resolution": case.resolution_warning_at,
+    }[clock]
+    if _due(case, clock) is None or warn_at is None or now < warn_at - EARLY:
+        return "nothing to do"
+    for team in case.teams:
+        notifier.notify(team, case, "sla_warning")
+    logger.info("sla warning", case_id=case_id, priority=case.priority, clock=clock)
+    return "warned"

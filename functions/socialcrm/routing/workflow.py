@@ -1,8 +1,10 @@
-"""Working a case: assignee, status (open → pending → resolved) and the first response.
+"""Working a case by hand: assignee, status (open → pending → resolved, or reopened) and, on platforms
+that do not send the brand's replies back, the first response.
 
-The first response (or a resolution, whichever comes first) stops the SLA clock: its schedules are
-deleted and ``sla_met`` is set once, for good. Every change publishes ``CaseUpdated`` so reporting can
-count first-response times and SLA compliance.
+A first response (or a resolution, whichever comes first) stops the first-response clock; a resolution
+stops the resolution clock and any next-response wait: their schedules are deleted and the outcome is
+set once, for good. Every change publishes ``CaseUpdated`` so reporting can count response times and
+service levels.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from socialcrm.errors import BadRequestError, NotFoundError, SocialCrmError
 from socialcrm.events.models import CaseStatus
 from socialcrm.observability import logger
 from socialcrm.routing.case import Case, CaseStore, Publisher, updated_event
+from socialcrm.routing.conversation import settle
 from socialcrm.routing.sla import SlaScheduler
 
 # How far in the future a reported first response may be (clock skew between an agent and us).
@@ -52,7 +55,8 @@ class CasePatch(BaseModel):
 
 
 def apply_patch(case: Case, patch: CasePatch, now: datetime) -> Case | None:
-    """The case after the patch, or None when the patch changes nothing."""
+    """The case after the patch, or None when the patch changes nothing. A first response set here
+    answers the case as a brand reply would (it counts as answered through the API, not natively)."""
     update: dict[str, Any] = {}
     if "assignee" in patch.model_fields_set and patch.assignee != case.assignee:
         update["assignee"] = patch.assignee
@@ -60,21 +64,29 @@ def apply_patch(case: Case, patch: CasePatch, now: datetime) -> Case | None:
         update["status"] = patch.status
         if patch.status == "resolved":
             update["resolved_at"] = now
-        elif case.status == "resolved":
-            update["resolved_at"] = None  # reopened
+        elif case.status == "resolved":  # reopened by an agent
+            update.update(
+                resolved_at=None,
+                answered_marks=[*case.answered_marks, case.resolved_at]
+                if case.resolved_at
+                else case.answered_marks,
+                reopened_count=case.reopened_count + 1,
+                opened_resolved=False,
+                resolution_started_at=now,
+                resolution_due_at=None,
+                resolution_breached_at=None,
+            )
     if patch.first_response_at is not None and case.first_response_at is None:
         if patch.first_response_at > now + CLOCK_SKEW:
             raise BadRequestError("first_response_at is in the future.")
-        update["first_response_at"] = patch.first_response_at
+        update.update(
+            first_response_at=patch.first_response_at,
+            first_response_source="patch",
+            answered_marks=[*update.get("answered_marks", case.answered_marks), patch.first_response_at],
+        )
     if not update:
         return None
-    changed = case.model_copy(update={**update, "updated_at": now})
-    if changed.sla_met is None:
-        if changed.breached_at is not None:
-            changed = changed.model_copy(update={"sla_met": False})
-        elif changed.responded_at is not None:
-            changed = changed.model_copy(update={"sla_met": changed.responded_at <= changed.sla_due_at})
-    return changed
+    return settle(case.model_copy(update={**update, "updated_at": now}), None, now=now)
 
 
 def update_case(
@@ -87,12 +99,18 @@ def update_case(
     now: datetime,
     trace_header: str | None = None,
 ) -> Case:
-    """Apply ``patch``, stop the SLA clock once answered, announce ``CaseUpdated``; the case after it."""
-    case, changed = cases.update(case_id, lambda current: apply_patch(current, patch, now))
+    """Apply ``patch``, stop the clocks it meets, announce ``CaseUpdated``; the case after it."""
+    before: list[Case] = []
+
+    def change(current: Case) -> Case | None:
+        before[:] = [current]
+        return apply_patch(current, patch, now)
+
+    case, changed = cases.update(case_id, change)
     if case is None:
         raise NotFoundError(f"No case '{case_id}'.")
-    if changed and case.responded_at is not None:
-        scheduler.cancel(case_id)
+    if changed:
+        scheduler.schedule(case, since=before[0])
     if publisher.publish([updated_event(case)], trace_header):
         raise EventsUnavailableError("The case was updated but the update could not be announced; repeat it.")
     logger.info("case updated", case_id=case_id, status=case.status, sla_met=case.sla_met, changed=changed)

@@ -148,7 +148,7 @@ def test_several_problems_are_listed_together_separated_by_semicolons():
     payload = review(data__kind="letter", data__author__user_id=...)
     message = refusal(BadRequestError, normalise, payload)
     assert message.split("; ") == [
-        "data.kind: Input should be 'comment', 'mention', 'direct_message', 'reply', 'review' or 'post'",
+        "data.kind: Input should be 'comment', 'mention', 'direct_message', 'reply', 'review', 'post' or 'brand_reply'",
         "data.author.user_id: Field required",
     ]
 

@@ -221,20 +221,21 @@ def test_a_redelivered_notification_is_the_same_interaction() -> None:
     assert one.interaction_id == two.interaction_id == "linkedin:5603453321"
 
 
-def test_a_full_batch_keeps_comments_replies_and_mentions_and_skips_the_rest() -> None:
-    # Given a batch of ten: comment, admin comment, reply, like, reshare, share mention, admin mention,
-    # edit, delete and a comment by the organisation itself
+def test_a_full_batch_keeps_comments_replies_mentions_and_the_organisations_reply() -> None:
+    # Given a batch of ten: comment, admin comment (a reply to the first comment), reply, like, reshare,
+    # share mention, admin mention, edit, delete and a top-level comment by the organisation itself
     # When normalised
     drafts = normalise(raw("batch.json"))
 
-    # Then the four customer interactions remain, in order
+    # Then the four customer interactions and the organisation's reply remain, in order
     assert [(d.native_id, d.kind) for d in drafts] == [
         ("5603460001", "comment"),
+        ("5603460002", "brand_reply"),
         ("5603460003", "reply"),
         ("5603460006", "mention"),
         ("5603460007", "mention"),
     ]
-    comment, reply, share_mention, admin_mention = drafts
+    comment, answer, reply, share_mention, admin_mention = drafts
     assert comment.text == "Die neue Version stürzt bei mir ständig ab. Gibt es ein Update?"
     assert comment.author.user_id == "urn:li:person:Hq8vXw2Lk1"
     assert reply.parent_id == "urn:li:comment:(urn:li:activity:7094637247890620418,7095000000000000001)"
@@ -243,7 +244,17 @@ def test_a_full_batch_keeps_comments_replies_and_mentions_and_skips_the_rest() -
     assert share_mention.author.user_id == "urn:li:person:Mn4bVc6XzA"
     assert share_mention.thread_id == "urn:li:activity:7095000000000000006"
     assert admin_mention.text == "@Acme Corp could you share the slides?"
-    assert all(d.author.user_id != ORG for d in drafts)
+    assert all(d.author.user_id != ORG for d in drafts if d.kind != "brand_reply")
+    # and the organisation's answer is its reply in the first comment's conversation
+    assert (answer.author.user_id, answer.customer_id) == (ORG, None)
+    assert answer.text == "Thanks for flagging, our team is on it."
+    assert answer.parent_id == "urn:li:comment:(urn:li:activity:7094637247890620418,7095000000000000001)"
+    root = "comments:urn:li:comment:(urn:li:activity:7094637247890620418,7095000000000000001)"
+    assert comment.conversation_key == answer.conversation_key == reply.conversation_key == root
+    assert share_mention.conversation_key == "post:urn:li:share:7095000000000000006"
+    assert admin_mention.conversation_key == (
+        "comments:urn:li:comment:(urn:li:activity:7094637247890620418,7095000000000000007)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -291,8 +302,8 @@ def test_a_notification_lacking_id_author_or_time_is_skipped_and_the_rest_kept()
     notifications[2]["decoratedGeneratedActivity"]["comment"]["owner"] = None
     notifications[5]["lastModifiedAt"] = "yesterday"
 
-    # When normalised / Then only the complete one remains
-    assert [d.native_id for d in normalise(payload)] == ["5603460007"]
+    # When normalised / Then only the complete ones remain
+    assert [d.native_id for d in normalise(payload)] == ["5603460002", "5603460007"]
 
 
 def test_notifications_of_another_event_type_give_nothing() -> None:
@@ -383,7 +394,7 @@ def test_any_reshaped_delivery_gives_drafts_or_a_domain_error(body: bytes) -> No
         assert draft.platform == "linkedin"
         assert isinstance(draft.native_id, str) and draft.native_id
         assert isinstance(draft.author.user_id, str) and draft.author.user_id
-        assert draft.kind in {"comment", "reply", "mention"}
+        assert draft.kind in {"comment", "reply", "mention", "brand_reply"}
 
 
 HEADER_VALUES = ANY_TEXT | st.builds(lambda tail: "hmacsha256=" + tail, ANY_TEXT)
@@ -585,5 +596,5 @@ def test_a_notification_whose_id_or_author_is_only_whitespace_is_skipped_and_the
     notifications[2]["decoratedGeneratedActivity"]["comment"]["owner"] = blank
     notifications[2]["actor"] = blank
 
-    # When normalised / Then those two are skipped and the other customer interactions kept
-    assert [d.native_id for d in normalise(payload)] == ["5603460006", "5603460007"]
+    # When normalised / Then those two are skipped and the other interactions kept
+    assert [d.native_id for d in normalise(payload)] == ["5603460002", "5603460006", "5603460007"]

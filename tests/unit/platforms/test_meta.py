@@ -295,6 +295,7 @@ def test_page_comment_in_hindi_is_normalised_field_by_field():
             text="कितने का है? How much?",
             language=None,
             occurred_at=at(2025, 8, 19, 10, 39, 59),
+            conversation_key="comments:12345_98765",  # a top-level comment roots its own thread
         )
     ]
     assert drafts[0].interaction_id == "facebook:12345_98765"
@@ -335,29 +336,40 @@ def test_visitor_post_on_the_page_is_a_post():
             author=Author(user_id="5501234567890123", display_name="Cinderella Hoover"),
             text="It's Thursday and I want to eat cake.",
             occurred_at=at(2018, 3, 8, 21, 33, 34),
+            conversation_key="post:102938475610293_20001",
         )
     ]
 
 
-def test_page_feed_batch_keeps_new_comments_replies_and_posts_and_skips_the_rest():
+def test_page_feed_batch_keeps_new_comments_replies_the_pages_reply_and_posts_and_skips_the_rest():
     # Given two Pages' entries with comments, a reply, the Page's own reply, an edit, a removal,
     # a reaction, a like, a comment without author, a photo and a status post
     # When the batch is normalised
     drafts = normalise(fixture("page_feed_batch"))
-    # Then only the customers' new items remain, in delivery order
+    # Then the customers' new items and the Page's reply remain, in delivery order
     assert [(d.kind, d.native_id, d.parent_id, d.author.user_id) for d in drafts] == [
         ("comment", "12345_98801", "102938475610293_12345", "7234567890123456"),
         ("reply", "12345_98802", "12345_98801", "6612345678901234"),
+        ("brand_reply", "12345_98803", "12345_98801", "102938475610293"),
         ("post", "204857193846271_777", None, "8890123456789012"),
         ("post", "204857193846271_778", None, "8890123456789012"),
     ]
     assert drafts[1].thread_id == "102938475610293_12345"
     assert drafts[1].text == "Same question here"
     assert drafts[1].occurred_at == at(2025, 8, 19, 10, 41, 0)
-    assert drafts[2].text == "¡Me encantó el pedido!"
-    assert drafts[2].author.display_name == "Lucía Fernández"
-    assert drafts[2].occurred_at == at(2025, 8, 19, 10, 43, 10)
-    assert drafts[3].text == "Where is my parcel?"
+    assert drafts[2].text == "Yes! Restocked this morning."
+    assert drafts[2].author.display_name == "Acme Store"
+    assert drafts[2].customer_id is None  # a comment reply does not say whom it answers
+    assert drafts[3].text == "¡Me encantó el pedido!"
+    assert drafts[3].author.display_name == "Lucía Fernández"
+    assert drafts[3].occurred_at == at(2025, 8, 19, 10, 43, 10)
+    assert drafts[4].text == "Where is my parcel?"
+    # and the comment, the reply under it and the Page's answer are one conversation
+    assert {d.conversation_key for d in drafts[:3]} == {"comments:12345_98801"}
+    assert [d.conversation_key for d in drafts[3:]] == [
+        "post:204857193846271_777",
+        "post:204857193846271_778",
+    ]
 
 
 def test_page_comment_without_its_own_time_takes_the_entry_time():
@@ -396,16 +408,31 @@ def test_messenger_message_is_a_direct_message_with_its_reply_to():
             author=Author(user_id="6543210987654321"),
             text="hello, world!",
             occurred_at=datetime(2016, 3, 23, 0, 25, 52, 478000, tzinfo=UTC),
+            conversation_key="dm:102938475610293:6543210987654321",
         )
     ]
     assert drafts[0].interaction_id == "messenger:m_1457764197618:41d102a3e1ae206a38"
 
 
-def test_messenger_echo_read_delivery_reaction_and_postback_give_no_drafts():
+def test_messenger_echo_is_a_brand_reply_and_read_delivery_reaction_and_postback_give_no_drafts():
     # Given the Page's own echo, a read receipt, a delivery receipt, a reaction and a postback
     # When they are normalised
-    # Then none of them is an interaction
-    assert normalise(fixture("messenger_non_messages")) == []
+    drafts = normalise(fixture("messenger_non_messages"))
+    # Then the echo alone is kept: the Page's reply to the recipient, in the customer's conversation
+    assert drafts == [
+        InteractionDraft(
+            platform="messenger",
+            kind="brand_reply",
+            native_id="m_echo_1755600299000",
+            author=Author(user_id="102938475610293"),
+            text="Thanks, we are on it!",
+            occurred_at=datetime(2025, 8, 19, 10, 44, 59, tzinfo=UTC),
+            conversation_key="dm:102938475610293:6543210987654321",
+            customer_id="6543210987654321",
+        )
+    ]
+    # and its key is the one of that customer's own messages
+    assert drafts[0].conversation_key == normalise(fixture("messenger_message"))[0].conversation_key
 
 
 def test_messenger_message_in_standby_is_kept():
@@ -487,16 +514,18 @@ def test_instagram_comment_sample_is_a_reply_timed_by_the_entry():
             author=Author(user_id="232323232", handle="test"),
             text="This is an example.",
             occurred_at=at(2023, 9, 18, 18, 28, 25),
+            conversation_key="comments:1231231234",  # a reply is in its parent's thread
         )
     ]
 
 
-def test_instagram_comments_batch_keeps_comments_and_live_comments_and_skips_own_and_mentions():
+def test_instagram_comments_batch_keeps_comments_live_comments_and_the_accounts_reply_and_skips_mentions():
     # Given a comment keyed by comment_id (Hindi and emoji), a live comment, the account's own reply
     # and two mentions without author or text
     # When the batch is normalised
     drafts = normalise(fixture("instagram_comments_batch"))
-    # Then the two customer comments remain, as top-level comments on their media
+    # Then the two customer comments remain, as top-level comments on their media, and the account's
+    # reply to the first is a brand reply in that comment's conversation
     assert drafts == [
         InteractionDraft(
             platform="instagram",
@@ -507,6 +536,7 @@ def test_instagram_comments_batch_keeps_comments_and_live_comments_and_skips_own
             author=Author(user_id="17841499999999991", handle="priya.shops"),
             text="Love this 😍 कब आएगा?",
             occurred_at=at(2025, 8, 19, 10, 56, 40),
+            conversation_key="comments:18023456789012345",
         ),
         InteractionDraft(
             platform="instagram",
@@ -517,6 +547,18 @@ def test_instagram_comments_batch_keeps_comments_and_live_comments_and_skips_own
             author=Author(user_id="17841499999999992", handle="live.viewer"),
             text="Can you show the back?",
             occurred_at=at(2025, 8, 19, 10, 56, 40),
+            conversation_key="comments:18034567890123456",
+        ),
+        InteractionDraft(
+            platform="instagram",
+            kind="brand_reply",
+            native_id="18045678901234567",
+            thread_id="18012345678901234",
+            parent_id="18023456789012345",
+            author=Author(user_id="17841405726653026", handle="acme.store"),
+            text="Next week!",
+            occurred_at=at(2025, 8, 19, 10, 56, 40),
+            conversation_key="comments:18023456789012345",
         ),
     ]
 
@@ -553,15 +595,25 @@ def test_instagram_direct_message_is_normalised_field_by_field():
             author=Author(user_id="1234567890123456"),
             text="Do you ship to Canada?",
             occurred_at=datetime(2019, 9, 23, 18, 14, 45, 349000, tzinfo=UTC),
+            conversation_key="dm:17841405726653026:1234567890123456",
         )
     ]
 
 
-def test_instagram_echoes_own_sends_and_deletions_give_no_drafts():
+def test_instagram_echo_and_own_send_are_brand_replies_and_a_deletion_gives_nothing():
     # Given an is_echo message, the account's own send without the flag, and a deletion notice
     # When they are normalised
-    # Then none of them is an interaction
-    assert normalise(fixture("instagram_echoes")) == []
+    drafts = normalise(fixture("instagram_echoes"))
+    # Then both of the account's messages are brand replies to the recipient, in the conversation the
+    # customer's own messages have; the deletion gives nothing
+    assert [(d.kind, d.native_id, d.author.user_id, d.customer_id, d.text) for d in drafts] == [
+        ("brand_reply", "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQxOjAy", "17841405726653026",
+         "1234567890123456", "Yes, we do!"),
+        ("brand_reply", "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQxOjAz", "17841405726653026",
+         "1234567890123456", "Shipping takes 5 days."),
+    ]  # fmt: skip
+    customer_key = normalise(fixture("instagram_message"))[0].conversation_key
+    assert [d.conversation_key for d in drafts] == [customer_key, customer_key]
 
 
 def test_instagram_dashboard_test_message_with_string_seconds_is_read():
@@ -613,6 +665,7 @@ def test_whatsapp_text_message_is_normalised_field_by_field():
             author=Author(user_id="16505551234", display_name="Sheena Nelson"),
             text="Does it come in another color?",
             occurred_at=at(2025, 6, 8, 20, 59, 43),
+            conversation_key="wa:106540352242922:16505551234",
         )
     ]
 
@@ -889,6 +942,7 @@ def test_page_items_whose_ids_are_only_whitespace_are_skipped_and_the_rest_kept(
     drafts = normalise_json(payload)
     # Then only the items with real ids remain
     assert [d.native_id for d in drafts] == [
+        "12345_98803",  # the Page's reply
         "204857193846271_777",
         "204857193846271_778",
         "m_1457764197618:41d102a3e1ae206a38",
@@ -906,8 +960,8 @@ def test_instagram_comments_whose_ids_are_only_whitespace_are_skipped_and_the_re
     else:
         value.pop("id", None)
         value["comment_id"] = blank
-    # When normalised / Then that comment is skipped and the live comment kept
-    assert [d.native_id for d in normalise_json(payload)] == ["18034567890123456"]
+    # When normalised / Then that comment is skipped and the live comment and the account's reply kept
+    assert [d.native_id for d in normalise_json(payload)] == ["18034567890123456", "18045678901234567"]
 
 
 @pytest.mark.parametrize("blank", BLANKS)

@@ -33,11 +33,11 @@ def delivery(product: str, entry: dict[str, Any]) -> dict[str, Any]:
     return {"object": product, "entry": [entry]}
 
 
-def dm(sender: str = CUSTOMER, **message: Any) -> dict[str, Any]:
+def dm(sender: str = CUSTOMER, recipient: str = PAGE, **message: Any) -> dict[str, Any]:
     """A Messenger/Instagram messaging event without a timestamp of its own."""
     return {
         "sender": {"id": sender},
-        "recipient": {"id": PAGE},
+        "recipient": {"id": recipient},
         "message": {"mid": "m_1", "text": "Hi", **message},
     }
 
@@ -160,18 +160,35 @@ def test_the_dashboard_test_shape_is_read_as_a_direct_message_at_the_entry_time(
 
 
 @pytest.mark.parametrize(("product", "account"), [("page", PAGE), ("instagram", IG_ACCOUNT)])
-def test_the_dashboard_test_shape_sent_by_the_account_itself_is_skipped(product, account):
+def test_the_dashboard_test_shape_sent_by_the_account_itself_is_a_brand_reply(product, account):
+    # Given the dashboard shape of a message the account sent to a customer
     entry = {
         "id": account,
         "time": 1755600000,
-        "changes": [{"field": "messages", "value": dm(sender=account)}],
+        "changes": [{"field": "messages", "value": dm(sender=account, recipient=CUSTOMER)}],
     }
-    assert normalise_json(delivery(product, entry)) == []
+    # When normalised, Then it is the account's reply, filed with that customer's conversation
+    [draft] = normalise_json(delivery(product, entry))
+    assert (draft.kind, draft.author.user_id, draft.customer_id) == ("brand_reply", account, CUSTOMER)
+    assert draft.conversation_key == f"dm:{account}:{CUSTOMER}"
 
 
 @pytest.mark.parametrize(("product", "account"), [("page", PAGE), ("instagram", IG_ACCOUNT)])
-def test_a_message_event_sent_by_the_account_itself_is_skipped(product, account):
-    entry = {"id": account, "time": 1755600000, "messaging": [dm(sender=account)]}
+def test_a_message_event_sent_by_the_account_itself_is_a_brand_reply_to_its_recipient(product, account):
+    # Given the account's own message to a customer, without the is_echo flag
+    entry = {"id": account, "time": 1755600000, "messaging": [dm(sender=account, recipient=CUSTOMER)]}
+    # When normalised, Then it is a brand reply in the conversation of the customer's own messages
+    [draft] = normalise_json(delivery(product, entry))
+    [customer] = normalise_json(
+        delivery(product, {"id": account, "time": 1, "messaging": [dm(recipient=account)]})
+    )
+    assert (draft.kind, draft.customer_id) == ("brand_reply", CUSTOMER)
+    assert draft.conversation_key == customer.conversation_key == f"dm:{account}:{CUSTOMER}"
+
+
+@pytest.mark.parametrize(("product", "account"), [("page", PAGE), ("instagram", IG_ACCOUNT)])
+def test_a_message_of_the_account_to_itself_is_skipped(product, account):
+    entry = {"id": account, "time": 1755600000, "messaging": [dm(sender=account, recipient=account)]}
     assert normalise_json(delivery(product, entry)) == []
 
 
@@ -181,10 +198,27 @@ def test_an_instagram_message_without_its_own_time_takes_the_entry_time():
     assert draft.occurred_at == at(2025, 8, 19, 10, 40)
 
 
-@pytest.mark.parametrize("flag", ["is_echo", "is_unsupported"])
-def test_echoes_and_unsupported_messages_are_skipped(flag):
+@pytest.mark.parametrize("flag", ["is_deleted", "is_unsupported"])
+def test_deleted_and_unsupported_messages_are_skipped(flag):
     entry = {"id": PAGE, "time": 1755600000, "messaging": [dm(**{flag: True})]}
     assert normalise_json(delivery("page", entry)) == []
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param(dm(is_echo=True), id="sender-is-the-customer"),
+        pytest.param(dm(sender=PAGE, recipient=PAGE, is_echo=True), id="recipient-is-the-page"),
+        pytest.param({"sender": {"id": PAGE}, "message": {"mid": "m_1", "is_echo": True}}, id="no-recipient"),
+        pytest.param(dm(sender=PAGE, recipient=CUSTOMER, is_echo=True, mid=" "), id="blank-mid"),
+    ],
+)
+def test_an_echo_that_does_not_say_who_answered_whom_costs_only_itself(event):
+    # Given a malformed echo next to a well-formed one
+    good = dm(sender=PAGE, recipient=CUSTOMER, is_echo=True, mid="m_good")
+    entry = {"id": PAGE, "time": 1755600000, "messaging": [event, good]}
+    # When normalised, Then the malformed one is skipped and the other kept
+    assert [d.native_id for d in normalise_json(delivery("page", entry))] == ["m_good"]
 
 
 def test_a_boolean_time_is_no_time_and_the_entry_time_is_used():

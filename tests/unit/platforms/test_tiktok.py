@@ -246,17 +246,55 @@ def test_a_redelivery_gives_the_same_interaction_id():
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param("im_send_msg.json", id="echo-of-our-own-message"),
-        pytest.param("im_receive_msg_outbound.json", id="outbound-reported-as-receive"),
         pytest.param("im_mark_read_msg.json", id="read-receipt"),
         pytest.param("authorization_removed.json", id="authorization-removed"),
         pytest.param("video_publish_completed.json", id="video-published"),
         pytest.param("comment_delete.json", id="comment-deleted"),
-        pytest.param("comment_own.json", id="our-own-comment"),
+        pytest.param("comment_own.json", id="our-own-top-level-comment"),
     ],
 )
-def test_events_that_are_not_customer_interactions_are_acknowledged_without_drafts(name):
+def test_events_that_are_neither_a_customers_words_nor_a_reply_are_acknowledged_without_drafts(name):
     assert adapter.normalise(Delivery(fixture(name))) == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("im_send_msg.json", id="echo-of-our-own-message"),
+        pytest.param("im_receive_msg_outbound.json", id="outbound-reported-as-receive"),
+    ],
+)
+def test_a_message_the_business_sent_is_a_brand_reply_in_the_customers_conversation(name):
+    # Given the business's own message to the buyer, as im_send_msg or reported as im_receive_msg
+    # When normalised
+    [draft] = adapter.normalise(Delivery(fixture(name)))
+    # Then it is a brand reply to the buyer, keyed like the buyer's own messages in that conversation
+    [customer] = adapter.normalise(Delivery(fixture("im_receive_msg.json")))
+    assert (draft.kind, draft.author.user_id, draft.customer_id) == (
+        "brand_reply",
+        BUSINESS,
+        "-000buyerOpenId",
+    )
+    assert draft.author.handle == "shop_handle"
+    assert draft.conversation_key == customer.conversation_key == "conversation:0:1:7123:7456"
+
+
+def test_the_businesss_reply_to_a_comment_is_a_brand_reply_in_the_comments_conversation():
+    # Given the business answering a customer's comment
+    payload = json.loads(fixture("comment_own.json"))
+    content = json.loads(payload["content"])
+    content["parent_comment_id"] = "7457000000000000010"
+    payload["content"] = json.dumps(content)
+    # When normalised
+    [draft] = adapter.normalise(delivery_of(payload))
+    # Then it is a brand reply keyed like the comment it answers
+    customer = json.loads(fixture("comment_create.json"))
+    customer_content = json.loads(customer["content"])
+    customer_content["comment_id"] = "7457000000000000010"
+    customer["content"] = json.dumps(customer_content)
+    [comment] = adapter.normalise(delivery_of(customer))
+    assert (draft.kind, draft.parent_id, draft.customer_id) == ("brand_reply", "7457000000000000010", None)
+    assert draft.conversation_key == comment.conversation_key == "comments:7457000000000000010"
 
 
 @pytest.mark.parametrize(

@@ -195,9 +195,22 @@ def test_a_message_addressed_to_the_business_account_is_kept_even_when_it_names_
     assert draft.author.user_id == BUSINESS
 
 
-def test_a_message_the_business_sends_to_a_customer_is_skipped():
+def test_a_message_the_business_sends_to_a_customer_is_a_brand_reply_to_them():
     payload = event("im_receive_msg.json", from_user={"id": BUSINESS}, to_user={"id": "-000buyerOpenId"})
-    assert normalise(payload) == []
+    [draft] = normalise(payload)
+    assert (draft.kind, draft.customer_id) == ("brand_reply", "-000buyerOpenId")
+
+
+def test_a_message_without_a_conversation_id_is_keyed_by_the_business_and_the_customer():
+    [customer] = normalise(event("im_receive_msg.json", conversation_id=...))
+    [answer] = normalise(event("im_send_msg.json", conversation_id=...))
+    assert customer.conversation_key == answer.conversation_key == f"dm:{BUSINESS}:-000buyerOpenId"
+
+
+def test_a_sent_message_that_names_no_customer_is_refused_alone():
+    # TikTok sends one event per request: refusing it costs no other event
+    message = refusal(UnparseableError, normalise, event("im_send_msg.json", to_user=...))
+    assert message == "The TikTok event lacks 'content.to_user.id'."
 
 
 def test_a_comment_author_given_as_user_openid_is_read():

@@ -357,18 +357,33 @@ def test_the_reference_direct_message_is_normalised_field_by_field() -> None:
     assert draft.occurred_at == datetime(2018, 1, 19, 23, 12, 40, 557000, tzinfo=UTC)
 
 
-def test_a_batch_of_direct_messages_skips_the_brands_own_answer() -> None:
+def test_a_batch_of_direct_messages_keeps_the_brands_answer_as_a_brand_reply() -> None:
     # Given two customers' DMs with the brand's answer between them
     # When normalised
     drafts = normalise(raw("aaa_direct_message_batch.json"))
 
     # Then both customers' messages remain, each in its own conversation with the brand
-    assert [d.native_id for d in drafts] == ["1925100000000000001", "1925100000000000003"]
-    assert [d.author.handle for d in drafts] == ["anasouza", "benokafor"]
-    assert drafts[0].text == "Olá, meu pedido 8812 não chegou."
+    assert [d.native_id for d in drafts] == [
+        "1925100000000000001",
+        "1925100000000000002",
+        "1925100000000000003",
+    ]
+    first, answer, second = drafts
+    assert [d.author.handle for d in (first, second)] == ["anasouza", "benokafor"]
+    assert first.text == "Olá, meu pedido 8812 não chegou."
     # X orders the two user ids numerically: 2244994945 < 1500000000000000001 < ...
-    assert drafts[0].thread_id == "2244994945-1500000000000000001"
-    assert drafts[1].thread_id == "44196397-2244994945"
+    assert first.thread_id == "2244994945-1500000000000000001"
+    assert second.thread_id == "44196397-2244994945"
+    # and the brand's answer is a brand reply to the first customer, in that customer's conversation
+    assert (answer.kind, answer.author.user_id, answer.customer_id) == (
+        "brand_reply",
+        BRAND,
+        "1500000000000000001",
+    )
+    assert answer.text == "Sorry to hear that, checking now."
+    assert answer.thread_id == first.thread_id
+    assert answer.conversation_key == first.conversation_key == f"dm:{BRAND}:1500000000000000001"
+    assert second.conversation_key == f"dm:{BRAND}:44196397"
 
 
 def test_other_account_activity_events_are_acknowledged_with_nothing() -> None:
@@ -485,10 +500,26 @@ def test_activity_api_posts_and_dms_by_the_brand_give_nothing() -> None:
     assert normalise(dm) == []
 
 
-@pytest.mark.parametrize("name", ["xaa_dm_sent.json", "xaa_post_create.json"])
-def test_other_activity_api_events_are_acknowledged_with_nothing(name: str) -> None:
-    # Given the brand's own DM or post (event types the CRM does not take) / When normalised / Then nothing
-    assert normalise(raw(name)) == []
+def test_the_brands_own_activity_api_post_that_answers_nothing_gives_nothing() -> None:
+    # Given the brand's own post.create, a post that replies to nobody / When normalised / Then nothing
+    assert normalise(raw("xaa_post_create.json")) == []
+
+
+def test_an_activity_api_dm_sent_by_the_brand_is_a_brand_reply_in_the_customers_conversation() -> None:
+    # Given X's dm.sent sample: the filtered (brand) user writing to a customer
+    # When normalised
+    (draft,) = normalise(raw("xaa_dm_sent.json"))
+    # Then it is a brand reply to the recipient, keyed like that customer's dm.received
+    received = document("xaa_dm_received.json")
+    received["data"]["payload"]["direct_message_events"][0]["message_create"]["sender_id"] = "2244994945"
+    received["data"]["payload"]["direct_message_events"][0]["message_create"]["target"]["recipient_id"] = (
+        XAA_BRAND
+    )
+    (customer,) = normalise(received)
+    assert (draft.kind, draft.author.user_id, draft.customer_id) == ("brand_reply", XAA_BRAND, "2244994945")
+    assert draft.author.handle == "ExampleUser"
+    assert draft.text == "Thanks for the update!"
+    assert draft.conversation_key == customer.conversation_key == f"dm:{XAA_BRAND}:2244994945"
 
 
 def test_an_activity_api_delivery_listing_several_events_gives_each_interaction() -> None:
@@ -806,8 +837,12 @@ def test_account_activity_items_whose_ids_are_only_whitespace_are_skipped_and_th
     # When normalised
     drafts = normalise(payload)
 
-    # Then only the items with real ids remain
-    assert [d.native_id for d in drafts] == ["1925000000000000015", "954491830116155396"]
+    # Then only the items with real ids remain (the brand's DM answer among them)
+    assert [d.native_id for d in drafts] == [
+        "1925000000000000015",
+        "1925100000000000002",
+        "954491830116155396",
+    ]
 
 
 @pytest.mark.parametrize("blank", [" ", "\t\t"])

@@ -11,7 +11,7 @@ from socialcrm.reporting import business_metrics
 from socialcrm.reporting.consumer import QueuedRecord, ReportOutcome, process_batch
 from socialcrm.reporting.counters import Recorded
 from socialcrm.reporting.facts import Fact
-from tests.support.report_events import body, case_updated, enriched, sla_breached, spike
+from tests.support.report_events import body, case_updated, enriched, sla_breached, spike, wait
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 
@@ -81,6 +81,31 @@ def test_the_outcome_counts_new_facts_for_the_metrics_and_duplicates_apart():
     assert outcome.interactions_by_sentiment == {"NEGATIVE": 1, "POSITIVE": 1}
     assert (outcome.sla_breaches, outcome.sla_met, outcome.spikes) == (1, 1, 1)
     assert outcome.duplicates == 2  # the re-announced interaction and the late answer's breach
+    assert outcome.breaches_by_clock == {"first_response": 1} and outcome.met_by_clock == {
+        "first_response": 1
+    }
+
+
+def test_next_response_and_resolution_outcomes_count_per_clock_not_in_the_first_response_alarm():
+    # Given a round breached (told by SlaBreached and again by the case update) and a resolution met
+    update = case_updated(
+        "c1",
+        teams=["support"],
+        answered_after=timedelta(minutes=5),
+        sla_met=True,
+        rounds=[wait(timedelta(hours=1), met=False)],
+        status="resolved",
+        resolved_after=timedelta(hours=3),
+        resolution_due_after=timedelta(hours=8),
+        resolution_met=True,
+    )
+    batch = records(body(sla_breached("c1", teams=["support"], clock="next_response", round=0)), body(update))
+    # When processed
+    outcome = process_batch(batch, counters=MemoryRecorder(), now=NOW, erased_at=NOT_ERASED)
+    # Then each clock's outcome counts once under its clock, and the alarmed SLA figures stay first-response
+    assert outcome.breaches_by_clock == {"next_response": 1}
+    assert outcome.met_by_clock == {"first_response": 1, "resolution": 1}
+    assert (outcome.sla_breaches, outcome.sla_met) == (0, 1)
 
 
 def test_business_metrics_are_emitted_per_platform_per_sentiment_and_for_sla_and_spikes(monkeypatch, capsys):
@@ -88,6 +113,7 @@ def test_business_metrics_are_emitted_per_platform_per_sentiment_and_for_sla_and
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "socialcrm-report")
     outcome = ReportOutcome(sla_breaches=2, spikes=1, counted=7)
+    outcome.breaches_by_clock.update({"first_response": 2, "next_response": 5})
     outcome.interactions_by_platform.update({"x": 3, "facebook": 1})
     outcome.interactions_by_sentiment.update({"NEGATIVE": 4})
     function_metrics = EphemeralMetrics(namespace="socialcrm")
@@ -112,6 +138,8 @@ def test_business_metrics_are_emitted_per_platform_per_sentiment_and_for_sla_and
     assert values("InteractionsCounted", "sentiment") == {"NEGATIVE": 4.0}
     # And SLA breaches and spikes carry the service dimension the alarms watch
     assert values("SlaBreaches", "service") == {"socialcrm-report": 2.0}
+    # And every clock's breaches have a series of their own
+    assert values("SlaBreaches", "clock") == {"first_response": 2.0, "next_response": 5.0}
     assert values("Spikes", "service") == {"socialcrm-report": 1.0}
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from socialcrm.reporting.charts import BREACHED_COLOUR, MET_COLOUR
 from socialcrm.reporting.daily import DailyReport, render_files
 from socialcrm.reporting.dimensions import Cell
 from socialcrm.reporting.summary import summarise
@@ -27,7 +28,12 @@ CELLS = [
     Cell("2026-11-22", "sla|support|P1|x", {"met": 9, "breached": 1}),
     Cell("2026-11-22", "sla|<b>vip</b>|P2|x", {"met": 1, "breached": 1}),
     Cell("2026-11-22", "sla||P1|x", {"met": 10, "breached": 2}),
-    Cell("2026-11-22", "first_response||x", {"n": 3, "seconds": 900, "le_5m": 2, "le_15m": 1}),
+    Cell("2026-11-22", "next_response|support|P1|x", {"met": 4}),
+    Cell("2026-11-22", "next_response||P1|x", {"met": 4}),
+    Cell("2026-11-22", "resolution|support|P1|x", {"breached": 3}),
+    Cell("2026-11-22", "resolution||P1|x", {"breached": 3}),
+    Cell("2026-11-22", "first_response||native|x", {"n": 2, "seconds": 1200, "le_15m": 2}),
+    Cell("2026-11-22", "first_response||patch|x", {"n": 1, "seconds": 3000, "le_1h": 1}),
     Cell("2026-11-22", "spikes|x|refund", {"n": 1}),
 ]
 
@@ -78,15 +84,72 @@ def test_the_page_holds_its_three_charts_as_inline_svg(page):
     html, parsed = page
     # Then the three charts are there, each an <svg> with its id and an accessible name
     assert parsed.svg_ids == ["chart-volume-by-platform", "chart-sentiment-trend", "chart-sla-by-team"]
-    for title in ("Volume by platform", "Sentiment trend", "SLA compliance by team"):
+    for title in ("Volume by platform", "Sentiment trend", "Service levels by team and priority"):
         assert f'aria-label="{title}"' in html
     # And each chart draws the data: platforms, sentiments, teams and the axis it is measured on
     charts = dict(zip(parsed.svg_ids, re.findall(r"<svg id=.*?</svg>", html, flags=re.DOTALL), strict=True))
     assert all(p in charts["chart-volume-by-platform"] for p in ("x", "facebook", "youtube", "interactions"))
     assert all(s in charts["chart-sentiment-trend"] for s in ("NEGATIVE", "POSITIVE", "NEUTRAL"))
-    assert "support" in charts["chart-sla-by-team"] and "% of SLAs met" in charts["chart-sla-by-team"]
+    sla_chart = charts["chart-sla-by-team"]
+    assert "support · P1" in sla_chart and "% of SLAs met" in sla_chart
+    assert all(clock in sla_chart for clock in ("First response", "Next response", "Resolution"))
     # (bars are drawn: one path per bar besides the axes)
     assert charts["chart-volume-by-platform"].count('id="chart-volume-by-platform-patch_') >= 4
+
+
+def fills(svg: str) -> list[str]:
+    """The fill colours of the chart's bars (patches), in drawing order."""
+    bars = re.findall(r'<g id="[^"]*patch_\d+">\s*<path [^>]*style="([^"]*)"', svg)
+    return [m.group(1) for style in bars if (m := re.search(r"fill: (#[0-9a-f]{6})", style))]
+
+
+def test_service_level_colours_follow_meaning_and_the_legend_stays_clear_of_the_bars(page):
+    html, _parsed = page
+    sla_chart = re.search(r'<svg id="chart-sla-by-team".*?</svg>', html, flags=re.DOTALL).group(0)
+    colours = set(fills(sla_chart))
+    # Then met is drawn green and breached red, and no other colour (a priority's) paints a bar
+    assert {MET_COLOUR, BREACHED_COLOUR} <= colours
+    assert colours - {"#ffffff"} <= {MET_COLOUR, BREACHED_COLOUR}
+    # And the legend names them
+    assert ">met<" in sla_chart and ">breached<" in sla_chart
+
+
+def test_no_charts_legend_covers_its_bars_or_areas():
+    # Given the charts drawn (as the page draws them) from a month where every day and row is busy
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from socialcrm.reporting.charts import figures
+
+    busy = [Cell(f"2026-11-{day:02d}", "interactions|x|NEGATIVE|en", {"n": 50}) for day in range(1, 23)]
+    with_legends = []
+    for element_id, _title, figure in figures(summarise([*CELLS, *busy], FIRST, DAY)):
+        renderer = FigureCanvasAgg(figure).get_renderer()
+        figure.draw_without_rendering()
+        legends = [*figure.legends, *(ax.get_legend() for ax in figure.axes if ax.get_legend())]
+        # Then each legend's box lies outside every axis: it can cover no bar and no area
+        for legend in legends:
+            box = legend.get_window_extent(renderer)
+            for ax in figure.axes:
+                assert not box.overlaps(ax.get_window_extent(renderer)), element_id
+        with_legends += [element_id] * len(legends)
+    assert with_legends == ["chart-sentiment-trend", "chart-sla-by-team"]
+
+
+def test_the_page_shows_service_levels_per_clock_and_first_responses_by_source(page):
+    html, parsed = page
+    text = " ".join(parsed.text)
+    # Then each clock's % met is shown overall, and the first-response averages apart by source
+    assert '<b>83.3 %</b><span class="muted">first responses met</span>' in html
+    assert '<b>100.0 %</b><span class="muted">next responses met</span>' in html
+    assert '<b>0.0 %</b><span class="muted">resolutions met</span>' in html
+    assert '<b>10 min</b><span class="muted">avg first response, native</span>' in html
+    assert '<b>50 min</b><span class="muted">avg first response, PATCH</span>' in html
+    # And a target never met is on red, one always met green, and nothing decided a dash, not 0 %
+    assert '<td class="never">0.0 % (0 of 3)</td>' in html
+    assert '<td class="met">100.0 % (4 of 4)</td>' in html
+    assert '<td class="none">—</td>' in html
+    # And the p90 says the bucket it is read from
+    assert "≤ 15 min" in text and "≤ 1 h" in text
 
 
 def test_the_page_loads_nothing_from_the_internet(page):

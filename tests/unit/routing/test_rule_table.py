@@ -155,11 +155,27 @@ CASES = [
     ),
     (
         "a message no rule matches goes to the default team at the default priority",
-        message("Love the new colours!", "POSITIVE"),
+        message("Saw your stand at the fair today", "POSITIVE"),
         ("support",),
         "P4",
         (),
         (),
+    ),
+    (
+        "public praise is tagged praise (and only recorded, below)",
+        message("Love the new colours!", "POSITIVE"),
+        ("support",),
+        "P4",
+        ("praise",),
+        ("praise",),
+    ),
+    (
+        "a thanks in a direct message is praise and a private thanks",
+        message("Thanks a lot!", "POSITIVE", kind="direct_message"),
+        ("support",),
+        "P4",
+        ("praise", "thanks-in-private"),
+        ("praise", "thanks"),
     ),
     (
         "a word that only begins with a keyword does not match it (खराबी is not खराब)",
@@ -194,6 +210,79 @@ def test_default_rules_route_each_kind_of_message(item, teams, priority, rules, 
     assert set(decision.tags) == set(tags)
     # And its SLA is the priority's (P1 15 min ... P4 24 h)
     assert decision.sla_minutes == {"P1": 15, "P2": 60, "P3": 240, "P4": 1440}[priority]
+
+
+CASE_ACTIONS = [
+    # (name, interaction, what happens to its case)
+    ("English praise is only recorded", message("Love the new colours!", "POSITIVE"), "record"),
+    (
+        "Hindi praise is only recorded",
+        message("बहुत बढ़िया सेवा, धन्यवाद!", "POSITIVE", language="hi"),
+        "record",
+    ),
+    (
+        "romanised Hindi thanks is only recorded",
+        message("shukriya bhai", "POSITIVE", kind="comment"),
+        "record",
+    ),
+    (
+        "a thanks in a direct message opens its case resolved",
+        message("Thanks a lot!", "POSITIVE", kind="direct_message"),
+        "resolved",
+    ),
+    (
+        "praise with thanks in a direct message is only recorded, like any praise",
+        message(
+            "Just got the linen kurta and I absolutely love it! The fabric is gorgeous, thank you so much 😍",
+            "POSITIVE",
+            kind="direct_message",
+        ),
+        "record",
+    ),
+    (
+        "a neutral Hindi thanks in a direct message opens its case resolved",
+        message("ठीक है, शुक्रिया", "NEUTRAL", kind="direct_message", language="hi"),
+        "resolved",
+    ),
+    (
+        "a neutral public thanks asks nothing of the rules: it opens a case",
+        message("thanks", kind="comment"),
+        "open",
+    ),
+    (
+        "praise that asks something opens a case",
+        message("Thank you! How do I reset my password?", "POSITIVE", kind="direct_message"),
+        "open",
+    ),
+    ("praise with a Hindi question opens a case", message("Love this 😍 कब आएगा?", "POSITIVE"), "open"),
+    ("praise that turns opens a case", message("Love it, but the strap feels cheap", "POSITIVE"), "open"),
+    (
+        "a complaint word outvotes praise: a case opens",
+        message("Great, the refund finally came, thank you", "POSITIVE"),
+        "open",
+    ),
+    ("sarcasm read as negative is not praise", message("Great. Just great. Love it.", "NEGATIVE"), "open"),
+    ("a complaint opens a case", message("My order is broken and nobody answers"), "open"),
+    ("a message no rule matches opens a case", message("Saw your stand at the fair today"), "open"),
+]
+
+
+@pytest.mark.parametrize(("item", "action"), [c[1:] for c in CASE_ACTIONS], ids=[c[0] for c in CASE_ACTIONS])
+def test_default_rules_say_which_messages_open_a_case(item, action):
+    # Given the shipped rules, When the message is evaluated
+    decision = RULES.evaluate(item, at=MONDAY_NOON)
+    # Then it opens a case, opens it resolved, or is only recorded
+    assert decision.case_action == action
+
+
+def test_a_plain_thanks_excludes_praise_words_and_whatever_praise_excludes():
+    # Given the shipped praise and thanks-in-private rules (YAML cannot join two lists, so one is written out)
+    rules = {rule.id: rule for rule in RULES.document.rules}
+    praise, thanks = rules["praise"].when, rules["thanks-in-private"].when
+    # Then a plain thanks excludes every praise word that is not a thanks, and everything praise excludes
+    praise_words = set(praise.keywords or ()) - set(thanks.keywords or ())
+    assert set(thanks.keywords or ()) <= set(praise.keywords or ())
+    assert set(thanks.exclude_keywords or ()) == praise_words | set(praise.exclude_keywords or ())
 
 
 def test_an_angry_influencer_notifies_pr_at_once():

@@ -53,8 +53,8 @@ def test_an_invalid_edit_at_run_time_is_refused_and_the_last_valid_rules_stay_in
 
 def test_with_no_valid_rules_yet_an_invalid_document_fails_loudly():
     broken = copy.deepcopy(DOCUMENT)
-    broken["sla_minutes"]["P1"] = 0
-    with pytest.raises(RulesError, match=r"sla_minutes\.P1"):
+    broken["service_levels"]["P1"]["first_response"] = 0
+    with pytest.raises(RulesError, match=r"service_levels\.P1\.first_response"):
         RulesSource(Fetch(broken), origin="AppConfig test")()
 
 

@@ -1,0 +1,327 @@
+"""A case's conversation and its three service-level clocks, as pure functions of its messages.
+
+A case holds a conversation: the customer's messages and the brand's replies (as the platforms sent
+them back), in the order they happened. Its clocks follow from that list, whatever order the messages
+arrived in and however often one was redelivered:
+
+* **first response**: from the moment we received the opening message, until the brand's first reply
+  that occurred after a customer message (or an agent's ``PATCH``, or a resolution);
+* **next response**: once answered, each customer message written after the brand's latest answer
+  starts a wait, which the brand's next reply ends (later customer messages join the same wait);
+* **resolution**: from the opening (or reopening) message until the case is resolved.
+
+Replies sent by automation are kept in the conversation but answer nothing. Due times are counted in
+the business hours of the case's team calendar when the rules give one (``calendar.due_at``), else in
+wall-clock time. :func:`settle` recomputes everything from the messages, so the functions below only
+ever add a message, change the priority or reopen, then settle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from socialcrm.events.models import ResponseRound
+from socialcrm.models import Interaction
+from socialcrm.routing.calendar import due_at
+from socialcrm.routing.case import MAX_CASE_MESSAGES, Case, CaseMessage, case_id_for
+from socialcrm.routing.evaluator import Decision
+from socialcrm.routing.rules import PRIORITIES
+
+# Messages the rules only record (or open resolved) join a case without asking for an answer.
+ANSWER_SEEKING = frozenset({"open"})
+
+
+class Targets(Protocol):
+    first_response: int
+    next_response: int
+    resolution: int
+
+
+class ServiceLevels(Protocol):
+    """What the rules document says about clocks (``socialcrm.routing.rules.RulesDocument``)."""
+
+    @property
+    def sla_warning_ratio(self) -> float: ...
+
+    def targets(self, priority: str) -> Any: ...
+
+    def calendar_for(self, teams: Sequence[str]) -> Any: ...
+
+
+@dataclass(frozen=True)
+class _Clock:
+    minutes: float
+    calendar: Any
+
+    def due(self, start: datetime) -> datetime:
+        return due_at(start, self.minutes, self.calendar)
+
+
+def _clocks(case: Case, levels: ServiceLevels) -> tuple[Any, Any, float]:
+    return levels.targets(case.priority), levels.calendar_for(case.teams), levels.sla_warning_ratio
+
+
+def more_urgent(a: str, b: str) -> str:
+    return a if PRIORITIES.index(a) <= PRIORITIES.index(b) else b  # type: ignore[arg-type]
+
+
+def open_case(
+    interaction: Interaction,
+    decision: Decision,
+    levels: ServiceLevels,
+    *,
+    conversation_ref: str,
+    sequence: int,
+    now: datetime,
+    earlier: Sequence[CaseMessage] = (),
+    resolved: bool = False,
+    claimed_by: str | None = None,
+) -> Case:
+    """The ``sequence``-th case of a conversation, opened by ``interaction``; ``earlier``: the brand's
+    replies already seen in the conversation (an echo that arrived before the message it answers).
+    The clocks start when we received the message: the customer has waited since then."""
+    start = min(interaction.received_at, now)
+    targets = levels.targets(decision.priority)
+    messages = _merge([CaseMessage.of(interaction)], earlier)
+    case = Case(
+        case_id=case_id_for(conversation_ref, sequence),
+        interaction_id=interaction.interaction_id,
+        interaction_ref=interaction.interaction_ref,
+        subject_id=interaction.subject_id,
+        platform=interaction.platform,
+        kind=interaction.kind,
+        language=interaction.language,
+        sentiment=interaction.sentiment.label if interaction.sentiment else None,
+        teams=list(decision.teams),
+        priority=decision.priority,
+        sla_minutes=targets.first_response,
+        tags=list(decision.tags),
+        rules=list(decision.rules),
+        notify=list(decision.notify),
+        topics=list(decision.topics),
+        status="resolved" if resolved else "open",
+        resolved_at=now if resolved else None,
+        opened_resolved=resolved,
+        opened_at=now,
+        sla_started_at=start,
+        sla_due_at=start,  # set by settle
+        sla_warning_at=start,
+        updated_at=now,
+        claimed_by=claimed_by,
+        conversation_ref=conversation_ref,
+        sequence=sequence,
+        messages=messages,
+        message_count=len(messages),
+        resolution_started_at=start,
+    )
+    return settle(case, levels, now=now, recompute=True)
+
+
+def join(
+    case: Case, interaction: Interaction, decision: Decision, levels: ServiceLevels, *, now: datetime
+) -> Case | None:
+    """The case with a customer's message added (None: it is there already). Teams, tags and rules
+    gather; the priority can rise (its clocks move), never fall; a resolved case is reopened."""
+    if _has(case, interaction.interaction_ref):
+        return None
+    seeks_answer = decision.case_action in ANSWER_SEEKING
+    message = CaseMessage.of(interaction, awaits_response=seeks_answer)
+    priority = more_urgent(decision.priority, case.priority)
+    update: dict[str, Any] = {
+        "teams": _union(case.teams, decision.teams),
+        "tags": _union(case.tags, decision.tags),
+        "rules": _union(case.rules, decision.rules),
+        "topics": _union(case.topics, decision.topics),
+        "priority": priority,
+        "messages": _merge(case.messages, [message]),
+        "message_count": case.message_count + 1,
+        "updated_at": now,
+    }
+    if priority != case.priority:
+        update["sla_minutes"] = levels.targets(priority).first_response
+    if case.status == "resolved" and seeks_answer:
+        update.update(
+            status="open",
+            resolved_at=None,
+            answered_marks=[*case.answered_marks, case.resolved_at]
+            if case.resolved_at
+            else case.answered_marks,
+            reopened_count=case.reopened_count + 1,
+            opened_resolved=False,
+            resolution_started_at=min(interaction.received_at, now),
+            resolution_breached_at=None,
+            resolution_met=None,
+        )
+    elif case.status == "pending" and seeks_answer:
+        update["status"] = "open"  # the customer wrote back
+    return settle(case.model_copy(update=update), levels, now=now, recompute=priority != case.priority)
+
+
+def add_reply(case: Case, reply: Interaction, levels: ServiceLevels | None, *, now: datetime) -> Case | None:
+    """The case with a brand reply added (None: it is there already); it answers what waited."""
+    if _has(case, reply.interaction_ref):
+        return None
+    update = {
+        "messages": _merge(case.messages, [CaseMessage.of(reply)]),
+        "message_count": case.message_count + 1,
+        "updated_at": now,
+    }
+    return settle(case.model_copy(update=update), levels, now=now)
+
+
+def reopen_window_passed(case: Case, *, now: datetime, window: timedelta) -> bool:
+    """A resolved case is reopened by a message within ``window`` of its resolution; after it, a message
+    opens the conversation's next case."""
+    return case.status == "resolved" and case.resolved_at is not None and now - case.resolved_at >= window
+
+
+def settle(case: Case, levels: ServiceLevels | None, *, now: datetime, recompute: bool = False) -> Case:
+    """The case's responses and clocks, recomputed from its messages.
+
+    ``recompute``: compute due times again (the priority changed, or the case is new); otherwise a due
+    time already set stays (only new waits need ``levels``, which may then be None).
+    """
+    messages = sorted(case.messages, key=_order)
+    customer = [m for m in messages if not m.from_brand]
+    answers = sorted(
+        [m.occurred_at for m in messages if m.from_brand and not m.automated] + list(case.answered_marks)
+    )
+    targets = calendar = None
+    ratio = 0.8
+    if levels is not None:
+        targets, calendar, ratio = _clocks(case, levels)
+    update: dict[str, Any] = {"messages": messages[-MAX_CASE_MESSAGES:]}
+    if customer:
+        update["last_customer_message_at"] = customer[-1].occurred_at
+
+    # First response: the brand's first human reply after the first customer message.
+    first_response_at, source = case.first_response_at, case.first_response_source
+    if customer and source != "patch":
+        native = next((t for t in answers if t >= customer[0].occurred_at), None)
+        if native is not None and (first_response_at is None or native < first_response_at):
+            first_response_at, source = native, "native"
+    update.update(first_response_at=first_response_at, first_response_source=source)
+    start = case.sla_started_at or case.opened_at
+    due, warning = case.sla_due_at, case.sla_warning_at
+    if targets is not None and recompute and case.breached_at is None and case.responded_at is None:
+        due = _Clock(targets.first_response, calendar).due(start)
+        warning = _Clock(targets.first_response * ratio, calendar).due(start)
+    update.update(sla_due_at=due, sla_warning_at=warning)
+    responded = [t for t in (first_response_at, case.resolved_at) if t is not None]
+    if case.opened_resolved and case.reopened_count == 0:
+        sla_met = None  # opened resolved by a rule: nobody had to answer
+    elif case.breached_at is not None:
+        sla_met = False
+    elif responded:
+        sla_met = min(responded) <= due
+    else:
+        sla_met = None
+    update["sla_met"] = sla_met
+
+    closing = answers + ([case.resolved_at] if case.resolved_at is not None else [])
+    rounds = _rounds(case, customer, sorted(closing), targets, calendar, recompute)
+    update["next_responses"] = rounds
+    waiting = next((r for r in rounds if r.responded_at is None and r.met is None), None)
+    if waiting is None:
+        update["next_warning_at"] = None
+    elif targets is not None:
+        update["next_warning_at"] = _Clock(targets.next_response * ratio, calendar).due(waiting.started_at)
+
+    needs_due = case.resolution_due_at is None or (recompute and case.status != "resolved")
+    if case.resolution_started_at is not None and targets is not None and needs_due:
+        start = case.resolution_started_at
+        update["resolution_due_at"] = _Clock(targets.resolution, calendar).due(start)
+        update["resolution_warning_at"] = _Clock(targets.resolution * ratio, calendar).due(start)
+    resolution_due = update.get("resolution_due_at", case.resolution_due_at)
+    if case.opened_resolved and case.reopened_count == 0:
+        update["resolution_met"] = None
+    elif case.resolution_breached_at is not None:
+        update["resolution_met"] = False
+    elif case.status == "resolved" and case.resolved_at is not None and resolution_due is not None:
+        update["resolution_met"] = case.resolved_at <= resolution_due
+    else:
+        update["resolution_met"] = None
+    return case.model_copy(update=update)
+
+
+def _rounds(
+    case: Case,
+    customer: list[CaseMessage],
+    answers: list[datetime],
+    targets: Any,
+    calendar: Any,
+    recompute: bool,
+) -> list[ResponseRound]:
+    """The next-response waits: customer messages after the brand's latest answer, until the next one."""
+    if not customer:
+        return []
+    before = {wait.started_at: wait for wait in case.next_responses}
+    timeline = sorted(
+        [(m.occurred_at, 0, m) for m in customer if m.awaits_response] + [(t, 1, None) for t in answers],
+        key=lambda entry: (entry[0], entry[1]),
+    )
+    first_customer = customer[0].occurred_at
+    answered = False
+    rounds: list[ResponseRound] = []
+    waiting: dict[str, Any] | None = None
+    for at, is_answer, message in timeline:
+        if at < first_customer:
+            continue  # the brand spoke before the customer: nothing was waiting
+        if is_answer:
+            if not answered:
+                answered = True
+            elif waiting is not None:
+                waiting["responded_at"] = at
+                rounds.append(_round(waiting, before))
+                waiting = None
+            continue
+        if answered and waiting is None:
+            assert message is not None
+            started = message.received_at
+            old = before.get(started)
+            if old is not None and not (recompute and old.responded_at is None):
+                due = old.due_at
+            elif targets is not None:
+                due = _Clock(targets.next_response, calendar).due(started)
+            else:
+                continue  # no service levels to time it with (a PATCH never starts a wait)
+            waiting = {"started_at": started, "due_at": due, "responded_at": None}
+    if waiting is not None:
+        rounds.append(_round(waiting, before))
+    return rounds
+
+
+def _round(wait: dict[str, Any], before: dict[datetime, ResponseRound]) -> ResponseRound:
+    old = before.get(wait["started_at"])
+    breached = old is not None and old.met is False and old.responded_at is None
+    responded = wait["responded_at"]
+    if breached:
+        met: bool | None = False
+    elif responded is not None:
+        met = responded <= wait["due_at"]
+    else:
+        met = None
+    return ResponseRound(
+        started_at=wait["started_at"], due_at=wait["due_at"], responded_at=responded, met=met
+    )
+
+
+def _order(message: CaseMessage) -> tuple[datetime, bool, str]:
+    return (message.occurred_at, message.from_brand, message.interaction_ref)
+
+
+def _has(case: Case, ref: str) -> bool:
+    return any(m.interaction_ref == ref for m in case.messages)
+
+
+def _merge(messages: Sequence[CaseMessage], more: Sequence[CaseMessage]) -> list[CaseMessage]:
+    seen = {m.interaction_ref for m in messages}
+    merged = list(messages) + [m for m in more if m.interaction_ref not in seen]
+    return sorted(merged, key=_order)
+
+
+def _union(current: Sequence[str], more: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys([*current, *more]))
