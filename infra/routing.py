@@ -214,9 +214,7 @@ class Routing(Construct):
                     },
                     bus=self.bus,
                 ),
-                "SLA_SCHEDULE_GROUP": topology.SLA_SCHEDULE_GROUP,
-                "SLA_TARGET_ARN": self.sla.fn.function_arn,
-                "SLA_ROLE_ARN": self.scheduler_role.role_arn,
+                **self._clock_environment(),
                 **self._team_topics_environment(),
                 **self._rules_environment(),
             },
@@ -227,20 +225,8 @@ class Routing(Construct):
         grant_table(fn, self.counters, COUNTER_ACTIONS)
         self.bus.grant_put_events_to(fn)
         self._grant_notify(function)
-        iam.Grant.add_to_principal(
-            grantee=fn, actions=list(APPCONFIG_ACTIONS), resource_arns=[self._rules_arn()]
-        )
-        iam.Grant.add_to_principal(
-            grantee=fn, actions=["scheduler:CreateSchedule"], resource_arns=[SCHEDULES_RESOURCE]
-        )
-        function.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[self.scheduler_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
-            )
-        )
-        self._suppress_schedules(function)
+        self._grant_rules(function)
+        self._grant_clocks(function)
         subscribe(function, work_queue)
         return function
 
@@ -316,17 +302,48 @@ class Routing(Construct):
     # -- the api function ----------------------------------------------------------------------------
 
     def serve_cases_api(self, api: PipelineFunction) -> None:
-        """Let the api function serve the work queues: the cases (and ``by_queue``), their schedules, the bus."""
+        """Let the api function serve the work queues: the cases (and ``by_queue``), their clocks (stopped
+        when met, a resolution clock started when an agent reopens a case, timed by the rules), the bus."""
         fn = api.fn
-        fn.add_environment(topology.TABLES["cases"].env_var, self.cases.table_name)
-        fn.add_environment("EVENT_BUS_NAME", self.bus.event_bus_name)
-        fn.add_environment("SLA_SCHEDULE_GROUP", topology.SLA_SCHEDULE_GROUP)
+        for name, value in {
+            topology.TABLES["cases"].env_var: self.cases.table_name,
+            "EVENT_BUS_NAME": self.bus.event_bus_name,
+            **self._clock_environment(),
+            **self._rules_environment(),
+        }.items():
+            fn.add_environment(name, value)
         grant_table(fn, self.cases, API_CASE_ACTIONS, indexes=["by_queue"])
         self.bus.grant_put_events_to(fn)
+        self._grant_rules(api)
+        self._grant_clocks(api)
+
+    def _clock_environment(self) -> dict[str, str]:
+        return {
+            "SLA_SCHEDULE_GROUP": topology.SLA_SCHEDULE_GROUP,
+            "SLA_TARGET_ARN": self.sla.fn.function_arn,
+            "SLA_ROLE_ARN": self.scheduler_role.role_arn,
+        }
+
+    def _grant_rules(self, function: PipelineFunction) -> None:
         iam.Grant.add_to_principal(
-            grantee=fn, actions=["scheduler:DeleteSchedule"], resource_arns=[SCHEDULES_RESOURCE]
+            grantee=function.fn, actions=list(APPCONFIG_ACTIONS), resource_arns=[self._rules_arn()]
         )
-        self._suppress_schedules(api)
+
+    def _grant_clocks(self, function: PipelineFunction) -> None:
+        """Set a case's clocks (and hand the scheduler its role) and delete them once met or moved."""
+        iam.Grant.add_to_principal(
+            grantee=function.fn,
+            actions=["scheduler:CreateSchedule", "scheduler:DeleteSchedule"],
+            resource_arns=[SCHEDULES_RESOURCE],
+        )
+        function.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.scheduler_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+            )
+        )
+        self._suppress_schedules(function)
 
     def _suppress_schedules(self, function: PipelineFunction) -> None:
         NagSuppressions.add_resource_suppressions(

@@ -202,8 +202,9 @@ class SlaSettings(_AwsSettings, TeamTopicsSettings):
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
 
 
-class CasesApiSettings(_AwsSettings, SlaClockSettings):
-    """The work-queue routes of the api function: the cases, the bus, the clocks to stop."""
+class CasesApiSettings(_AwsSettings, RulesSourceSettings, SlaClockSettings):
+    """The work-queue routes of the api function: the cases, the bus, the clocks to stop or set (a case
+    an agent reopens gets a resolution clock, timed by the rules' service levels)."""
 
     cases_table: str = Field(alias="CASES_TABLE")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")

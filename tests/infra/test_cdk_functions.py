@@ -41,9 +41,15 @@ EXPECTED_RESOURCE_ENV = {
         "SUPPRESSIONS_TABLE",
         # GET /reports/summary reads the report counters
         "REPORT_COUNTERS_TABLE",
-        # the work queues (/cases) update cases, announce CaseUpdated and stop SLA clocks
+        # the work queues (/cases) update cases, announce CaseUpdated, stop SLA clocks and start the
+        # resolution clock of a reopened case, timed by the rules
         "EVENT_BUS_NAME",
         "SLA_SCHEDULE_GROUP",
+        "SLA_TARGET_ARN",
+        "SLA_ROLE_ARN",
+        "RULES_APPCONFIG_APPLICATION",
+        "RULES_APPCONFIG_ENVIRONMENT",
+        "RULES_APPCONFIG_PROFILE",
     },
     "enrich": {
         "INTERACTIONS_TABLE",

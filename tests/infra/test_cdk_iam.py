@@ -33,6 +33,11 @@ DLQ_READ = (
     | {("kms:Decrypt", "key via sqs")}
 )
 
+# A case's clocks: created (handing the scheduler its role) and deleted once met or moved.
+SET_CLOCKS = _pairs({"scheduler:CreateSchedule", "scheduler:DeleteSchedule"}, "sla-schedules") | {
+    ("iam:PassRole", "sla-scheduler-role to scheduler.amazonaws.com")
+}
+
 EXPECTED: dict[str, set[tuple[str, str]]] = {
     # ingest: the inbound queue and the secret, and no table at all (duplicates are dropped downstream)
     "ingest": _baseline("ingest")
@@ -57,7 +62,10 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     | _pairs({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "table:cases")
     | {("dynamodb:Query", "table:cases/index/by_queue")}
     | _pairs(TABLE_KEY_WRITE, "key via dynamodb")
-    | {("scheduler:DeleteSchedule", "sla-schedules"), ("events:PutEvents", "bus")},
+    | {("events:PutEvents", "bus")}
+    # … set a reopened case's resolution clock, timed by the rules' service levels
+    | SET_CLOCKS
+    | _pairs({"appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"}, "rules"),
     "enrich": _baseline("enrich")
     # the suppression seam: erasure tombstones and objections
     | {("dynamodb:GetItem", "table:suppressions")}
@@ -159,10 +167,7 @@ EXPECTED |= {
     | _pairs({"dynamodb:UpdateItem", "dynamodb:BatchGetItem"}, "table:counters")
     | _pairs(TABLE_KEY_WRITE, "key via dynamodb")
     | {("events:PutEvents", "bus")}
-    | {
-        ("scheduler:CreateSchedule", "sla-schedules"),
-        ("iam:PassRole", "sla-scheduler-role to scheduler.amazonaws.com"),
-    }
+    | SET_CLOCKS
     | _pairs({"appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"}, "rules")
     | NOTIFY_TEAMS
     | ROUTE_QUEUE_CONSUMER,

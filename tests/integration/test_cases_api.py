@@ -16,6 +16,7 @@ from socialcrm.routing.runtime import build_cases_runtime
 from socialcrm.routing.sla import EventBridgeSlaScheduler, schedule_name
 from socialcrm.schemas import SCHEMA_DIR
 from socialcrm.settings import CasesApiSettings
+from socialcrm.topology import SLA_SCHEDULE_GROUP
 from tests.conftest import DEV_SECRETS
 from tests.support.apigw import LambdaContext, http_event
 from tests.support.pipeline import capture_bus_events, drain
@@ -209,6 +210,40 @@ def test_resolving_an_unanswered_case_counts_as_its_response(api, team):
     assert [c["case_id"] for c in queue["items"]] == [case.case_id]
     assert call(handler, "GET", "/cases", query={"team": team})[1]["items"] == []
     assert drain(events_url)[0]["detail"]["status"] == "resolved"
+
+
+def test_an_agent_reopening_a_resolved_case_starts_its_resolution_clock(api, team):
+    handler, _, _ = api
+    # Given a case resolved long ago, its old resolution due time long past
+    case = open_case("P2", 30, teams=(team,), status="resolved")
+    CaseRepository().update(
+        case.case_id,
+        lambda c: c.model_copy(
+            update={
+                "resolved_at": NOW - timedelta(days=3),
+                "resolution_started_at": NOW - timedelta(days=4),
+                "resolution_due_at": NOW - timedelta(days=3, hours=12),
+            }
+        ),
+    )
+    # When an agent sets it back to open
+    status, body = call(handler, "PATCH", f"/cases/{case.case_id}", body={"status": "open"})
+    # Then it is reopened, with a resolution due the P2 target (24 h, the shipped rules) from now
+    assert status == 200 and body["status"] == "open" and body["reopened_count"] == 1
+    due = datetime.fromisoformat(body["resolution_due_at"])
+    assert timedelta(hours=23) < due - NOW <= timedelta(hours=24, minutes=1)
+    # And its resolution clock is set
+    assert schedule_name(case.case_id, "resolution-due", due) in schedules()
+
+
+def test_a_change_that_only_stops_clocks_needs_no_clock_target(api):
+    # The scheduler of a function given no target (nothing to start) still deletes met clocks
+    case = open_case("P2", 30)
+    full = EventBridgeSlaScheduler(SLA_SCHEDULE_GROUP, target_arn=SLA_TARGET_ARN, role_arn=SLA_ROLE_ARN)
+    full.schedule(case)
+    answered = case.model_copy(update={"first_response_at": NOW, "sla_met": True})
+    EventBridgeSlaScheduler(SLA_SCHEDULE_GROUP).schedule(answered, since=case)
+    assert not [name for name in schedules() if name.startswith(case.case_id)]
 
 
 def test_a_second_first_response_keeps_the_first(api):

@@ -171,10 +171,14 @@ def test_a_resolved_case_reopens_within_the_window_and_a_new_one_opens_after(aws
     deliver(handler, env, message(51, "My order is late", "NEGATIVE", minutes_ago=60))
     repository = CaseRepository()
     case = the_case()
-    # Given the case was resolved two days ago
+    # Given the case was resolved two days ago (its resolution due time long past)
     resolved = NOW - timedelta(days=2)
+    past_due = NOW - timedelta(days=2, hours=1)
     repository.update(
-        case.case_id, lambda c: c.model_copy(update={"status": "resolved", "resolved_at": resolved})
+        case.case_id,
+        lambda c: c.model_copy(
+            update={"status": "resolved", "resolved_at": resolved, "resolution_due_at": past_due}
+        ),
     )
     # When the customer writes again
     deliver(handler, env, message(52, "It broke again, terrible", "NEGATIVE", minutes_ago=1))

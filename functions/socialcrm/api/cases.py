@@ -114,6 +114,7 @@ def build_router(runtime: Callable[[], CasesRuntime]) -> Router:
             scheduler=env.scheduler,
             publisher=env.publisher,
             now=datetime.now(tz=UTC),
+            levels=env.rules().document,
         )
         return case.public()
 

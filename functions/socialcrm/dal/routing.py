@@ -35,7 +35,7 @@ from socialcrm.dal.cursors import decode_cursor, encode_cursor
 from socialcrm.dal.models import InteractionItem
 from socialcrm.dal.repository import InteractionRepository, StoreError
 from socialcrm.models import Interaction, Routing
-from socialcrm.routing.case import INTERNAL_FIELDS, Case, Conversation
+from socialcrm.routing.case import INTERNAL_FIELDS, Case, CaseChange, Conversation
 from socialcrm.routing.evaluator import HistoryEntry
 from socialcrm.topology import RETENTION_DAYS
 
@@ -240,17 +240,21 @@ class CaseRepository:
             expires_at=conversation.updated_at + timedelta(days=RETENTION_DAYS["cases"]),
         )
 
-    def update(self, case_id: str, change: Callable[[Case], Case | None]) -> tuple[Case | None, bool]:
+    def update(
+        self, case_id: str, change: Callable[[Case], Case | None], *, current: Case | None = None
+    ) -> CaseChange:
         for _attempt in range(UPDATE_ATTEMPTS):
-            current = self.get(case_id)
             if current is None:
-                return None, False
+                current = self.get(case_id)
+            if current is None:
+                return CaseChange(None, None, False)
             changed = change(current)
             if changed is None:
-                return current, False
+                return CaseChange(current, current, False)
             changed = changed.model_copy(update={"version": current.version + 1})
             if self._write(current, changed):
-                return changed, True
+                return CaseChange(current, changed, True)
+            current = None  # it changed meanwhile: read it again
         raise StoreError(f"The case {case_id} kept changing; retry.")
 
     def _write(self, current: Case, changed: Case) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
@@ -265,6 +266,15 @@ class Conversation(BaseModel):
     version: int = 0
 
 
+@dataclass(frozen=True)
+class CaseChange:
+    """What an update did: the case it was applied to, the case after it, and whether it was written."""
+
+    before: Case | None
+    after: Case | None
+    written: bool
+
+
 class CaseStore(Protocol):
     """Where cases live (``socialcrm.dal.routing.CaseRepository`` in DynamoDB)."""
 
@@ -287,8 +297,11 @@ class CaseStore(Protocol):
         """Store a new case; False when a case with its id exists (nothing written)."""
         ...
 
-    def update(self, case_id: str, change: Callable[[Case], Case | None]) -> tuple[Case | None, bool]:
-        """Apply ``change`` to the stored case (None: leave it) atomically; (the case, whether written)."""
+    def update(
+        self, case_id: str, change: Callable[[Case], Case | None], *, current: Case | None = None
+    ) -> CaseChange:
+        """Apply ``change`` to the stored case (None: leave it) atomically. ``current``: the case as the
+        caller just read it, tried first (no second read unless it changed meanwhile)."""
         ...
 
     def mark(self, case_id: str, **flags: bool) -> None:

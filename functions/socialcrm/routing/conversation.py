@@ -143,21 +143,27 @@ def join(
     if priority != case.priority:
         update["sla_minutes"] = levels.targets(priority).first_response
     if case.status == "resolved" and seeks_answer:
-        update.update(
-            status="open",
-            resolved_at=None,
-            answered_marks=[*case.answered_marks, case.resolved_at]
-            if case.resolved_at
-            else case.answered_marks,
-            reopened_count=case.reopened_count + 1,
-            opened_resolved=False,
-            resolution_started_at=min(interaction.received_at, now),
-            resolution_breached_at=None,
-            resolution_met=None,
-        )
+        update.update(reopening(case, at=min(interaction.received_at, now)))
     elif case.status == "pending" and seeks_answer:
         update["status"] = "open"  # the customer wrote back
     return settle(case.model_copy(update=update), levels, now=now, recompute=priority != case.priority)
+
+
+def reopening(case: Case, *, at: datetime) -> dict[str, Any]:
+    """The changes that reopen a resolved case at ``at`` (by the customer's message or by an agent): its
+    resolution becomes an answer of the past, and a new resolution clock starts (timed by ``settle``)."""
+    return {
+        "status": "open",
+        "resolved_at": None,
+        "answered_marks": [*case.answered_marks, *([case.resolved_at] if case.resolved_at else [])],
+        "reopened_count": case.reopened_count + 1,
+        "opened_resolved": False,
+        "resolution_started_at": at,
+        "resolution_due_at": None,
+        "resolution_warning_at": None,
+        "resolution_breached_at": None,
+        "resolution_met": None,
+    }
 
 
 def add_reply(case: Case, reply: Interaction, levels: ServiceLevels | None, *, now: datetime) -> Case | None:

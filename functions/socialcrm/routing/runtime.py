@@ -7,6 +7,7 @@ so the local stack needs no wiring beyond its pollers (``start_local_sla_timer``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache, partial
@@ -22,6 +23,7 @@ from socialcrm.dal.routing import (
 )
 from socialcrm.events.publisher import EventPublisher
 from socialcrm.routing.case import CaseStore, Publisher, WorkQueues
+from socialcrm.routing.evaluator import CompiledRules
 from socialcrm.routing.notify import LogNotifier, Notifier, SnsNotifier
 from socialcrm.routing.service import RoutePorts
 from socialcrm.routing.sla import Check, EventBridgeSlaScheduler, InProcessTimer, SlaScheduler, fire
@@ -94,6 +96,7 @@ class CasesRuntime:
     cases: WorkQueues
     scheduler: SlaScheduler
     publisher: Publisher
+    rules: Callable[[], CompiledRules]
 
 
 def build_sla_runtime(settings: SlaSettings) -> SlaRuntime:
@@ -145,6 +148,7 @@ def build_cases_runtime(settings: CasesApiSettings) -> CasesRuntime:
         cases=CaseRepository(),
         scheduler=scheduler_from(settings),
         publisher=EventPublisher(settings.event_bus_name, API_SOURCE),
+        rules=rules_source(settings),
     )
 
 

@@ -187,8 +187,7 @@ def _route_one(
     window = _reopen_window(compiled)
     decision: Decision | None = None
     for _attempt in range(CONVERSATION_ATTEMPTS):
-        conversation = ports.cases.conversation(conversation_ref)
-        case = ports.cases.get(conversation.case_id) if conversation and conversation.case_id else None
+        conversation, case = _where(conversation_ref, ports)
         if case is not None and any(m.interaction_ref == interaction.interaction_ref for m in case.messages):
             return _again(message_id, case, interaction, ports, outcome)
         if decision is None:
@@ -303,19 +302,17 @@ def _join(
     outcome: RouteOutcome,
 ) -> _Pending | None:
     """Add a customer's message to its conversation's case (reopening it within the window)."""
-    before: list[Case] = []
-
-    def change(current: Case) -> Case | None:
-        before[:] = [current]
-        return join(current, interaction, decision, compiled.document, now=now)
-
-    joined, changed = ports.cases.update(case.case_id, change)
-    if joined is None:  # erased meanwhile
+    result = ports.cases.update(
+        case.case_id,
+        lambda current: join(current, interaction, decision, compiled.document, now=now),
+        current=case,
+    )
+    joined, previous = result.after, result.before
+    if joined is None or previous is None:  # erased meanwhile
         outcome.missing += 1
         return None
-    if not changed:
+    if not result.written:
         return _again(message_id, joined, interaction, ports, outcome)
-    previous = before[0]
     ports.scheduler.schedule(joined, since=previous)
     escalated = joined.priority != previous.priority
     if escalated:
@@ -351,8 +348,7 @@ def _brand_reply(
     conversation_ref = conversation_of(reply)
     window = _reopen_window(compiled)
     for _attempt in range(CONVERSATION_ATTEMPTS):
-        conversation = ports.cases.conversation(conversation_ref)
-        case = ports.cases.get(conversation.case_id) if conversation and conversation.case_id else None
+        conversation, case = _where(conversation_ref, ports)
         if case is not None and not reopen_window_passed(case, now=now, window=window):
             answered = _answer(message_id, case, reply, compiled, ports, now, outcome)
             if answered is not None:
@@ -387,22 +383,26 @@ def _answer(
     outcome: RouteOutcome,
 ) -> _Pending | None:
     """Record the reply on the case and stop the clocks it meets; None when the case is gone."""
-    before: list[Case] = []
-
-    def change(current: Case) -> Case | None:
-        before[:] = [current]
-        return add_reply(current, reply, compiled.document, now=now)
-
-    answered, changed = ports.cases.update(case.case_id, change)
+    result = ports.cases.update(
+        case.case_id, lambda current: add_reply(current, reply, compiled.document, now=now), current=case
+    )
+    answered = result.after
     if answered is None:
         return None
-    if changed:
-        ports.scheduler.schedule(answered, since=before[0])
+    if result.written:
+        ports.scheduler.schedule(answered, since=result.before)
         outcome.replies += 1
     else:
         outcome.duplicates += 1  # a redelivered echo: announced again, counted once
     logger.info("brand reply", case_id=answered.case_id, interaction_ref=reply.interaction_ref)
     return _Pending(message_id, events=[updated_event(answered)])
+
+
+def _where(conversation_ref: str, ports: RoutePorts) -> tuple[Conversation | None, Case | None]:
+    """The conversation as it stands (strongly consistent) and its current case."""
+    conversation = ports.cases.conversation(conversation_ref)
+    case = ports.cases.get(conversation.case_id) if conversation and conversation.case_id else None
+    return conversation, case
 
 
 def _reopen_window(compiled: CompiledRules) -> timedelta:

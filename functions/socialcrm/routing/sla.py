@@ -29,13 +29,14 @@ from socialcrm.routing.notify import Notifier
 
 Check = Literal["warning", "due", "next-warning", "next-due", "resolution-warning", "resolution-due"]
 CHECKS: tuple[Check, ...] = Check.__args__  # type: ignore[attr-defined]
-_CODES: dict[str, str] = {
-    "warning": "fw",
-    "due": "fd",
-    "next-warning": "nw",
-    "next-due": "nd",
-    "resolution-warning": "rw",
-    "resolution-due": "rd",
+# Each check: the clock it belongs to, and its code in schedule names.
+_CHECKS: dict[str, tuple[Clock, str]] = {
+    "warning": ("first_response", "fw"),
+    "due": ("first_response", "fd"),
+    "next-warning": ("next_response", "nw"),
+    "next-due": ("next_response", "nd"),
+    "resolution-warning": ("resolution", "rw"),
+    "resolution-due": ("resolution", "rd"),
 }
 # A schedule is never set sooner than this from now (a due time already past fires at once, nearly).
 MIN_LEAD = timedelta(seconds=30)
@@ -69,7 +70,7 @@ class CaseClock:
     @property
     def name(self) -> str:
         """``c_…-fd-1764070000``: unique within the schedule group, at most 64 characters."""
-        return f"{self.case_id}-{_CODES[self.check]}-{int(self.at.timestamp())}"
+        return f"{self.case_id}-{_CHECKS[self.check][1]}-{int(self.at.timestamp())}"
 
 
 def clocks_of(case: Case, now: datetime) -> list[CaseClock]:
@@ -137,14 +138,14 @@ class EventBridgeSlaScheduler:
         return self._client
 
     def schedule(self, case: Case, *, since: Case | None = None) -> None:
-        if not (self.target_arn and self.role_arn):
-            raise SchedulerError("The SLA scheduler has no target or role (SLA_TARGET_ARN, SLA_ROLE_ARN).")
         now = self._clock()
         wanted = clocks_of(case, now)
         before = clocks_of(since, now) if since is not None else []
-        for clock in wanted:
-            if clock not in before:
-                self._create(clock, max(clock.at, now + MIN_LEAD))
+        new = [clock for clock in wanted if clock not in before]
+        if new and not (self.target_arn and self.role_arn):
+            raise SchedulerError("The SLA scheduler has no target or role (SLA_TARGET_ARN, SLA_ROLE_ARN).")
+        for clock in new:
+            self._create(clock, max(clock.at, now + MIN_LEAD))
         self._delete([clock for clock in before if clock not in wanted])
 
     def _create(self, clock: CaseClock, at: datetime) -> None:
@@ -315,10 +316,7 @@ def fire(
     :class:`SlaPublishError` if the events could not be published (the retry publishes them)."""
     if check.endswith("warning"):
         return _warn(case_id, check, cases=cases, notifier=notifier, now=now)
-    clock: Clock = (
-        "first_response" if check == "due" else "next_response" if check == "next-due" else "resolution"
-    )
-    index: list[int | None] = [None]
+    clock = _CHECKS[check][0]
 
     def breach(current: Case) -> Case | None:
         due = _due(current, clock)
@@ -329,7 +327,6 @@ def fire(
         if clock == "next_response":
             waiting = current.open_round
             assert waiting is not None
-            index[0] = waiting
             rounds = list(current.next_responses)
             rounds[waiting] = rounds[waiting].model_copy(update={"met": False})
             return current.model_copy(
@@ -339,23 +336,24 @@ def fire(
             update={"resolution_breached_at": now, "resolution_met": False, "updated_at": now}
         )
 
-    case, changed = cases.update(case_id, breach)
+    result = cases.update(case_id, breach)
+    case = result.after
     if case is None:
         return "gone"
-    if not changed:
-        unannounced = _unannounced(case, clock)
-        if unannounced is None:
-            return _already(case, clock)
-        index[0] = unannounced if clock == "next_response" else None  # a retry: publish what was recorded
-    else:
+    # The breach just recorded, or one recorded by an attempt whose events failed (this is its retry).
+    index = _unannounced(case, clock)
+    if index is None:
+        return _already(case, clock)
+    if result.written:
         for team in case.teams:
             notifier.notify(team, case, "sla_breached")
-    key = _breach_key(case, clock, index[0])
-    if publisher.publish([breached_event(case, clock, index[0]), updated_event(case)], trace_header):
+    wait = index if clock == "next_response" else None
+    if publisher.publish([breached_event(case, clock, wait), updated_event(case)], trace_header):
         raise SlaPublishError(f"SlaBreached of case {case_id} could not be published.")
     if clock == "first_response":
         cases.mark(case_id, breach_announced=True)
     else:
+        key = _breach_key(case, clock, wait)
         cases.update(
             case_id, lambda c: c.model_copy(update={"breaches_announced": [*c.breaches_announced, key]})
         )
@@ -388,10 +386,14 @@ def _unannounced(case: Case, clock: Clock) -> int | None:
     if clock == "resolution":
         recorded = case.resolution_breached_at is not None
         return 0 if recorded and _breach_key(case, clock, None) not in case.breaches_announced else None
-    for index, wait in enumerate(case.next_responses):
-        if wait.met is False and _breach_key(case, clock, index) not in case.breaches_announced:
-            return index
-    return None
+    breached = [
+        index
+        for index, wait in enumerate(case.next_responses)
+        if wait.met is False
+        and wait.responded_at is None  # breached by its clock, still unanswered
+        and _breach_key(case, clock, index) not in case.breaches_announced
+    ]
+    return breached[-1] if breached else None
 
 
 def _already(case: Case, clock: Clock) -> str:
@@ -407,13 +409,7 @@ def _warn(case_id: str, check: Check, *, cases: CaseStore, notifier: Notifier, n
     case = cases.get(case_id)
     if case is None:
         return "nothing to do"
-    clock: Clock = (
-        "first_response"
-        if check == "warning"
-        else "next_response"
-        if check == "next-warning"
-        else "resolution"
-    )
+    clock = _CHECKS[check][0]
     warn_at = {
         "first_response": case.sla_warning_at,
         "next_response": case.next_warning_at,

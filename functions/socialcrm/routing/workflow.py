@@ -18,7 +18,7 @@ from socialcrm.errors import BadRequestError, NotFoundError, SocialCrmError
 from socialcrm.events.models import CaseStatus
 from socialcrm.observability import logger
 from socialcrm.routing.case import Case, CaseStore, Publisher, updated_event
-from socialcrm.routing.conversation import settle
+from socialcrm.routing.conversation import ServiceLevels, reopening, settle
 from socialcrm.routing.sla import SlaScheduler
 
 # How far in the future a reported first response may be (clock skew between an agent and us).
@@ -54,7 +54,9 @@ class CasePatch(BaseModel):
         return self
 
 
-def apply_patch(case: Case, patch: CasePatch, now: datetime) -> Case | None:
+def apply_patch(
+    case: Case, patch: CasePatch, now: datetime, levels: ServiceLevels | None = None
+) -> Case | None:
     """The case after the patch, or None when the patch changes nothing. A first response set here
     answers the case as a brand reply would (it counts as answered through the API, not natively)."""
     update: dict[str, Any] = {}
@@ -65,17 +67,7 @@ def apply_patch(case: Case, patch: CasePatch, now: datetime) -> Case | None:
         if patch.status == "resolved":
             update["resolved_at"] = now
         elif case.status == "resolved":  # reopened by an agent
-            update.update(
-                resolved_at=None,
-                answered_marks=[*case.answered_marks, case.resolved_at]
-                if case.resolved_at
-                else case.answered_marks,
-                reopened_count=case.reopened_count + 1,
-                opened_resolved=False,
-                resolution_started_at=now,
-                resolution_due_at=None,
-                resolution_breached_at=None,
-            )
+            update.update({**reopening(case, at=now), "status": patch.status})
     if patch.first_response_at is not None and case.first_response_at is None:
         if patch.first_response_at > now + CLOCK_SKEW:
             raise BadRequestError("first_response_at is in the future.")
@@ -86,7 +78,7 @@ def apply_patch(case: Case, patch: CasePatch, now: datetime) -> Case | None:
         )
     if not update:
         return None
-    return settle(case.model_copy(update={**update, "updated_at": now}), None, now=now)
+    return settle(case.model_copy(update={**update, "updated_at": now}), levels, now=now)
 
 
 def update_case(
@@ -97,20 +89,17 @@ def update_case(
     scheduler: SlaScheduler,
     publisher: Publisher,
     now: datetime,
+    levels: ServiceLevels | None = None,
     trace_header: str | None = None,
 ) -> Case:
-    """Apply ``patch``, stop the clocks it meets, announce ``CaseUpdated``; the case after it."""
-    before: list[Case] = []
-
-    def change(current: Case) -> Case | None:
-        before[:] = [current]
-        return apply_patch(current, patch, now)
-
-    case, changed = cases.update(case_id, change)
+    """Apply ``patch``, stop the clocks it meets (and start the resolution clock of a case it reopens,
+    timed by ``levels``), announce ``CaseUpdated``; the case after it."""
+    result = cases.update(case_id, lambda current: apply_patch(current, patch, now, levels))
+    case, changed = result.after, result.written
     if case is None:
         raise NotFoundError(f"No case '{case_id}'.")
     if changed:
-        scheduler.schedule(case, since=before[0])
+        scheduler.schedule(case, since=result.before)
     if publisher.publish([updated_event(case)], trace_header):
         raise EventsUnavailableError("The case was updated but the update could not be announced; repeat it.")
     logger.info("case updated", case_id=case_id, status=case.status, sla_met=case.sla_met, changed=changed)

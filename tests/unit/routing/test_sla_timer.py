@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from socialcrm.routing.case import Case
+from socialcrm.routing.case import Case, CaseChange
 from socialcrm.routing.sla import InProcessTimer, SlaPublishError, fire
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -38,15 +38,15 @@ class MemoryCases:
     def get(self, case_id):
         return self.cases.get(case_id)
 
-    def update(self, case_id, change):
+    def update(self, case_id, change, *, current=None):
         current = self.cases.get(case_id)
         if current is None:
-            return None, False
+            return CaseChange(None, None, False)
         changed = change(current)
         if changed is None:
-            return current, False
+            return CaseChange(current, current, False)
         self.cases[case_id] = changed
-        return changed, True
+        return CaseChange(current, changed, True)
 
     def mark(self, case_id, **flags):
         self.cases[case_id] = self.cases[case_id].model_copy(update=flags)
