@@ -98,6 +98,27 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     return payload
 
 
+def text_id(value: Any) -> str | None:
+    """An id sent as text: a string with a character that is not whitespace, as it is; anything else
+    (a blank string, a number, null) is no id.
+
+    >>> text_id("urn:li:person:Hq8vXw2Lk1"), text_id(" \\t"), text_id(2244994945)
+    ('urn:li:person:Hq8vXw2Lk1', None, None)
+    """
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def integer_or_text_id(value: Any) -> str | None:
+    """An id sent as text (:func:`text_id`) or as a JSON integer, written out exactly at any size.
+
+    >>> integer_or_text_id(5603460101), integer_or_text_id("m_1"), integer_or_text_id(True)
+    ('5603460101', 'm_1', None)
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return text_id(value)
+
+
 def conversation_key(kind: str, *ids: str | None) -> str | None:
     """``"kind:id:id…"``: one platform's conversation key, or ``None`` when one of its ids is unknown.
 
@@ -110,9 +131,8 @@ def conversation_key(kind: str, *ids: str | None) -> str | None:
     >>> conversation_key("dm", "102938475610293", None) is None
     True
     """
-    if any(part is None for part in ids):
-        return None
-    return ":".join((kind, *(part for part in ids if part is not None)))
+    known = [part for part in ids if part is not None]
+    return ":".join((kind, *known)) if len(known) == len(ids) else None
 
 
 def from_epoch_seconds(value: Any) -> datetime:

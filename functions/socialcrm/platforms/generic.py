@@ -268,9 +268,7 @@ class GenericAdapter:
                     text=data.text,
                     language=data.language,
                     occurred_at=occurred_at.astimezone(UTC),
-                    conversation_key=conversation_key("conversation", data.conversation_id)
-                    if data.conversation_id is not None
-                    else None,
+                    conversation_key=conversation_key("conversation", data.conversation_id),
                     customer_id=data.customer_id,
                 )
             ]

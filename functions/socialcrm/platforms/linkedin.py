@@ -55,8 +55,10 @@ from socialcrm.platforms.base import (
     conversation_key,
     digests_equal,
     from_epoch_millis,
+    integer_or_text_id,
     load_json,
     required_query,
+    text_id,
 )
 from socialcrm.secrets import LinkedInSecret
 
@@ -255,15 +257,8 @@ def _comment_urn(value: str | None) -> str | None:
     return _SHORT_COMMENT_URN.sub("urn:li:comment:(urn:li:", value, count=1)
 
 
-def _notification_id(value: Any) -> str | None:
-    """``notificationId`` as text: LinkedIn sends a number; a string is accepted as is."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and value.strip():
-        return value
-    return None
+# ``notificationId``: LinkedIn sends a number; a string is accepted as is.
+_notification_id = integer_or_text_id
 
 
 def _millis(value: Any) -> datetime | None:
@@ -279,8 +274,7 @@ def _obj(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _urn(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
+_urn = text_id
 
 
 def _text(value: Any) -> str | None:

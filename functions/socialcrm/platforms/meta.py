@@ -90,6 +90,7 @@ from socialcrm.platforms.base import (
     from_epoch_millis,
     from_epoch_seconds,
     from_iso8601,
+    integer_or_text_id,
     parse_json_object,
 )
 from socialcrm.secrets import MetaSecret
@@ -361,10 +362,10 @@ def _messaging_draft(
     if message.get("is_echo") or sender == account_id:
         # The account's own message (message_echoes): the customer is the recipient. An echo whose
         # sender is another account than the entry's is not ours to read.
-        if recipient is None or recipient == sender or sender != (account_id or sender):
+        account = account_id or sender
+        if sender != account or recipient is None or recipient == sender:
             return None
         kind, customer, customer_id = BRAND_REPLY, recipient, recipient
-        account = account_id or sender
     else:
         kind, customer, customer_id = "direct_message", sender, None
         account = account_id or recipient
@@ -510,13 +511,8 @@ def _author(user_id: str, *, handle: Any = None, display_name: Any = None) -> Au
 
 
 def _id(value: Any) -> str | None:
-    """A non-blank id as a string; integers (exact at any size) are tolerated, anything else is absent."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    text = _string(value)
-    return text if text and text.strip() else None
+    """An id as text or an integer (:func:`integer_or_text_id`), lone surrogates replaced as in texts."""
+    return integer_or_text_id(_clean(value) if isinstance(value, str) else value)
 
 
 def _string(value: Any) -> str | None:

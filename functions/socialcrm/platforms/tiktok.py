@@ -64,6 +64,7 @@ from socialcrm.platforms.base import (
     digests_equal,
     from_epoch_millis,
     from_epoch_seconds,
+    integer_or_text_id,
     load_json,
     parse_json_object,
 )
@@ -326,14 +327,7 @@ def _first(content: dict[str, Any], read: Callable[[Any], str | None], *keys: st
     return next((found for key in keys if (found := read(content.get(key))) is not None), None)
 
 
-def _id(value: Any) -> str | None:
-    """An id as a string: strings with a non-blank character as they are, integers written out exactly,
-    else None."""
-    if isinstance(value, str):
-        return value if value.strip() else None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
+_id = integer_or_text_id
 
 
 def _text(value: Any) -> str | None:

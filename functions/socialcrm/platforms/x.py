@@ -70,6 +70,7 @@ from socialcrm.platforms.base import (
     from_iso8601,
     parse_json_object,
     required_query,
+    text_id,
 )
 from socialcrm.secrets import XSecret
 
@@ -230,7 +231,8 @@ def _tweet_draft(tweet: dict[str, Any], brand: str | None) -> InteractionDraft |
         native_id=native_id,
         thread_id=None if reply_to else native_id,
         parent_id=reply_to or quoted,
-        author=_author(author_id, user),
+        author_id=author_id,
+        user=user,
         text=text or "",
         language=_language(tweet.get("lang")),
         occurred_at=occurred_at,
@@ -271,7 +273,8 @@ def _dm_draft(event: dict[str, Any], brand: str | None, users: dict[str, Any]) -
         native_id=native_id,
         thread_id=thread_id,
         parent_id=None,
-        author=_author(sender, _unwrap_v2(_obj(users.get(sender)))),
+        author_id=sender,
+        user=_unwrap_v2(_obj(users.get(sender))),
         text=_text(_obj(message.get("message_data")).get("text")) or "",
         language=None,
         occurred_at=occurred_at,
@@ -346,7 +349,8 @@ def _post_draft(
         native_id=native_id,
         thread_id=conversation or (None if is_reply else native_id),
         parent_id=reply_to or references.get("quoted"),
-        author=_author(author_id, _included_user(includes, author_id)),
+        author_id=author_id,
+        user=_included_user(includes, author_id),
         text=text or "",
         language=_language(post.get("lang")),
         occurred_at=occurred_at,
@@ -378,22 +382,18 @@ def _included_user(includes: dict[str, Any], user_id: str) -> Mapping[str, Any]:
 # --- shared readers: every one tolerates any JSON value ----------------------------------------------
 
 
-def _author(user_id: str, user: Mapping[str, Any]) -> Author | None:
+def _author(user_id: str, user: Mapping[str, Any]) -> Author:
     """An author from a v1.1 user (``screen_name``, ``followers_count``) or a v2 user (``username``,
-    ``public_metrics.followers_count``); None when the user id is not valid text (a lone surrogate, such
-    as ``"\\ud83d"``), so ``_draft`` skips the item."""
+    ``public_metrics.followers_count``)."""
     followers = _count(user.get("followers_count"))
     if followers is None:
         followers = _count(_obj(user.get("public_metrics")).get("followers_count"))
-    try:
-        return Author(
-            user_id=user_id,
-            handle=_text(user.get("screen_name")) or _text(user.get("username")),
-            display_name=_text(user.get("name")),
-            follower_count=followers,
-        )
-    except ValidationError:
-        return None
+    return Author(
+        user_id=user_id,
+        handle=_text(user.get("screen_name")) or _text(user.get("username")),
+        display_name=_text(user.get("name")),
+        follower_count=followers,
+    )
 
 
 def _unwrap_v2(user: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -402,10 +402,12 @@ def _unwrap_v2(user: Mapping[str, Any]) -> Mapping[str, Any]:
     return inner if isinstance(inner, dict) else user
 
 
-def _draft(**fields: Any) -> InteractionDraft | None:
+def _draft(*, author_id: str, user: Mapping[str, Any], **fields: Any) -> InteractionDraft | None:
+    """The draft of one item, or None to skip it when an id is not valid text (a lone surrogate, such
+    as ``"\\ud83d"``, which the models refuse): the rest of the delivery is still read."""
     try:
-        return InteractionDraft(platform="x", **fields)
-    except ValidationError:  # unreachable with the readers above; a guard, not a path
+        return InteractionDraft(platform="x", author=_author(author_id, user), **fields)
+    except ValidationError:
         return None
 
 
@@ -423,9 +425,8 @@ def _obj(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _id(value: Any) -> str | None:
-    """An id as X sends it: a non-empty string. Numbers are refused (v1.1 ``id`` loses precision)."""
-    return value if isinstance(value, str) and value.strip() else None
+# An id as X sends it: text. Numbers are refused (v1.1 ``id`` loses precision).
+_id = text_id
 
 
 def _text(value: Any) -> str | None:

@@ -31,6 +31,7 @@ from socialcrm.platforms.youtube import adapter as youtube
 from tests.unit.platforms import test_linkedin as linkedin
 from tests.unit.platforms import test_meta as meta
 from tests.unit.platforms import test_x as x
+from tests.unit.platforms.hostile_inputs import refusal
 from tests.unit.platforms.test_generic import review
 from tests.unit.platforms.test_youtube import fixture as youtube_fixture
 
@@ -43,12 +44,6 @@ PAGE = "102938475610293"
 
 def generic_normalise(payload: dict[str, Any]) -> list[InteractionDraft]:
     return generic.normalise(Delivery(json.dumps(payload).encode()))
-
-
-def refusal(call, *args: Any) -> str:
-    with pytest.raises(BadRequestError) as raised:
-        call(*args)
-    return raised.value.message
 
 
 # --- Facebook Page feed ------------------------------------------------------------------------------
@@ -395,7 +390,7 @@ def test_a_generic_body_without_conversation_id_has_no_key_of_its_own():
     ],
 )
 def test_a_generic_conversation_or_customer_that_breaks_the_rules_is_a_400_naming_it(changes, message):
-    assert refusal(generic_normalise, review(**changes)) == message
+    assert refusal(BadRequestError, generic_normalise, review(**changes)) == message
 
 
 def test_the_generic_schema_declares_the_conversation_the_customer_and_the_brand_reply_kind():

@@ -26,6 +26,14 @@ from socialcrm.platforms import adapter_for
 from socialcrm.platforms.base import Delivery
 from socialcrm.platforms.generic import ENVELOPE_MODEL, GenericEnvelope, adapter, signed_headers
 from socialcrm.secrets import GenericSecret
+from tests.unit.platforms.hostile_inputs import (
+    BLANK_IDS,
+    CHALLENGE_KEYS,
+    LONG_BODIES,
+    NESTING_DEPTHS,
+    last_base64_character_changed,
+    nested_arrays,
+)
 
 EVENTS = Path(__file__).parents[2] / "events" / "generic"
 
@@ -439,13 +447,12 @@ def test_verify_raises_only_domain_errors_for_arbitrary_headers(body, msg_id, ti
 ACCEPTED_BODIES = [
     pytest.param(fixture("review.json"), id="review"),
     pytest.param(fixture("reply_hindi.json"), id="hindi reply"),
-    pytest.param(b"x" * 257, id="257 characters"),
-    pytest.param(b"x" * 10_000, id="10,000 characters"),
+    *LONG_BODIES,
 ]
 
 
 @pytest.mark.parametrize("body", ACCEPTED_BODIES)
-@pytest.mark.parametrize("key", ["hub.challenge", "crc_token", "challengeCode", "challenge"])
+@pytest.mark.parametrize("key", CHALLENGE_KEYS)
 def test_a_delivery_body_sent_as_a_challenge_is_refused_with_405_and_nothing_signed(key, body):
     # Given a body normalise accepts (a forger's delivery), sent as any platform's challenge
     # When the generic route is asked for a handshake
@@ -459,11 +466,7 @@ def test_a_delivery_body_sent_as_a_challenge_is_refused_with_405_and_nothing_sig
 # --- deep nesting ----------------------------------------------------------------------------------
 
 
-def nested_arrays(depth: int) -> bytes:
-    return b"[" * depth + b"]" * depth
-
-
-@pytest.mark.parametrize("depth", [1_000, 100_000])
+@pytest.mark.parametrize("depth", NESTING_DEPTHS)
 @pytest.mark.parametrize(
     "wrap",
     [
@@ -487,14 +490,11 @@ def test_json_nested_too_deeply_is_unparseable_not_a_server_error(depth, wrap):
 
 # --- signatures are compared whole -----------------------------------------------------------------
 
-_BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-
 
 def test_a_signature_differing_only_in_its_last_digest_character_is_refused():
     # Given the vector 1 signature with its last digest character (before the "=") changed so that the
     # decoded digest differs too, still a well-formed v1,<base64> entry
-    last = VECTOR_SIGNATURE[-2]
-    forged = VECTOR_SIGNATURE[:-2] + _BASE64[_BASE64.index(last) ^ 4] + "="
+    forged = last_base64_character_changed(VECTOR_SIGNATURE)
     assert base64.b64decode(forged[3:]) != base64.b64decode(VECTOR_SIGNATURE[3:])
     # When verified at its own time / Then it is refused
     with pytest.raises(SignatureError):
@@ -504,7 +504,7 @@ def test_a_signature_differing_only_in_its_last_digest_character_is_refused():
 # --- blank ids -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("blank", [" ", "   ", "\t", " \n "])
+@pytest.mark.parametrize("blank", BLANK_IDS)
 @pytest.mark.parametrize(
     ("changes", "named"),
     [

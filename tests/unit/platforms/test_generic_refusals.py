@@ -20,13 +20,8 @@ from socialcrm.errors import (
 from socialcrm.platforms.base import Delivery
 from socialcrm.platforms.generic import adapter, signed_headers
 from socialcrm.secrets import GenericSecret
+from tests.unit.platforms.hostile_inputs import refusal
 from tests.unit.platforms.test_generic import NOW, SECRET, VECTOR_BODY, VECTOR_HEADERS, VECTOR_T, review
-
-
-def refusal(error: type[Exception], call, *args: Any) -> str:
-    with pytest.raises(error) as raised:
-        call(*args)
-    return raised.value.message
 
 
 def verify(headers: dict[str, str], now: float = VECTOR_T, body: bytes = VECTOR_BODY) -> None:

@@ -29,6 +29,12 @@ from socialcrm.platforms.linkedin import (
     signed_headers,
 )
 from socialcrm.secrets import LinkedInSecret
+from tests.unit.platforms.hostile_inputs import (
+    BLANK_IDS,
+    NESTING_DEPTHS,
+    last_hex_digit_changed,
+    nested_arrays,
+)
 
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "linkedin"
 # docs/webhook-protocols.md §9 vectors 6 and 7.
@@ -530,11 +536,7 @@ def test_a_validation_answer_is_no_use_as_the_signature_of_a_delivery() -> None:
 # --- deep nesting --------------------------------------------------------------------------------------
 
 
-def nested_arrays(depth: int) -> bytes:
-    return b"[" * depth + b"]" * depth
-
-
-@pytest.mark.parametrize("depth", [1_000, 100_000])
+@pytest.mark.parametrize("depth", NESTING_DEPTHS)
 @pytest.mark.parametrize(
     "wrap",
     [
@@ -557,21 +559,17 @@ def test_json_nested_too_deeply_is_unparseable_not_a_server_error(depth: int, wr
 # --- signatures are compared whole ---------------------------------------------------------------------
 
 
-def _last_hex_digit_changed(digest: str) -> str:
-    return digest[:-1] + format(int(digest[-1], 16) ^ 1, "x")
-
-
 @pytest.mark.parametrize(
     "header",
     [
-        pytest.param(_last_hex_digit_changed(VECTOR_PREFIXED_READING), id="prefixed reading, bare header"),
+        pytest.param(last_hex_digit_changed(VECTOR_PREFIXED_READING), id="prefixed reading, bare header"),
         pytest.param(
-            "hmacsha256=" + _last_hex_digit_changed(VECTOR_PREFIXED_READING),
+            "hmacsha256=" + last_hex_digit_changed(VECTOR_PREFIXED_READING),
             id="prefixed reading, prefixed header",
         ),
-        pytest.param(_last_hex_digit_changed(VECTOR_RAW_READING), id="bare reading, bare header"),
+        pytest.param(last_hex_digit_changed(VECTOR_RAW_READING), id="bare reading, bare header"),
         pytest.param(
-            "hmacsha256=" + _last_hex_digit_changed(VECTOR_RAW_READING), id="bare reading, prefixed header"
+            "hmacsha256=" + last_hex_digit_changed(VECTOR_RAW_READING), id="bare reading, prefixed header"
         ),
     ],
 )
@@ -585,7 +583,7 @@ def test_a_signature_differing_only_in_its_last_hex_digit_is_refused(header: str
 # --- blank ids -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("blank", [" ", "   ", "\t", " \n "])
+@pytest.mark.parametrize("blank", BLANK_IDS)
 def test_a_notification_whose_id_or_author_is_only_whitespace_is_skipped_and_the_rest_kept(
     blank: str,
 ) -> None:

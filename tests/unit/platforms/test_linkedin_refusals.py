@@ -12,6 +12,7 @@ import pytest
 from socialcrm.errors import BadRequestError, ConfigurationError, SignatureError, UnparseableError
 from socialcrm.platforms.linkedin import SIGNATURE_HEADER, challenge_response
 from socialcrm.secrets import XSecret
+from tests.unit.platforms.hostile_inputs import refusal
 from tests.unit.platforms.test_linkedin import (
     ORG,
     VECTOR_BODY,
@@ -23,12 +24,6 @@ from tests.unit.platforms.test_linkedin import (
 )
 
 PERSON = "urn:li:person:Hq8vXw2Lk1"
-
-
-def refusal(error: type[Exception], call, *args: Any) -> str:
-    with pytest.raises(error) as raised:
-        call(*args)
-    return raised.value.message
 
 
 def mention(**changes: Any) -> dict[str, Any]:

@@ -12,17 +12,12 @@ import pytest
 from socialcrm.errors import BadRequestError, SignatureError, UnparseableError, VerifyTokenError
 from socialcrm.platforms.base import Delivery
 from socialcrm.platforms.meta import adapter
+from tests.unit.platforms.hostile_inputs import refusal
 from tests.unit.platforms.test_meta import SECRET, VECTOR_4_BODY, VECTOR_4_LEGACY_SHA1, at, normalise_json
 
 PAGE = "102938475610293"
 IG_ACCOUNT = "17841400000000001"
 CUSTOMER = "7234567890123456"
-
-
-def refusal(error: type[Exception], call, *args: Any) -> str:
-    with pytest.raises(error) as raised:
-        call(*args)
-    return raised.value.message
 
 
 def verify(headers: dict[str, Any]) -> None:

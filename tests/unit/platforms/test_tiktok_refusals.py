@@ -14,6 +14,7 @@ import pytest
 from socialcrm.errors import MethodNotAllowedError, SignatureError, StaleTimestampError, UnparseableError
 from socialcrm.platforms.base import Delivery
 from socialcrm.platforms.tiktok import adapter, signed_headers
+from tests.unit.platforms.hostile_inputs import refusal
 from tests.unit.platforms.test_tiktok import (
     BUSINESS,
     SECRET,
@@ -25,12 +26,6 @@ from tests.unit.platforms.test_tiktok import (
     fixture,
     verify_header,
 )
-
-
-def refusal(error: type[Exception], call, *args: Any) -> str:
-    with pytest.raises(error) as raised:
-        call(*args)
-    return raised.value.message
 
 
 def normalise(payload: dict[str, Any]) -> list:

@@ -14,6 +14,7 @@ from socialcrm.errors import BadRequestError, ConfigurationError, SignatureError
 from socialcrm.platforms.base import Delivery
 from socialcrm.platforms.x import SIGNATURE_HEADER, adapter, crc_response_token
 from socialcrm.secrets import LinkedInSecret
+from tests.unit.platforms.hostile_inputs import refusal
 from tests.unit.platforms.test_x import (
     BRAND,
     VECTOR_BODY,
@@ -25,12 +26,6 @@ from tests.unit.platforms.test_x import (
 )
 
 CUSTOMER = "3001969357"
-
-
-def refusal(error: type[Exception], call, *args: Any) -> str:
-    with pytest.raises(error) as raised:
-        call(*args)
-    return raised.value.message
 
 
 def tweet(**fields: Any) -> dict[str, Any]:

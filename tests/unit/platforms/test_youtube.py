@@ -21,6 +21,7 @@ from socialcrm.platforms import adapter_for
 from socialcrm.platforms.base import Delivery
 from socialcrm.platforms.youtube import adapter, signed_headers
 from socialcrm.secrets import YouTubeSecret
+from tests.unit.platforms.hostile_inputs import BLANK_IDS, LONG_BODIES, NESTING_DEPTHS, last_hex_digit_changed
 
 EVENTS = Path(__file__).parents[2] / "events" / "youtube"
 SECRET = YouTubeSecret(hub_secret="websub_secret", verify_token="our-verify-token")
@@ -427,8 +428,7 @@ ACCEPTED_BODIES = [
     pytest.param(VECTOR_BODY, id="reference vector"),
     pytest.param(fixture("video_upload.xml"), id="video upload"),
     pytest.param(fixture("two_entries.xml"), id="two entries"),
-    pytest.param(b"x" * 257, id="257 characters"),
-    pytest.param(b"x" * 10_000, id="10,000 characters"),
+    *LONG_BODIES,
 ]
 
 
@@ -457,7 +457,7 @@ VIDEO = (
 )
 
 
-@pytest.mark.parametrize("depth", [1_000, 100_000])
+@pytest.mark.parametrize("depth", NESTING_DEPTHS)
 def test_xml_nested_deeply_is_read_without_recursion(depth):
     # Given a signed feed nesting thousands of elements, beside its entries and inside one of them
     body = feed(
@@ -468,7 +468,7 @@ def test_xml_nested_deeply_is_read_without_recursion(depth):
     assert [d.native_id for d in adapter.normalise(Delivery(body))] == ["v1", "v2"]
 
 
-@pytest.mark.parametrize("depth", [1_000, 100_000])
+@pytest.mark.parametrize("depth", NESTING_DEPTHS)
 def test_xml_nested_deeply_and_left_open_is_unparseable(depth):
     # Given a feed that opens thousands of elements and never closes them
     body = (ATOM_HEAD + "<x>" * depth).encode()
@@ -480,14 +480,10 @@ def test_xml_nested_deeply_and_left_open_is_unparseable(depth):
 # --- signatures are compared whole -----------------------------------------------------------------
 
 
-def _last_hex_digit_changed(header: str) -> str:
-    return header[:-1] + format(int(header[-1], 16) ^ 1, "x")
-
-
 @pytest.mark.parametrize("header", [VECTOR_HEADER, VECTOR_SHA256])
 def test_a_signature_differing_only_in_its_last_hex_digit_is_refused(header):
     # Given the reference signature (sha1, and sha256) with only its last hex digit changed
-    forged = _last_hex_digit_changed(header)
+    forged = last_hex_digit_changed(header)
     assert len(forged) == len(header) and forged != header
     # When verified / Then it is refused, though every other digit matches
     with pytest.raises(SignatureError):
@@ -497,7 +493,7 @@ def test_a_signature_differing_only_in_its_last_hex_digit_is_refused(header):
 # --- blank ids -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("blank", [" ", "   ", "\t", " \n "])
+@pytest.mark.parametrize("blank", BLANK_IDS)
 def test_entries_whose_video_or_channel_id_is_only_whitespace_are_skipped_and_the_rest_kept(blank):
     # Given a feed whose entries have a blank video id, a blank atom id fallback, a blank channel id,
     # a blank channel uri fallback, and one intact entry

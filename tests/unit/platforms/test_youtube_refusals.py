@@ -5,25 +5,18 @@ A refusal's message is the body of the 400/401/403 that is answered, so it is pi
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from socialcrm.errors import BadRequestError, SignatureError, UnparseableError, VerifyTokenError
 from socialcrm.platforms.base import Delivery
 from socialcrm.platforms.youtube import adapter, signed_headers
 from socialcrm.secrets import YouTubeSecret
+from tests.unit.platforms.hostile_inputs import refusal
 from tests.unit.platforms.test_youtube import SECRET, VECTOR_BODY, entry, feed, intent
 
 VIDEO = "<yt:videoId>dQw4w9WgXcQ</yt:videoId>"
 CHANNEL = "<yt:channelId>UCupvZG-5ko_eiXAupbDfxWw</yt:channelId>"
 PUBLISHED = "<published>2026-11-20T10:00:00+00:00</published>"
-
-
-def refusal(error: type[Exception], call, *args: Any) -> str:
-    with pytest.raises(error) as raised:
-        call(*args)
-    return raised.value.message
 
 
 def normalise(body: bytes) -> list:
