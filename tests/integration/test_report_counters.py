@@ -22,6 +22,7 @@ from tests.support.apigw import LambdaContext
 from tests.support.report_events import (
     SUBJECT,
     T0,
+    answered,
     body,
     case_updated,
     enriched,
@@ -44,6 +45,23 @@ def counters():
         yield CounterRepository.bound(
             {"report_counters": COUNTERS, "report_seen": SEEN}, region="eu-west-1", host=None
         )
+
+
+@pytest.fixture
+def report_handler(monkeypatch):
+    """The report function's module, in its environment, with a runtime built for this test only."""
+    for name, value in {
+        "REPORT_COUNTERS_TABLE": COUNTERS,
+        "REPORT_SEEN_TABLE": SEEN,
+        "SUPPRESSIONS_TABLE": TABLES["suppressions"].local_name,
+        "AWS_REGION": "eu-west-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    import report.handler as handler
+
+    handler.runtime.cache_clear()
+    yield handler
+    handler.runtime.cache_clear()
 
 
 def run(repository, *bodies):
@@ -165,15 +183,7 @@ def test_a_next_response_round_breached_then_reported_again_by_case_updates_coun
     in_time = wait(timedelta(hours=4), answered_in=timedelta(minutes=20))
 
     def update(*rounds, status="pending"):
-        return case_updated(
-            "c1",
-            teams=["support"],
-            answered_after=timedelta(minutes=5),
-            sla_met=True,
-            source="native",
-            rounds=list(rounds),
-            status=status,
-        )
+        return answered("c1", source="native", rounds=list(rounds), status=status)
 
     stream = [
         body(sla_breached("c1", teams=["support"], clock="next_response", round=0, due=breached.due_at)),
@@ -193,9 +203,7 @@ def test_a_next_response_round_breached_then_reported_again_by_case_updates_coun
 def test_resolution_is_met_or_breached_once_per_reopening(counters):
     # Given a case resolved in time, told twice; reopened and resolved late; reopened again, still open
     def update(**changes):
-        return case_updated(
-            "c1", teams=["support"], answered_after=timedelta(minutes=5), sla_met=True, **changes
-        )
+        return answered("c1", **changes)
 
     first = update(
         status="resolved",
@@ -221,10 +229,7 @@ def test_resolution_is_met_or_breached_once_per_reopening(counters):
 
 def test_no_outcome_yet_is_a_null_percentage_not_zero(counters):
     # Given a case answered, with no next-response round and no resolution decided
-    run(
-        counters,
-        body(case_updated("c1", teams=["support"], answered_after=timedelta(minutes=5), sla_met=True)),
-    )
+    run(counters, body(answered("c1")))
     figures = summary(counters)
     # Then next response and resolution show no percentage (null), and first response its 100 %
     assert figures.sla.next_response.met_pct is None and figures.sla.resolution.met_pct is None
@@ -314,24 +319,11 @@ def test_conflicts_that_never_clear_fail_the_record_for_sqs_to_retry(counters, m
         repository.record(facts_of(enriched(1))[0], now=NOW)
 
 
-def test_the_handler_reports_unreadable_records_and_counts_the_rest(counters, monkeypatch):
+def test_the_handler_reports_unreadable_records_and_counts_the_rest(counters, report_handler):
     # Given the report function's environment
-    for name, value in {
-        "REPORT_COUNTERS_TABLE": COUNTERS,
-        "REPORT_SEEN_TABLE": SEEN,
-        "SUPPRESSIONS_TABLE": TABLES["suppressions"].local_name,
-        "AWS_REGION": "eu-west-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    import report.handler as handler
-
-    handler.runtime.cache_clear()
-    try:
-        # When an SQS batch with one unreadable record arrives
-        event = sqs_event([body(enriched(1)), "not an event", body(spike())])
-        response = handler.lambda_handler(event, LambdaContext())
-    finally:
-        handler.runtime.cache_clear()
+    # When an SQS batch with one unreadable record arrives
+    event = sqs_event([body(enriched(1)), "not an event", body(spike())])
+    response = report_handler.lambda_handler(event, LambdaContext())
     # Then only that record is reported for retry, and the rest is counted
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
     figures = summary(counters)
@@ -361,25 +353,12 @@ def test_a_range_is_read_day_by_day_counting_the_items_read_and_skipping_the_tea
     assert with_routed.items_read == 4
 
 
-def test_the_handler_drops_the_in_flight_facts_of_an_erased_subject(counters, monkeypatch):
+def test_the_handler_drops_the_in_flight_facts_of_an_erased_subject(counters, report_handler):
     # Given the report function's environment, and a subject erased after their message occurred
-    for name, value in {
-        "REPORT_COUNTERS_TABLE": COUNTERS,
-        "REPORT_SEEN_TABLE": SEEN,
-        "SUPPRESSIONS_TABLE": TABLES["suppressions"].local_name,
-        "AWS_REGION": "eu-west-1",
-    }.items():
-        monkeypatch.setenv(name, value)
     SuppressionTable(TABLES["suppressions"].local_name).tombstone(SUBJECT, T0 + timedelta(minutes=1))
-    import report.handler as handler
-
-    handler.runtime.cache_clear()
-    try:
-        # When the event about that message, still queued when the erasure ran, arrives afterwards
-        event = sqs_event([body(enriched(1)), body(routed("c1", teams=["support"]))])
-        response = handler.lambda_handler(event, LambdaContext())
-    finally:
-        handler.runtime.cache_clear()
+    # When the event about that message, still queued when the erasure ran, arrives afterwards
+    event = sqs_event([body(enriched(1)), body(routed("c1", teams=["support"]))])
+    response = report_handler.lambda_handler(event, LambdaContext())
     # Then it is acknowledged and nothing is written: no seen-marker, no counter
     assert response == {"batchItemFailures": []}
     dynamodb = boto3.client("dynamodb")

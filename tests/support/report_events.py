@@ -144,6 +144,13 @@ def case_updated(
     )
 
 
+def answered(case: str, **changes: Any) -> CaseUpdated:
+    """A support case answered 5 minutes after it opened, in time; ``changes`` are more
+    :func:`case_updated` arguments (or other values of these)."""
+    given: dict[str, Any] = {"teams": ["support"], "answered_after": timedelta(minutes=5), "sla_met": True}
+    return case_updated(case, **(given | changes))
+
+
 def sla_breached(
     case: str,
     *,

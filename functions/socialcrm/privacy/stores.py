@@ -340,11 +340,6 @@ def _recent(scope: SubjectScope, store: IndexedStore, days: int) -> list[dict[st
     return recent
 
 
-# Where a run keeps the case bodies it read for the report markers' keys (when the case rows it found do
-# not carry them): in the scope, so the verification after the cases are deleted computes the same keys.
-_CASE_BODIES = "report_seen.case_bodies"
-
-
 def report_fact_keys(interactions: IndexedStore, cases: IndexedStore | None):  # type: ignore[no-untyped-def]
     """``keys_of`` for the report consumer's seen-markers of the subject's facts: the digests it keys them
     by, from the subject's interaction refs and case rows. A case's keys come from
@@ -352,33 +347,15 @@ def report_fact_keys(interactions: IndexedStore, cases: IndexedStore | None):  #
     one per reopening besides those keyed by the case id alone."""
 
     def case_keys(scope: SubjectScope) -> dict[str, set[str]]:
-        """case id -> the fact keys of the case, from the bodies of its rows (a case row and a row per
-        team); the main rows' bodies are read once a run when the rows found do not carry them."""
+        """case id -> the fact keys of the case, from the bodies of the rows the cases store found (a case
+        row and a row per team, each carrying the whole case; the store remembers ``body``). The rows
+        stay in the scope after they are deleted, so the verification computes the same keys."""
         assert cases is not None
-        rows = scope.seen(cases.name)
-        keys: dict[str, set[str]] = {row["case_ref"]["S"]: set() for row in rows if row.get("case_ref")}
-        with_body = [
-            row for row in [*rows, *scope.seen(_CASE_BODIES)] if "body" in row and row.get("case_ref")
-        ]
-        unread = sorted(set(keys) - {row["case_ref"]["S"] for row in with_body})
-        if unread:
-            (key_name,) = cases.key_names
-            read = batch_get(
-                cases.client,
-                cases.name,
-                cases.table_name,
-                [{key_name: {"S": case_id}} for case_id in unread],
-                consistent=True,
-                projection=(key_name, "case_ref", "body"),
-            )
-            scope.remember(_CASE_BODIES, read, (key_name,))
-            with_body += [row for row in read if "body" in row]
-        for row in with_body:
-            keys.setdefault(row["case_ref"]["S"], set()).update(
-                case_fact_keys(row["case_ref"]["S"], plain({"body": row["body"]})["body"])
-            )
-        for case_id, found in keys.items():
-            found.update(case_fact_keys(case_id))  # a case whose body is gone still has these
+        keys: dict[str, set[str]] = {}
+        for row in scope.seen(cases.name):
+            case_id = row.get("case_ref", {}).get("S")
+            if case_id:
+                keys.setdefault(case_id, set()).update(case_fact_keys(case_id, plain(row).get("body")))
         return keys
 
     def keys_of(scope: SubjectScope) -> list[tuple[str, Key]]:

@@ -196,26 +196,33 @@ def _outcome(
 
 
 def _case_updated(event: CaseUpdated) -> list[Fact]:
+    def outcome(clock: Clock, *identity: str, met: bool, done: datetime | None, due: datetime | None) -> Fact:
+        """Met: decided when it was done (answered, resolved); breached: when it was due."""
+        decided_at = (done if met else due) or event.updated_at
+        return _outcome(clock, (event.case_id, *identity), event, met=met, decided_at=decided_at)
+
     facts = []
     if event.first_response_at is not None:
         facts.append(_first_response(event, event.first_response_at))
     if event.sla_met is not None:
-        decided_at = (event.first_response_at or event.updated_at) if event.sla_met else event.sla_due_at
         facts.append(
-            _outcome("first_response", (event.case_id,), event, met=event.sla_met, decided_at=decided_at)
+            outcome("first_response", met=event.sla_met, done=event.first_response_at, due=event.sla_due_at)
         )
     for index, wait in enumerate(event.next_responses):
         if wait.met is not None:
-            decided_at = (wait.responded_at or event.updated_at) if wait.met else wait.due_at
-            identity = (event.case_id, str(index))
-            facts.append(_outcome("next_response", identity, event, met=wait.met, decided_at=decided_at))
+            facts.append(
+                outcome("next_response", str(index), met=wait.met, done=wait.responded_at, due=wait.due_at)
+            )
     if event.resolution_met is not None:
-        if event.resolution_met:
-            decided_at = event.resolved_at or event.updated_at
-        else:
-            decided_at = event.resolution_due_at or event.updated_at
-        identity = (event.case_id, str(event.reopened_count))
-        facts.append(_outcome("resolution", identity, event, met=event.resolution_met, decided_at=decided_at))
+        facts.append(
+            outcome(
+                "resolution",
+                str(event.reopened_count),
+                met=event.resolution_met,
+                done=event.resolved_at,
+                due=event.resolution_due_at,
+            )
+        )
     return facts
 
 

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from html import escape
 
 from socialcrm.reporting.charts import Chart
-from socialcrm.reporting.dimensions import bucket_edges
+from socialcrm.reporting.dimensions import CLOCK_FAMILIES, bucket_edges
 from socialcrm.reporting.summary import Compliance, FirstResponse, ReportSummary, ResponseTimes
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -127,31 +127,18 @@ def _outcome(outcome: Compliance) -> Marked:
 
 
 def _service_levels(summary: ReportSummary) -> str:
-    rows = [
-        (
-            entry.team,
-            entry.priority,
-            _outcome(entry.first_response),
-            _outcome(entry.next_response),
-            _outcome(entry.resolution),
-        )
-        for entry in summary.sla_by_team_priority
+    """All teams first, then each team and priority: each clock's outcome (no table with no team's)."""
+    by_row = [
+        ("all teams", "", summary.sla),
+        *((entry.team, entry.priority, entry) for entry in summary.sla_by_team_priority),
     ]
-    if rows:
-        sla = summary.sla
-        rows.insert(
-            0,
-            (
-                "all teams",
-                "",
-                _outcome(sla.first_response),
-                _outcome(sla.next_response),
-                _outcome(sla.resolution),
-            ),
-        )
+    rows = [
+        (team, priority, *(_outcome(getattr(levels, clock)) for clock in CLOCK_FAMILIES))
+        for team, priority, levels in by_row
+    ]
     return _table(
         ("team", "priority", "first response met", "next response met", "resolution met"),
-        rows,
+        rows if summary.sla_by_team_priority else [],
         "Service levels by team and priority (% met, of the outcomes decided)",
     )
 

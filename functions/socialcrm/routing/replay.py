@@ -28,7 +28,6 @@ from socialcrm.routing.rules import CaseAction
 # What happened to a customer's message: it opened its conversation's case (perhaps already resolved),
 # joined the case the conversation has, or was only recorded (no case).
 Fate = Literal["opened", "opened_resolved", "joined", "recorded"]
-FATES: tuple[Fate, ...] = ("opened", "opened_resolved", "joined", "recorded")
 OPENING: frozenset[str] = frozenset({"opened", "opened_resolved"})
 ASPECTS = ("new case", "case", "teams", "priority", "sla", "tags", "rules")
 
@@ -50,29 +49,18 @@ class Outcome:
         return self.fate in OPENING
 
     @classmethod
-    def of_decision(cls, decision: Decision, fate: Fate) -> Outcome:
+    def of(cls, made: Decision | Case, fate: Fate) -> Outcome:
+        """The outcome of a message of this ``fate``, described by the decision made for it or the case
+        stored for it (only when it opened that case)."""
         if fate not in OPENING:
             return cls(fate)
         return cls(
             fate,
-            tuple(sorted(decision.teams)),
-            decision.priority,
-            decision.sla_minutes,
-            tuple(sorted(decision.tags)),
-            decision.rules,
-        )
-
-    @classmethod
-    def of_case(cls, case: Case, fate: Fate) -> Outcome:
-        if fate not in OPENING:
-            return cls(fate)
-        return cls(
-            fate,
-            tuple(sorted(case.teams)),
-            case.priority,
-            case.sla_minutes,
-            tuple(sorted(case.tags)),
-            tuple(case.rules),
+            tuple(sorted(made.teams)),
+            made.priority,
+            made.sla_minutes,
+            tuple(sorted(made.tags)),
+            tuple(made.rules),
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -117,7 +105,7 @@ class Replayed:
     def decide(self, interaction: Interaction) -> tuple[Decision, Outcome]:
         decision = self.rules.evaluate(interaction, at=interaction.received_at, history=self.history)
         fate = self.conversations.fate(conversation_of(interaction), decision.case_action)
-        return decision, Outcome.of_decision(decision, fate)
+        return decision, Outcome.of(decision, fate)
 
     def __call__(self, interaction: Interaction) -> Outcome:
         return self.decide(interaction)[1]
@@ -143,9 +131,9 @@ class StoredCases:
         ref = interaction.interaction_ref
         for case in self._cases_of(conversation_of(interaction)):
             if case.interaction_ref == ref:
-                return Outcome.of_case(case, "opened_resolved" if case.opened_resolved else "opened")
+                return Outcome.of(case, "opened_resolved" if case.opened_resolved else "opened")
             if any(message.interaction_ref == ref for message in case.messages):
-                return Outcome.of_case(case, "joined")
+                return Outcome.of(case, "joined")
         return None
 
     def _cases_of(self, conversation_ref: str) -> list[Case]:
@@ -361,16 +349,17 @@ def _describe(change: Change) -> list[str]:
             f"new case  teams {','.join(after.teams)}  {after.priority}  SLA {after.sla_minutes} min  "
             f"rules {','.join(after.rules) or '-'}"
         )
-    if before is None or not (before.opens and after.opens):
+    if before is None:
         return out
-    if before.teams != after.teams:
+    aspects = change.aspects  # teams, priority, sla, tags, rules only when both open a case
+    if "teams" in aspects:
         out.append(f"teams     {','.join(before.teams)} → {','.join(after.teams)}")
-    if before.priority != after.priority:
+    if "priority" in aspects:
         out.append(f"priority  {before.priority} → {after.priority}")
-    if before.sla_minutes != after.sla_minutes:
+    if "sla" in aspects:
         out.append(f"SLA       {before.sla_minutes} → {after.sla_minutes} min")
-    if before.tags != after.tags:
+    if "tags" in aspects:
         out.append(f"tags      {','.join(before.tags) or '-'} → {','.join(after.tags) or '-'}")
-    if before.rules != after.rules:
+    if "rules" in aspects:
         out.append(f"rules     {','.join(before.rules) or '-'} → {','.join(after.rules) or '-'}")
     return out

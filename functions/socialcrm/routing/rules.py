@@ -248,20 +248,20 @@ def _default_targets(priority: str) -> Targets:
     return Targets(first_response=first, next_response=after, resolution=resolution)
 
 
+def _targets_field(priority: str) -> Any:
+    """A priority's field of :class:`ServiceLevels`: its defaults, said in its description."""
+    defaults = " / ".join(str(minutes) for minutes in _DEFAULT_TARGETS[priority])
+    return Field(default_factory=lambda: _default_targets(priority), description=f"Default {defaults}.")
+
+
 class ServiceLevels(_Strict):
     """Targets per priority; a priority left out keeps its defaults. A more urgent priority never has a
     longer target than a less urgent one."""
 
-    P1: Targets = Field(default_factory=lambda: _default_targets("P1"), description="Default 15 / 30 / 480.")
-    P2: Targets = Field(
-        default_factory=lambda: _default_targets("P2"), description="Default 60 / 120 / 1440."
-    )
-    P3: Targets = Field(
-        default_factory=lambda: _default_targets("P3"), description="Default 240 / 480 / 2880."
-    )
-    P4: Targets = Field(
-        default_factory=lambda: _default_targets("P4"), description="Default 1440 / 1440 / 4320."
-    )
+    P1: Targets = _targets_field("P1")
+    P2: Targets = _targets_field("P2")
+    P3: Targets = _targets_field("P3")
+    P4: Targets = _targets_field("P4")
 
     @model_validator(mode="after")
     def _ascending(self) -> ServiceLevels:
@@ -567,12 +567,13 @@ def _cross_checks(document: RulesDocument) -> list[str]:
     problems: list[str] = []
     teams = set(document.teams)
 
+    def undeclared_team(where: str, name: str) -> None:
+        if name not in teams:
+            problems.append(f"{where}: team {name!r} is not declared in teams ({', '.join(document.teams)})")
+
     def undeclared(where: str, names: list[str]) -> None:
         for index, name in enumerate(names):
-            if name not in teams:
-                problems.append(
-                    f"{where}[{index}]: team {name!r} is not declared in teams ({', '.join(document.teams)})"
-                )
+            undeclared_team(f"{where}[{index}]", name)
 
     undeclared("field default_teams", document.default_teams)
     undeclared("field spikes.teams", document.spikes.teams)
@@ -582,10 +583,7 @@ def _cross_checks(document: RulesDocument) -> list[str]:
             "priority's minutes to service_levels.<priority>.first_response)"
         )
     for team, calendar in document.team_calendars.items():
-        if team not in teams:
-            problems.append(
-                f"field team_calendars.{team}: team {team!r} is not declared in teams ({', '.join(document.teams)})"
-            )
+        undeclared_team(f"field team_calendars.{team}", team)
         if calendar not in document.calendars:
             known = ", ".join(document.calendars) or "none declared"
             problems.append(

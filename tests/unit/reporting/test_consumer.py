@@ -11,7 +11,7 @@ from socialcrm.reporting import business_metrics
 from socialcrm.reporting.consumer import QueuedRecord, ReportOutcome, process_batch
 from socialcrm.reporting.counters import Recorded
 from socialcrm.reporting.facts import Fact
-from tests.support.report_events import body, case_updated, enriched, sla_breached, spike, wait
+from tests.support.report_events import answered, body, case_updated, enriched, sla_breached, spike, wait
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 
@@ -70,7 +70,7 @@ def test_the_outcome_counts_new_facts_for_the_metrics_and_duplicates_apart():
         body(enriched(3, platform="x", sentiment=None, status="PENDING")),
         body(sla_breached("c1", teams=["support"])),
         body(case_updated("c1", teams=["support"], answered_after=timedelta(hours=2), sla_met=False)),
-        body(case_updated("c2", teams=["support"], answered_after=timedelta(minutes=5), sla_met=True)),
+        body(answered("c2")),
         body(spike()),
     )
     # When processed
@@ -88,11 +88,8 @@ def test_the_outcome_counts_new_facts_for_the_metrics_and_duplicates_apart():
 
 def test_next_response_and_resolution_outcomes_count_per_clock_not_in_the_first_response_alarm():
     # Given a round breached (told by SlaBreached and again by the case update) and a resolution met
-    update = case_updated(
+    update = answered(
         "c1",
-        teams=["support"],
-        answered_after=timedelta(minutes=5),
-        sla_met=True,
         rounds=[wait(timedelta(hours=1), met=False)],
         status="resolved",
         resolved_after=timedelta(hours=3),

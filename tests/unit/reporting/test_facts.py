@@ -16,7 +16,17 @@ from socialcrm.reporting.dimensions import (
     percentile_upper_bound,
 )
 from socialcrm.reporting.facts import case_fact_keys, facts_of
-from tests.support.report_events import SUBJECT, T0, case_updated, enriched, routed, sla_breached, spike, wait
+from tests.support.report_events import (
+    SUBJECT,
+    T0,
+    answered,
+    case_updated,
+    enriched,
+    routed,
+    sla_breached,
+    spike,
+    wait,
+)
 
 
 def test_an_enriched_interaction_counts_once_in_its_day_platform_sentiment_and_language_cell():
@@ -80,10 +90,8 @@ def test_a_first_response_counts_its_time_in_a_bucket_per_team_and_once_for_all_
 
 def test_a_first_response_set_by_patch_or_told_without_a_source_counts_under_patch():
     # Given a first response an agent set through PATCH, and one told by an event from before sources
-    by_patch = case_updated(
-        "c1", teams=["support"], answered_after=timedelta(minutes=5), sla_met=True, source="patch"
-    )
-    sourceless = case_updated("c2", teams=["support"], answered_after=timedelta(minutes=5), sla_met=True)
+    by_patch = answered("c1", source="patch")
+    sourceless = answered("c2")
     # Then both count under "patch" (only PATCH could set a first response before native replies)
     for event in (by_patch, sourceless):
         response = facts_of(event)[0]
@@ -138,21 +146,10 @@ def test_a_next_response_round_breached_then_told_again_by_every_case_update_is_
     breach = sla_breached("c9", teams=["support"], clock="next_response", round=0, due=late.due_at)
     # And the case updates routing publishes afterwards: the breach, the late answer, a later change
     updates = [
-        case_updated(
+        answered("c9", rounds=[wait(timedelta(hours=2), met=False)]),
+        answered("c9", rounds=[late]),
+        answered(
             "c9",
-            teams=["support"],
-            answered_after=timedelta(minutes=5),
-            sla_met=True,
-            rounds=[wait(timedelta(hours=2), met=False)],
-        ),
-        case_updated(
-            "c9", teams=["support"], answered_after=timedelta(minutes=5), sla_met=True, rounds=[late]
-        ),
-        case_updated(
-            "c9",
-            teams=["support"],
-            answered_after=timedelta(minutes=5),
-            sla_met=True,
             rounds=[late],
             status="resolved",
             resolved_after=timedelta(hours=6),
@@ -175,13 +172,7 @@ def test_each_next_response_round_is_its_own_fact_counted_on_its_answer_day_once
     met = wait(timedelta(hours=20), due_in=timedelta(hours=8), answered_in=timedelta(hours=5))  # 23-11 01:00
     breached = wait(timedelta(days=2), met=False)
     running = wait(timedelta(days=3))
-    event = case_updated(
-        "c1",
-        teams=["support"],
-        answered_after=timedelta(minutes=5),
-        sla_met=True,
-        rounds=[met, breached, running],
-    )
+    event = answered("c1", rounds=[met, breached, running])
     # Then the two decided rounds are two facts, keyed by their index; the running one is not counted yet
     (first_key, first), (second_key, second) = outcomes(event, "next_response")
     assert first_key != second_key
@@ -191,21 +182,15 @@ def test_each_next_response_round_is_its_own_fact_counted_on_its_answer_day_once
 
 def test_a_resolution_counts_once_per_reopening_met_on_its_day_breached_on_its_due_day():
     # Given a case resolved in time, then reopened and resolved again too late
-    first = case_updated(
+    first = answered(
         "c1",
-        teams=["support"],
-        answered_after=timedelta(minutes=5),
-        sla_met=True,
         status="resolved",
         resolved_after=timedelta(hours=10),
         resolution_due_after=timedelta(hours=24),
         resolution_met=True,
     )
-    reopened_late = case_updated(
+    reopened_late = answered(
         "c1",
-        teams=["support"],
-        answered_after=timedelta(minutes=5),
-        sla_met=True,
         status="resolved",
         resolved_after=timedelta(days=5),
         reopened=1,
@@ -235,11 +220,8 @@ def test_a_resolution_breach_event_is_left_to_the_case_update_that_names_its_reo
 
 def test_case_fact_keys_lists_every_key_a_cases_facts_can_have_from_its_row_body():
     # Given a case with a first response, its outcome, two decided rounds and a reopening
-    event = case_updated(
+    event = answered(
         "c1",
-        teams=["support"],
-        answered_after=timedelta(minutes=5),
-        sla_met=True,
         rounds=[
             wait(timedelta(hours=2), answered_in=timedelta(minutes=9)),
             wait(timedelta(hours=5), met=False),
@@ -252,11 +234,8 @@ def test_case_fact_keys_lists_every_key_a_cases_facts_can_have_from_its_row_body
     )
     told = {fact.key for fact in facts_of(event)}
     told |= {fact.key for fact in facts_of(routed("c1", teams=["support"]))}
-    earlier = case_updated(
+    earlier = answered(
         "c1",
-        teams=["support"],
-        answered_after=timedelta(minutes=5),
-        sla_met=True,
         resolved_after=timedelta(hours=3),
         resolution_due_after=timedelta(days=1),
         resolution_met=True,
