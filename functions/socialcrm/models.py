@@ -78,6 +78,10 @@ def _conversation_key(value: str) -> str:
         raise ValueError(f"a conversation key is at most {MAX_CONVERSATION_KEY_CHARS} characters")
     if not value.strip():
         raise ValueError("a conversation key cannot be blank")
+    if _NOT_IN_IDS.search(value):
+        raise ValueError(
+            "a conversation key cannot hold control characters, lone surrogates or line separators"
+        )
     return value
 
 

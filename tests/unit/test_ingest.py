@@ -223,6 +223,18 @@ def test_an_item_whose_id_breaks_the_id_rules_is_refused(dev_secrets, native_id)
     assert admitted(draft(native_id=native_id), dev_secrets) is None
 
 
+@pytest.mark.parametrize(
+    "key",
+    ["conversation:\ud83d", "dm:1:\n2", " ", "c" * 601],
+    ids=["lone-surrogate", "newline", "blank", "too-long"],
+)
+def test_an_item_whose_conversation_key_breaks_the_id_rules_is_refused_alone(dev_secrets, key):
+    # A key is built from ids a platform sent (the post a reply answers): half an emoji there must cost
+    # that item, never the delivery (a 500 that the platform retries for ever)
+    assert admitted(draft().model_copy(update={"conversation_key": key}), dev_secrets) is None
+    assert admitted(draft(), dev_secrets) is not None
+
+
 # --- refusals of the whole delivery --------------------------------------------------------------------
 
 

@@ -1,9 +1,11 @@
 """Routing's tables (cases, spike counters) and the reads routing makes of interactions.
 
-Cases table: one row per case (``row = "case"``, key = the case id) plus one per team the case is
-queued for (key ``<case id>#<team>``), each carrying the whole case, so a work queue is one query of
-the ``by_queue`` index (``queue = "<team>|<status>"``, ``rank = "<priority>#<due>#<case id>"``: most
-urgent first, then the soonest due). The case row's queue is ``"*|<status>"`` (every team).
+Cases table: one row per case (``row = "case"``, key = the case id, the whole case) plus one per team
+the case is queued for (key ``<case id>#<team>``): the case's place in that team's queue, nothing more.
+A work queue is one query of the ``by_queue`` index (``queue = "<team>|<status>"``, ``rank =
+"<priority>#<due>#<case id>"``: most urgent first, then the soonest due) and one batch read of the
+cases it lists; a case's team rows are written only when its place changes (status, priority, due
+time, a new team), not on every message. The case row's queue is ``"*|<status>"`` (every team).
 Every row carries the ``subject_id``, so erasure finds all of a subject's rows through ``by_subject``.
 
 A conversation has one row too (``row = "conversation"``, key = its ``v_…`` ref, no queue): its current
@@ -85,7 +87,7 @@ class CaseItem(Model):
     subject_id = UnicodeAttribute()
     opened_at = UnicodeAttribute()
     version = NumberAttribute(default=0)
-    body = MapAttribute()  # type: ignore[var-annotated]
+    body = MapAttribute(null=True)  # type: ignore[var-annotated]  # the case row and conversation row only
     announced = BooleanAttribute(default=False)
     breach_announced = BooleanAttribute(default=False)
     claimed_by = UnicodeAttribute(null=True)  # on the case row only
@@ -163,10 +165,27 @@ class CaseRepository:
                     cursor, key_names=_CURSOR_KEYS, scope=("queue", key), what="queue"
                 ),
             )
-            page = [self._case(item) for item in results]
+            rows = list(results)
+            page = self._cases_of(rows)
         except PynamoDBException as exc:
             raise StoreError("Could not read the work queue.") from exc
         return page, encode_cursor(results.last_evaluated_key)
+
+    def _cases_of(self, rows: list[CaseItem]) -> list[Case]:
+        """The cases of a page of queue rows, in its order: a team row holds only the case's place in
+        the queue, so its case is read from the case row (one consistent batch read for the page)."""
+        wanted = [row.case_ref for row in rows if row.row != "case"]
+        found = (
+            {item.case_id: item for item in CaseItem.batch_get(wanted, consistent_read=True)}
+            if wanted
+            else {}
+        )
+        page = []
+        for row in rows:
+            item = row if row.row == "case" else found.get(row.case_ref)
+            if item is not None:  # None: erased since the index was read
+                page.append(self._case(item))
+        return page
 
     def conversation(self, conversation_ref: str) -> Conversation | None:
         try:
@@ -259,6 +278,10 @@ class CaseRepository:
 
     def _write(self, current: Case, changed: Case) -> bool:
         main, *teams = self._rows(changed)
+        # A team row is the case's place in a team's queue: written only when that place changes.
+        if (rank_of(current), current.status) == (rank_of(changed), changed.status):
+            known = {f"{current.case_id}#{team}" for team in current.teams}
+            teams = [row for row in teams if row.case_id not in known]
         try:
             with TransactWrite(connection=self.connection) as tx:
                 tx.update(
@@ -302,8 +325,6 @@ class CaseRepository:
             "rank": rank_of(case),
             "subject_id": case.subject_id,
             "opened_at": _iso(case.opened_at),
-            "version": case.version,
-            "body": body,
             "expires_at": case.opened_at + timedelta(days=RETENTION_DAYS["cases"]),
         }
         rows = [
@@ -312,6 +333,8 @@ class CaseRepository:
                 row="case",
                 queue=queue_key(ALL_TEAMS, case.status),
                 claimed_by=case.claimed_by,
+                version=case.version,
+                body=body,
                 **common,
             )
         ]
