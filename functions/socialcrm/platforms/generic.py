@@ -93,15 +93,13 @@ def _not_blank(value: str) -> str:
 
 # An id: a string with at least one character that is not whitespace (the check adds nothing to the schema).
 _Id = Annotated[str, AfterValidator(_not_blank)]
-# A message, thread or parent id: the same, and no control characters or line separators (models' id rules).
-_MessageId = Annotated[str, AfterValidator(_not_blank), AfterValidator(check_message_id)]
-
-
-# A conversation id: a message id's rules, stated in the schema as thread_id states them.
-_ConversationId = Annotated[
+# A message, thread, parent or conversation id: the same, and the models' id rules (at most MAX_ID_CHARS,
+# no control characters, lone surrogates or line separators), stated in the schema as a pattern.
+_MessageId = Annotated[
     str,
-    Field(min_length=1, max_length=MAX_ID_CHARS, pattern=MESSAGE_ID_PATTERN),
+    Field(min_length=1, max_length=MAX_ID_CHARS, json_schema_extra={"pattern": MESSAGE_ID_PATTERN}),
     AfterValidator(_not_blank),
+    AfterValidator(check_message_id),
 ]
 # The customer a brand reply answers: a user id, as author.user_id is one.
 _CustomerId = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS), AfterValidator(_not_blank)]
@@ -129,10 +127,7 @@ class GenericData(BaseModel):
     model_config = ConfigDict(extra="forbid", title="GenericData", hide_input_in_errors=True)
 
     native_id: _MessageId = Field(
-        min_length=1,
-        max_length=MAX_ID_CHARS,
-        json_schema_extra={"pattern": MESSAGE_ID_PATTERN},
-        description="The sender's own id of the message; redeliveries repeat it. No control characters.",
+        description="The sender's own id of the message; redeliveries repeat it. No control characters."
     )
     kind: Kind = Field(description="What the interaction is; brand_reply is the brand's own message.")
     text: str = Field(description="The text of the interaction (may be empty).")
@@ -140,26 +135,14 @@ class GenericData(BaseModel):
         default=None, description="When it happened; defaults to the envelope's timestamp."
     )
     author: GenericAuthor
-    thread_id: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_ID_CHARS,
-        pattern=MESSAGE_ID_PATTERN,
-        description="Conversation id.",
-    )
-    parent_id: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_ID_CHARS,
-        pattern=MESSAGE_ID_PATTERN,
-        description="Replied-to id.",
-    )
+    thread_id: _MessageId | None = Field(default=None, description="Conversation id.")
+    parent_id: _MessageId | None = Field(default=None, description="Replied-to id.")
     language: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$",
         description="BCP-47 tag, only when the sender knows it reliably.",
     )
-    conversation_id: _ConversationId | None = Field(
+    conversation_id: _MessageId | None = Field(
         default=None,
         description="The conversation the message belongs to: the customer's messages and the brand's "
         "replies in it carry the same id. No control characters.",

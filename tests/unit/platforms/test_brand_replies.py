@@ -374,8 +374,18 @@ def test_a_generic_body_without_conversation_id_has_no_key_of_its_own():
         ),
         pytest.param(
             {"data__conversation_id": "c\n7"},
-            "data.conversation_id: String should match pattern '^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$'",
+            "data.conversation_id: Value error, an id cannot hold control characters, lone surrogates or line separators",
             id="control-character",
+        ),
+        pytest.param(
+            {"data__thread_id": "t\ud83d"},
+            "data.thread_id: Input should be a valid string, unable to parse raw data as a unicode string",
+            id="thread-lone-surrogate",
+        ),
+        pytest.param(
+            {"data__parent_id": "   "},
+            "data.parent_id: Value error, an id cannot be only whitespace",
+            id="parent-blank",
         ),
         pytest.param(
             {"data__conversation_id": "c" * 257},
