@@ -12,13 +12,13 @@ from botocore.exceptions import ClientError
 
 from socialcrm.dal.repository import InteractionRepository, SubjectRepository
 from socialcrm.reporting.facts import fact_key
-from socialcrm.routing.case import case_id_for, conversation_of
-from socialcrm.routing.conversation import add_reply
+from socialcrm.routing.case import Conversation, case_id_for, conversation_of
+from socialcrm.routing.conversation import add_reply, join
 from socialcrm.schemas import SCHEMA_DIR
 from socialcrm.topology import RETENTION_DAYS, TABLES
 from tests.support.apigw import LambdaContext
 from tests.support.pipeline import capture_bus_events, drain
-from tests.support.privacy import Person, World, privacy_world
+from tests.support.privacy import DECISION, LEVELS, Person, World, privacy_world
 
 ANA_WEB = Person("generic", "ana-4411", "ana_sunshine", "Ana Quixote")
 ANA_X = Person("x", "ana-7788", "ana_on_x", "Ana Q.")
@@ -27,6 +27,7 @@ BOB_X = Person("x", "bob-9900", "bob_on_x", "Bob D.")
 STORES = {
     "report_seen",
     "brand_replies",
+    "shared_cases",
     "cases",
     "interactions",
     "subjects",
@@ -85,6 +86,43 @@ def test_the_brands_replies_in_her_conversation_are_erased_with_her(world):
     assert not list(world.traces("Sorry Ana"))
 
 
+def test_her_comment_on_someone_elses_case_is_removed_from_it_and_the_case_stays(world):
+    # Given Ana's complaint opened the case of a comment thread, and Bob's comment in the thread joined it
+    now = datetime.now(tz=UTC)
+    ana = world.store(ANA_X, 0, "where is my refund?", EARLIER)
+    thread = conversation_of(ana)
+    case_id = case_id_for(thread, 1)
+    world.cases.keep(
+        Conversation(
+            conversation_ref=thread,
+            subject_id=ana.subject_id,
+            platform="x",
+            case_id=case_id,
+            sequence=1,
+            updated_at=now,
+        ),
+        expected_version=None,
+    )
+    bob = world.interaction(BOB_X, 7, "same here, order 5512 never came", EARLIER + timedelta(minutes=2))
+    bob = bob.model_copy(update={"conversation_ref": thread})
+    assert world.interactions.store_new(bob, enriched_at=now)
+    world.cases.update(case_id, lambda case: join(case, bob, DECISION, LEVELS, now=now))
+    assert [m.interaction_ref for m in world.cases.get(case_id).messages] == [
+        ana.interaction_ref,
+        bob.interaction_ref,
+    ]
+    # When Bob's erasure runs
+    request_id = world.request_erasure(BOB_X, reference="T-44")
+    assert world.run_erasures() == []
+    # Then his entry is gone from Ana's case, counted and verified, and her case and message stay
+    proof = world.erasure(request_id)
+    assert proof["verified"] is True and proof["erased"]["shared_cases"] == 1
+    case = world.cases.get(case_id)
+    assert case is not None and [m.interaction_ref for m in case.messages] == [ana.interaction_ref]
+    row = json.dumps(world.scan_all())
+    assert bob.interaction_ref not in row and bob.interaction_id not in row
+
+
 def case_of_interaction(world: World, item) -> str:
     """The case the harness opened for ``item`` (its conversation's first)."""
     return case_id_for(conversation_of(item), 1)
@@ -117,6 +155,7 @@ def test_erasure_leaves_no_trace_of_the_subject_and_touches_no_one_else(world):
     assert proof["erased"] == {
         "report_seen": 10,  # per interaction: its "interaction" fact and its "routed" fact
         "brand_replies": 0,  # the brand never answered her
+        "shared_cases": 0,  # nobody else's case lists her messages
         "cases": 10,  # per interaction: the case row and its team row
         "interactions": 5,
         "subjects": 2,
@@ -283,6 +322,7 @@ def test_a_store_failing_midway_fails_the_request_and_the_retry_finishes_it(worl
     assert done["erased"] == {
         "report_seen": 60,
         "brand_replies": 0,
+        "shared_cases": 0,
         "cases": 60,
         "interactions": 30,
         "subjects": 1,
@@ -474,6 +514,7 @@ def test_the_export_of_an_unknown_subject_is_empty_not_an_error(world):
         "report-dlq": [],
         "report_seen": [],
         "brand_replies": [],
+        "shared_cases": [],
         "cases": [],
         "interactions": [],
         "subjects": None,

@@ -110,6 +110,7 @@ def test_a_run_short_of_time_saves_its_progress_and_continues_in_the_next(world)
     assert world.erasure(request_id)["erased"] == {
         "report_seen": 2,
         "brand_replies": 0,
+        "shared_cases": 0,
         "cases": 2,
         "interactions": 1,
         "subjects": 1,

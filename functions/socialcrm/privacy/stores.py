@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import boto3
 
 from socialcrm.errors import ConfigurationError
-from socialcrm.privacy.conversations import brand_reply_keys
+from socialcrm.privacy.conversations import SharedCaseEntries, brand_reply_keys
 from socialcrm.privacy.dynamo import (
     Key,
     batch_delete,
@@ -403,14 +403,14 @@ def build_stores(
 
     Order matters: a store that derives keys from another store's findings comes before it (the report
     markers before the interactions and cases whose ids compute their keys, the brand's replies listed by
-    the subject's cases before those cases). A table holding personal
+    the subject's cases before those cases, the subject's messages listed on other people's cases). A table holding personal
     data and indexed ``by_subject`` plugs in as one ``IndexedStore``.
 
     >>> import boto3
     >>> dynamodb = boto3.client("dynamodb", region_name="eu-west-1")  # no call is made
     >>> build_stores({k: k for k in PERSONAL_DATA_TABLES}, dynamodb,
     ...              dlq_urls={k: k for k in PERSONAL_DATA_QUEUES}).names
-    ('report_seen', 'brand_replies', 'cases', 'interactions', 'subjects', 'inbound-dlq', 'route-dlq', 'report-dlq')
+    ('report_seen', 'brand_replies', 'shared_cases', 'cases', 'interactions', 'subjects', 'inbound-dlq', 'route-dlq', 'report-dlq')
     """
     missing = sorted(set(PERSONAL_DATA_TABLES) - set(table_names))
     if missing:
@@ -422,7 +422,7 @@ def build_stores(
         "interactions",
         spec=TABLES["interactions"],
         table_name=table_names["interactions"],
-        remember=("received_at",),
+        remember=("received_at", "conversation_ref"),
         client=client,
     )
     cases = IndexedStore(
@@ -455,7 +455,10 @@ def build_stores(
         DeadLetterStore(key, queue_url=dlq_urls[key], client=sqs_client, wait_seconds=dlq_wait_seconds)
         for key in PERSONAL_DATA_QUEUES
     )
-    return StoreRegistry((report_seen, brand_replies, cases, interactions, profile, *queues))
+    shared_cases = SharedCaseEntries(
+        interactions=interactions, table_name=table_names["cases"], client=client
+    )
+    return StoreRegistry((report_seen, brand_replies, shared_cases, cases, interactions, profile, *queues))
 
 
 def dlq_environment_names() -> dict[str, str]:

@@ -59,9 +59,15 @@ def test_derived_stores_come_before_the_stores_whose_ids_compute_their_keys():
     registry = build_stores({key: f"t-{key}" for key in PERSONAL_DATA_TABLES}, dlq_urls=DLQS)
     names = registry.names
     # the brand's replies are found through the subject's cases, so they are erased before them
-    assert names == ("report_seen", "brand_replies", *PERSONAL_DATA_TABLES[1:], *PERSONAL_DATA_QUEUES)
+    assert names == (
+        "report_seen",
+        "brand_replies",
+        "shared_cases",
+        *PERSONAL_DATA_TABLES[1:],
+        *PERSONAL_DATA_QUEUES,
+    )
     assert names.index("report_seen") < min(names.index("cases"), names.index("interactions"))
-    assert names.index("subjects") == len(PERSONAL_DATA_TABLES)
+    assert names.index("subjects") == len(PERSONAL_DATA_TABLES) + 1
 
 
 def test_a_missing_table_name_is_a_configuration_error_naming_it():
