@@ -184,11 +184,15 @@ class InteractionDraft(_Model):
         return f"thread:{self.thread_id}" if self.thread_id is not None else f"message:{self.native_id}"
 
 
-class _ConversationCheck(_Model):
-    """What ``from_draft`` checks before hashing the conversation and the customer: their refusal is
-    the refusal of the item, as for any id (``ingest.admit``)."""
+class _DraftIds(_Model):
+    """The ids ``from_draft`` checks before it hashes any of them (an id no encoder can write would fail
+    the hash): a refusal names the field, and is the refusal of the item (``ingest.admit``)."""
 
-    conversation_key: Annotated[str, AfterValidator(_conversation_key)]
+    native_id: MessageId
+    user_id: Annotated[str, AfterValidator(_user_id)]
+    thread_id: MessageId | None = None
+    parent_id: MessageId | None = None
+    conversation_key: Annotated[str, AfterValidator(_conversation_key)] | None = None
     customer_id: Annotated[str, AfterValidator(_user_id)] | None = None
 
 
@@ -237,7 +241,14 @@ class Interaction(_Model):
         >>> Interaction.from_draft(draft, pepper="p", received_at=datetime(2026, 1, 1, tzinfo=UTC)).interaction_id
         'x:1'
         """
-        _ConversationCheck(conversation_key=draft.conversation, customer_id=draft.customer_id)
+        _DraftIds(
+            native_id=draft.native_id,
+            user_id=draft.author.user_id,
+            thread_id=draft.thread_id,
+            parent_id=draft.parent_id,
+            conversation_key=draft.conversation_key,  # the default is built from the ids checked here
+            customer_id=draft.customer_id,
+        )
         fields = draft.model_dump(exclude_none=False, exclude={"conversation_key", "customer_id"})
         fields["text"] = repair_text(draft.text)
         author = fields["author"]

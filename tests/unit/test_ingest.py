@@ -292,6 +292,6 @@ def test_a_refused_item_is_logged_with_the_platform_and_the_fields_never_the_val
     assert (refusal.platform, refusal.reason, refusal.fields) == (
         "meta",
         "invalid_id",
-        ["interaction_id", "native_id"],
+        ["conversation_key", "native_id"],  # the comment's id is its thread's key too
     )
     assert all("1029_secret" not in str(vars(record)) for record in caplog.records)

@@ -511,8 +511,9 @@ def _author(user_id: str, *, handle: Any = None, display_name: Any = None) -> Au
 
 
 def _id(value: Any) -> str | None:
-    """An id as text or an integer (:func:`integer_or_text_id`), lone surrogates replaced as in texts."""
-    return integer_or_text_id(_clean(value) if isinstance(value, str) else value)
+    """An id as text or an integer (:func:`integer_or_text_id`), as sent: an id holding a lone surrogate
+    is not repaired (two ids would become one), the model refuses its item."""
+    return integer_or_text_id(value)
 
 
 def _string(value: Any) -> str | None:

@@ -68,10 +68,16 @@ class CaseMessage(BaseModel):
         default=True,
         description="A customer message that asks for an answer (not one the rules only record).",
     )
+    priority: Priority | None = Field(
+        default=None, description="How urgent the rules found a customer message."
+    )
 
     @classmethod
-    def of(cls, interaction: Interaction, *, awaits_response: bool = True) -> CaseMessage:
+    def of(
+        cls, interaction: Interaction, *, awaits_response: bool = True, priority: Priority | None = None
+    ) -> CaseMessage:
         return cls(
+            priority=None if interaction.from_brand else priority,
             interaction_ref=interaction.interaction_ref,
             interaction_id=interaction.interaction_id,
             kind=interaction.kind,

@@ -60,10 +60,6 @@ class _Clock:
         return due_at(start, self.minutes, self.calendar)
 
 
-def _clocks(case: Case, levels: ServiceLevels) -> tuple[Any, Any, float]:
-    return levels.targets(case.priority), levels.calendar_for(case.teams), levels.sla_warning_ratio
-
-
 def more_urgent(a: str, b: str) -> str:
     return a if PRIORITIES.index(a) <= PRIORITIES.index(b) else b  # type: ignore[arg-type]
 
@@ -85,7 +81,7 @@ def open_case(
     The clocks start when we received the message: the customer has waited since then."""
     start = min(interaction.received_at, now)
     targets = levels.targets(decision.priority)
-    messages = _merge([CaseMessage.of(interaction)], earlier)
+    messages = _merge([CaseMessage.of(interaction, priority=decision.priority)], earlier)
     case = Case(
         case_id=case_id_for(conversation_ref, sequence),
         interaction_id=interaction.interaction_id,
@@ -117,7 +113,7 @@ def open_case(
         message_count=len(messages),
         resolution_started_at=start,
     )
-    return settle(case, levels, now=now, recompute=True)
+    return settle(case, levels, now=now)
 
 
 def join(
@@ -128,7 +124,7 @@ def join(
     if _has(case, interaction.interaction_ref):
         return None
     seeks_answer = decision.case_action in ANSWER_SEEKING
-    message = CaseMessage.of(interaction, awaits_response=seeks_answer)
+    message = CaseMessage.of(interaction, awaits_response=seeks_answer, priority=decision.priority)
     priority = more_urgent(decision.priority, case.priority)
     update: dict[str, Any] = {
         "teams": _union(case.teams, decision.teams),
@@ -146,7 +142,7 @@ def join(
         update.update(reopening(case, at=min(interaction.received_at, now)))
     elif case.status == "pending" and seeks_answer:
         update["status"] = "open"  # the customer wrote back
-    return settle(case.model_copy(update=update), levels, now=now, recompute=priority != case.priority)
+    return settle(case.model_copy(update=update), levels, now=now)
 
 
 def reopening(case: Case, *, at: datetime) -> dict[str, Any]:
@@ -184,21 +180,22 @@ def reopen_window_passed(case: Case, *, now: datetime, window: timedelta) -> boo
     return case.status == "resolved" and case.resolved_at is not None and now - case.resolved_at >= window
 
 
-def settle(case: Case, levels: ServiceLevels | None, *, now: datetime, recompute: bool = False) -> Case:
-    """The case's responses and clocks, recomputed from its messages.
+def settle(case: Case, levels: ServiceLevels | None, *, now: datetime) -> Case:
+    """The case's responses and clocks, recomputed from its messages in the order they were written.
 
-    ``recompute``: compute due times again (the priority changed, or the case is new); otherwise a due
-    time already set stays (only new waits need ``levels``, which may then be None).
+    Each clock is timed by the priority the conversation had while it ran: the most urgent customer
+    message written before it was met (all of them, while it runs), so a complaint written after an
+    answer never makes that answer late, whichever of the two reached us first; and the first-response
+    clock starts when we received the conversation's first message, whichever was routed first. Without
+    ``levels`` (the rules) the due times already set stay; a breach a clock recorded is kept.
     """
     messages = sorted(case.messages, key=_order)
     customer = [m for m in messages if not m.from_brand]
     answers = sorted(
         [m.occurred_at for m in messages if m.from_brand and not m.automated] + list(case.answered_marks)
     )
-    targets = calendar = None
-    ratio = 0.8
-    if levels is not None:
-        targets, calendar, ratio = _clocks(case, levels)
+    ratio = levels.sla_warning_ratio if levels is not None else 0.8
+    calendar = levels.calendar_for(case.teams) if levels is not None else None
     update: dict[str, Any] = {"messages": messages[-MAX_CASE_MESSAGES:]}
     if customer:
         update["last_customer_message_at"] = customer[-1].occurred_at
@@ -210,12 +207,15 @@ def settle(case: Case, levels: ServiceLevels | None, *, now: datetime, recompute
         if native is not None and (first_response_at is None or native < first_response_at):
             first_response_at, source = native, "native"
     update.update(first_response_at=first_response_at, first_response_source=source)
-    start = case.sla_started_at or case.opened_at
+    starts = [m.received_at for m in customer] + ([case.sla_started_at] if case.sla_started_at else [])
+    start = min(starts) if starts else case.opened_at
     due, warning = case.sla_due_at, case.sla_warning_at
-    if targets is not None and recompute and case.breached_at is None and case.responded_at is None:
-        due = _Clock(targets.first_response, calendar).due(start)
-        warning = _Clock(targets.first_response * ratio, calendar).due(start)
-    update.update(sla_due_at=due, sla_warning_at=warning)
+    if levels is not None and case.breached_at is None:
+        minutes = levels.targets(_priority(case, customer, until=first_response_at)).first_response
+        due = _Clock(minutes, calendar).due(start)
+        warning = _Clock(minutes * ratio, calendar).due(start)
+        update["sla_minutes"] = minutes
+    update.update(sla_started_at=start, sla_due_at=due, sla_warning_at=warning)
     responded = [t for t in (first_response_at, case.resolved_at) if t is not None]
     if case.opened_resolved and case.reopened_count == 0:
         sla_met = None  # opened resolved by a rule: nobody had to answer
@@ -228,19 +228,25 @@ def settle(case: Case, levels: ServiceLevels | None, *, now: datetime, recompute
     update["sla_met"] = sla_met
 
     closing = answers + ([case.resolved_at] if case.resolved_at is not None else [])
-    rounds = _rounds(case, customer, sorted(closing), targets, calendar, recompute)
+    rounds = _rounds(case, customer, sorted(closing), levels, calendar)
     update["next_responses"] = rounds
     waiting = next((r for r in rounds if r.responded_at is None and r.met is None), None)
     if waiting is None:
         update["next_warning_at"] = None
-    elif targets is not None:
-        update["next_warning_at"] = _Clock(targets.next_response * ratio, calendar).due(waiting.started_at)
+    elif levels is not None:
+        minutes = levels.targets(_priority(case, customer, until=None)).next_response
+        update["next_warning_at"] = _Clock(minutes * ratio, calendar).due(waiting.started_at)
 
-    needs_due = case.resolution_due_at is None or (recompute and case.status != "resolved")
-    if case.resolution_started_at is not None and targets is not None and needs_due:
-        start = case.resolution_started_at
-        update["resolution_due_at"] = _Clock(targets.resolution, calendar).due(start)
-        update["resolution_warning_at"] = _Clock(targets.resolution * ratio, calendar).due(start)
+    running = case.status != "resolved" and case.resolution_breached_at is None
+    if (
+        case.resolution_started_at is not None
+        and levels is not None
+        and (running or case.resolution_due_at is None)
+    ):
+        resolution_start = case.resolution_started_at
+        minutes = levels.targets(case.priority).resolution
+        update["resolution_due_at"] = _Clock(minutes, calendar).due(resolution_start)
+        update["resolution_warning_at"] = _Clock(minutes * ratio, calendar).due(resolution_start)
     resolution_due = update.get("resolution_due_at", case.resolution_due_at)
     if case.opened_resolved and case.reopened_count == 0:
         update["resolution_met"] = None
@@ -253,15 +259,22 @@ def settle(case: Case, levels: ServiceLevels | None, *, now: datetime, recompute
     return case.model_copy(update=update)
 
 
+def _priority(case: Case, customer: list[CaseMessage], *, until: datetime | None) -> str:
+    """The most urgent priority of the customer messages written up to ``until`` (None: all of them); the
+    case's when none says (a case stored before its messages had one)."""
+    known = [m.priority for m in customer if m.priority and (until is None or m.occurred_at <= until)]
+    return min(known, key=PRIORITIES.index) if known else case.priority
+
+
 def _rounds(
     case: Case,
     customer: list[CaseMessage],
     answers: list[datetime],
-    targets: Any,
+    levels: ServiceLevels | None,
     calendar: Any,
-    recompute: bool,
 ) -> list[ResponseRound]:
-    """The next-response waits: customer messages after the brand's latest answer, until the next one."""
+    """The next-response waits: customer messages after the brand's latest answer, until the next one,
+    each timed by the priority of the messages written before it was answered."""
     if not customer:
         return []
     before = {wait.started_at: wait for wait in case.next_responses}
@@ -271,32 +284,30 @@ def _rounds(
     )
     first_customer = customer[0].occurred_at
     answered = False
-    rounds: list[ResponseRound] = []
-    waiting: dict[str, Any] | None = None
+    waits: list[dict[str, Any]] = []
     for at, is_answer, message in timeline:
         if at < first_customer:
             continue  # the brand spoke before the customer: nothing was waiting
         if is_answer:
             if not answered:
                 answered = True
-            elif waiting is not None:
-                waiting["responded_at"] = at
-                rounds.append(_round(waiting, before))
-                waiting = None
+            elif waits and waits[-1]["responded_at"] is None:
+                waits[-1]["responded_at"] = at
             continue
-        if answered and waiting is None:
+        if answered and (not waits or waits[-1]["responded_at"] is not None):
             assert message is not None
-            started = message.received_at
-            old = before.get(started)
-            if old is not None and not (recompute and old.responded_at is None):
-                due = old.due_at
-            elif targets is not None:
-                due = _Clock(targets.next_response, calendar).due(started)
-            else:
-                continue  # no service levels to time it with (a PATCH never starts a wait)
-            waiting = {"started_at": started, "due_at": due, "responded_at": None}
-    if waiting is not None:
-        rounds.append(_round(waiting, before))
+            waits.append({"started_at": message.received_at, "responded_at": None})
+    rounds = []
+    for wait in waits:
+        old = before.get(wait["started_at"])
+        if old is not None and (levels is None or (old.met is False and old.responded_at is None)):
+            due = old.due_at  # no rules to time it again, or its clock already rang
+        elif levels is not None:
+            priority = _priority(case, customer, until=wait["responded_at"])
+            due = _Clock(levels.targets(priority).next_response, calendar).due(wait["started_at"])
+        else:
+            continue  # no service levels to time it with (a PATCH never starts a wait)
+        rounds.append(_round({**wait, "due_at": due}, before))
     return rounds
 
 

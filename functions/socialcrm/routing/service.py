@@ -247,7 +247,7 @@ def _again(
         work = _Pending(message_id)
         _start(case, ports, reason="opened", notify=case.notify)
         _record_routing(ports, interaction, case)
-        work.events.append(routed_event(case))
+        work.events += _opening_events(case)
         work.cases.append(case.case_id)
         return work
     # A message that joined: set its clocks and announce the case again (both idempotent).
@@ -255,6 +255,15 @@ def _again(
     ports.scheduler.schedule(case)
     _record_routing(ports, interaction, case)
     return _Pending(message_id, events=[updated_event(case)])
+
+
+def _opening_events(case: Case) -> list[EventDetail]:
+    """What opening a case announces (the first attempt or its retry): ``InteractionRouted``, and
+    ``CaseUpdated`` when it opened answered (an echo came first) or resolved (by a rule)."""
+    events: list[EventDetail] = [routed_event(case)]
+    if case.first_response_at is not None or case.status == "resolved":
+        events.append(updated_event(case))
+    return events
 
 
 def _opened(
@@ -269,9 +278,7 @@ def _opened(
     work = _Pending(message_id)
     _start(case, ports, reason="opened", notify=() if case.status == "resolved" else case.notify)
     _record_routing(ports, interaction, case)
-    work.events.append(routed_event(case))
-    if case.first_response_at is not None or case.status == "resolved":
-        work.events.append(updated_event(case))  # answered before it opened (an early echo), or by a rule
+    work.events += _opening_events(case)
     work.cases.append(case.case_id)
     outcome.opened += 1
     if case.status == "resolved":
