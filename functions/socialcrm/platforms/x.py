@@ -27,11 +27,13 @@ Choices where the platform leaves room (each covered by a test):
   not a reply it is the post's own id (a post that answers nothing starts its own conversation); for
   an AAA reply it is unknown (v1.1 has no conversation id) and left null. A DM's thread is X's
   one-to-one ``dm_conversation_id``, ``"<smaller user id>-<larger user id>"``.
-* ``conversation_key``: ``conversation:<conversation_id>`` when XAA sends it; otherwise (AAA, v1.1) the
-  root that can be known: a post that replies to nothing is its own root, a reply is keyed by the post
-  it answers (``in_reply_to_status_id_str``). A customer's mention and the brand's reply to it share
-  the mention's key; a customer answering that reply is keyed by the reply (v1.1 gives no way to walk
-  further up without a lookup). A DM is ``dm:<brand id>:<customer id>``.
+* ``conversation_key``: a post's is the brand's public exchange with the customer,
+  ``public:<brand id>:<customer id>`` (the customer: the author, or for the brand's reply the user it
+  answers), whichever API delivered it: v1.1 posts carry no conversation id, and a chain of replies (the
+  customer answering the brand's reply, the brand answering that) keeps one key only this way, as a DM
+  pair does. Without the account (``for_user_id`` / ``filter.user_id``) or the customer, the thread:
+  ``conversation:<conversation_id>``, else the post answered, else the post. A DM is
+  ``dm:<brand id>:<customer id>``.
 * The brand's own messages: a post by the subscribed account (``user.id_str == for_user_id``, or XAA's
   ``post.create`` / an author equal to ``filter.user_id``) that replies to another post is a
   ``brand_reply`` (``customer_id`` is ``in_reply_to_user_id_str`` / ``in_reply_to_user_id``); its
@@ -236,10 +238,19 @@ def _tweet_draft(tweet: dict[str, Any], brand: str | None) -> InteractionDraft |
         text=text or "",
         language=_language(tweet.get("lang")),
         occurred_at=occurred_at,
-        # v1.1 has no conversation id: the root that can be known is the post answered, else the post
-        conversation_key=conversation_key("conversation", reply_to or native_id),
+        conversation_key=_public_exchange(brand, customer_id or author_id, reply_to or native_id),
         customer_id=customer_id,
     )
+
+
+def _public_exchange(brand: str | None, customer: str | None, fallback: str) -> str | None:
+    """The conversation of a v1.1 post, which carries no conversation id: the brand's public exchange with
+    the customer (``public:<brand>:<customer>``), so a customer's follow-up that answers the brand's reply,
+    and the brand's reply to that follow-up, stay in it however the posts chain (as a DM pair does).
+    Without the account or the customer, the post answered (else the post itself)."""
+    if brand is not None and customer is not None and customer != brand:
+        return conversation_key("public", brand, customer)
+    return conversation_key("conversation", fallback)
 
 
 def _dm_draft(event: dict[str, Any], brand: str | None, users: dict[str, Any]) -> InteractionDraft | None:
@@ -354,7 +365,9 @@ def _post_draft(
         text=text or "",
         language=_language(post.get("lang")),
         occurred_at=occurred_at,
-        conversation_key=conversation_key("conversation", conversation or reply_to or native_id),
+        conversation_key=_public_exchange(
+            brand, customer_id or author_id, conversation or reply_to or native_id
+        ),
         customer_id=customer_id,
     )
 

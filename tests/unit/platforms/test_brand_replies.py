@@ -280,18 +280,26 @@ def test_the_brands_reply_to_a_mention_is_a_brand_reply_in_the_mentions_conversa
     )
     assert answer.customer_id == mention.author.user_id == "1500000000000000001"
     assert answer.parent_id == mention.native_id
-    assert answer.conversation_key == mention.conversation_key == "conversation:1925000000000000011"
+    assert answer.conversation_key == mention.conversation_key == f"public:{x.BRAND}:1500000000000000001"
 
 
-def test_a_customers_answer_to_the_brands_reply_is_keyed_by_that_reply():
-    # Given the customer answering the brand's reply: v1.1 names only the post answered, no conversation
+def test_a_customers_answer_to_the_brands_reply_stays_in_their_exchange_and_so_does_the_next_reply():
+    # Given the customer answering the brand's reply (v1.1 names only the post answered, no conversation)
     payload = x.document("aaa_tweet_batch.json")
     tweet = payload["tweet_create_events"][0]
     tweet.update(id_str="1925000000000000031", in_reply_to_status_id_str="1925000000000000021")
     payload["tweet_create_events"] = [tweet]
-    # When normalised / Then it is keyed by the reply it answers (the documented v1.1 limit)
-    (draft,) = x.normalise(payload)
-    assert draft.conversation_key == "conversation:1925000000000000021"
+    (follow_up,) = x.normalise(payload)
+    # And the brand answering that follow-up
+    reply = x.document("aaa_tweet_brand_reply.json")
+    reply["tweet_create_events"][0].update(
+        id_str="1925000000000000041", in_reply_to_status_id_str="1925000000000000031"
+    )
+    (answer,) = x.normalise(reply)
+    # Then all are one conversation: the brand's public exchange with that customer
+    mention = x.normalise(x.raw("aaa_tweet_batch.json"))[0]
+    key = f"public:{x.BRAND}:1500000000000000001"
+    assert follow_up.conversation_key == answer.conversation_key == mention.conversation_key == key
 
 
 def test_the_brands_reply_to_its_own_post_names_no_customer():
@@ -301,7 +309,7 @@ def test_the_brands_reply_to_its_own_post_names_no_customer():
     assert (draft.kind, draft.customer_id) == ("brand_reply", None)
 
 
-def test_an_activity_api_post_create_that_replies_is_a_brand_reply_keyed_by_its_conversation():
+def test_an_activity_api_post_create_that_replies_is_a_brand_reply_in_the_mentions_exchange():
     # Given the brand's own post.create answering a customer's mention
     payload = x.document("xaa_post_create.json")
     post = payload["data"]["payload"]
@@ -315,7 +323,8 @@ def test_an_activity_api_post_create_that_replies_is_a_brand_reply_keyed_by_its_
     (mention,) = x.normalise(x.raw("xaa_post_mention.json"))
     # Then it is a brand reply to that customer, in the mention's conversation
     assert (answer.kind, answer.customer_id) == ("brand_reply", "2222222222222222222")
-    assert answer.conversation_key == mention.conversation_key == "conversation:2080765813578191303"
+    brand = answer.author.user_id
+    assert answer.conversation_key == mention.conversation_key == f"public:{brand}:2222222222222222222"
 
 
 def test_a_dm_of_the_brand_naming_no_recipient_costs_only_itself():
