@@ -56,14 +56,144 @@ class Item:
 
 
 def _makers() -> list[tuple[str, Callable[..., Any], Callable[..., Any]]]:
-    """(platform, customer message, brand reply) builders of the platforms that send the brand's replies."""
+    """(channel, customer message, brand reply) builders of every platform that sends the brand's replies.
+
+    Each builder takes (conversation, message number, text, time). Ids are unique per conversation and
+    message; where a comment thread is the conversation, each conversation is its own thread on a few
+    shared posts: the customer's first comment opens it, their later ones and the brand's replies answer
+    that top-level comment (Facebook and LinkedIn threads are two levels deep, Instagram's one). On X a
+    thread is a chain: the customer's next post answers the latest post of the thread (the brand's reply
+    when there is one), and the brand answers the customer's post.
+    """
     from socialcrm.local import deliveries as d
+
+    def psid(c: int) -> str:
+        return f"77{c:06d}"
+
+    def igsid(c: int) -> str:
+        return f"66{c:014d}"
+
+    def wa_id(c: int) -> str:
+        return f"9198{c:08d}"
+
+    def x_user(c: int) -> str:
+        return f"81{c:08d}"
+
+    def tiktok_user(c: int) -> str:
+        return f"-000buyer{c:06d}"
+
+    def fb_comment(c: int, n: int, who: int) -> str:  # "<post>_<comment>"; who: 1 customer, 2 the Page
+        return f"{4455 + c % 3}_{c:04d}{n:02d}{who}"
+
+    def ig_comment(c: int, n: int, who: int) -> str:
+        return f"18023{c:06d}{n:02d}{who}"
+
+    def ig_media(c: int) -> str:
+        return f"1801234567890{c % 3:04d}"
+
+    def li_notification(c: int, n: int, who: int) -> int:
+        return 5_700_000_000 + c * 1000 + n * 10 + who
+
+    def tweet(c: int, n: int, who: int) -> str:
+        return f"19250{c:06d}{n:02d}{who}"
+
+    def facebook_ask(c: int, n: int, text: str, at: datetime) -> Any:
+        root = None if n == 0 else fb_comment(c, 0, 1)
+        return d.facebook_comment(fb_comment(c, n, 1), f"72{c:06d}", "Ana", text, at, parent_id=root)
+
+    def instagram_ask(c: int, n: int, text: str, at: datetime) -> Any:
+        root = None if n == 0 else ig_comment(c, 0, 1)
+        return d.instagram_comment(
+            ig_comment(c, n, 1), ig_media(c), f"178414{c:011d}", "priya.shops", text, at, parent_id=root
+        )
+
+    def linkedin_ask(c: int, n: int, text: str, at: datetime) -> Any:
+        root = None if n == 0 else d.linkedin_comment_urn(li_notification(c, 0, 1))
+        return d.linkedin_comment(
+            li_notification(c, n, 1), f"urn:li:person:bench{c}", text, at, reply_to=root
+        )
+
+    # X: the latest post of each conversation's thread, and its author (what the next post answers).
+    latest: dict[int, tuple[str, str]] = {}
+
+    def x_ask(c: int, n: int, text: str, at: datetime) -> Any:
+        answered = latest.get(c) if n else None
+        own = tweet(c, n, 1)
+        latest[c] = (own, x_user(c))
+        if answered is None:
+            return d.x_mention(own, x_user(c), "anasouza", text, "en", at)
+        post, author = answered
+        return d.x_mention(
+            own, x_user(c), "anasouza", text, "en", at, in_reply_to=post, in_reply_to_user=author
+        )
+
+    def x_answer(c: int, n: int, text: str, at: datetime) -> Any:
+        latest[c] = (tweet(c, n, 2), d.X_BRAND)
+        return d.x_brand_reply(tweet(c, n, 2), tweet(c, n, 1), x_user(c), text, at)
 
     return [
         (
             "messenger",
-            lambda c, n, text, at: d.messenger_message(f"m_c{c}-{n}", f"77{c:06d}", text, at),
-            lambda c, n, text, at: d.messenger_echo(f"m_c{c}-r{n}", f"77{c:06d}", text, at),
+            lambda c, n, text, at: d.messenger_message(f"m_c{c}-{n}", psid(c), text, at),
+            lambda c, n, text, at: d.messenger_echo(f"m_c{c}-r{n}", psid(c), text, at),
+        ),
+        (
+            "facebook comments",
+            facebook_ask,
+            lambda c, n, text, at: d.facebook_page_reply(fb_comment(c, n, 2), fb_comment(c, 0, 1), text, at),
+        ),
+        (
+            "instagram DM",
+            lambda c, n, text, at: d.instagram_message(f"aWdf_c{c}-{n}", igsid(c), text, at),
+            lambda c, n, text, at: d.instagram_echo(f"aWdf_c{c}-r{n}", igsid(c), text, at),
+        ),
+        (
+            "instagram comments",
+            instagram_ask,
+            lambda c, n, text, at: d.instagram_comment_reply(
+                ig_comment(c, n, 2), ig_media(c), ig_comment(c, 0, 1), text, at
+            ),
+        ),
+        (
+            "whatsapp sent status",
+            lambda c, n, text, at: d.whatsapp_message(f"wamid.c{c}-{n}", wa_id(c), "Ravi", text, at),
+            lambda c, n, _text, at: d.whatsapp_sent_status(f"wamid.c{c}-r{n}", wa_id(c), at),
+        ),
+        (
+            "whatsapp app echo",
+            lambda c, n, text, at: d.whatsapp_message(f"wamid.c{c}-{n}", wa_id(c), "Meera", text, at),
+            lambda c, n, text, at: d.whatsapp_echo(f"wamid.c{c}-r{n}", wa_id(c), text, at),
+        ),
+        (
+            "x DM",
+            lambda c, n, text, at: d.x_direct_message(
+                f"19260{c:06d}{n:02d}1", x_user(c), "anasouza", text, at
+            ),
+            lambda c, n, text, at: d.x_brand_direct_message(f"19260{c:06d}{n:02d}2", x_user(c), text, at),
+        ),
+        ("x mentions", x_ask, x_answer),
+        (
+            "linkedin comments",
+            linkedin_ask,
+            lambda c, n, text, at: d.linkedin_organization_reply(
+                li_notification(c, n, 2), d.linkedin_comment_urn(li_notification(c, 0, 1)), text, at
+            ),
+        ),
+        (
+            "tiktok DM",
+            lambda c, n, text, at: d.tiktok_message(
+                f"7456{c:06d}{n:02d}1", tiktok_user(c), "buyer", text, at
+            ),
+            lambda c, n, text, at: d.tiktok_sent_message(
+                f"7456{c:06d}{n:02d}2", tiktok_user(c), "buyer", text, at
+            ),
+        ),
+        (
+            "generic",
+            lambda c, n, text, at: d.generic_message(
+                f"g-c{c}-{n}", f"cust-{c}", "shopper", text, at, conversation_id=f"conv-{c}"
+            ),
+            lambda c, n, text, at: d.generic_brand_reply(f"g-c{c}-r{n}", f"conv-{c}", f"cust-{c}", text, at),
         ),
     ]
 
