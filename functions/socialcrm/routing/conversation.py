@@ -136,8 +136,6 @@ def join(
         "message_count": case.message_count + 1,
         "updated_at": now,
     }
-    if priority != case.priority:
-        update["sla_minutes"] = levels.targets(priority).first_response
     if case.status == "resolved" and seeks_answer:
         update.update(reopening(case, at=min(interaction.received_at, now)))
     elif case.status == "pending" and seeks_answer:
@@ -260,9 +258,13 @@ def settle(case: Case, levels: ServiceLevels | None, *, now: datetime) -> Case:
 
 
 def _priority(case: Case, customer: list[CaseMessage], *, until: datetime | None) -> str:
-    """The most urgent priority of the customer messages written up to ``until`` (None: all of them); the
-    case's when none says (a case stored before its messages had one)."""
-    known = [m.priority for m in customer if m.priority and (until is None or m.occurred_at <= until)]
+    """The most urgent priority of the customer messages that asked for an answer, written up to ``until``
+    (None: all of them); the case's when none says (a case stored before its messages had one)."""
+    known = [
+        m.priority
+        for m in customer
+        if m.priority and m.awaits_response and (until is None or m.occurred_at <= until)
+    ]
     return min(known, key=PRIORITIES.index) if known else case.priority
 
 
