@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import socket
@@ -18,6 +19,7 @@ import pytest
 
 from socialcrm.cli import main
 from socialcrm.cli import privacy as cli
+from socialcrm.cli.http import api_of
 from tests.support.apigw import LambdaContext, http_event
 from tests.support.privacy import Person, World, privacy_world
 
@@ -343,7 +345,7 @@ def test_an_iam_refusal_hints_at_the_permission(capsys):
 
 
 def test_the_region_is_read_from_an_execute_api_url():
-    args = cli.argparse.Namespace(
+    args = argparse.Namespace(
         api_url="https://abc123.execute-api.ap-south-1.amazonaws.com", local=False, region=None
     )
-    assert cli._api(args).region == "ap-south-1"
+    assert api_of(args).region == "ap-south-1"

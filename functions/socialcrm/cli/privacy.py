@@ -22,11 +22,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,12 +31,9 @@ from urllib.parse import quote
 
 from socialcrm.api.path_ids import encode_path_id
 from socialcrm.cli import CliError
+from socialcrm.cli.http import Api, add_api_arguments, api_of
 
-LOCAL_URL = "http://127.0.0.1:3000"
-SERVICE = "execute-api"
-HTTP_TIMEOUT_SECONDS = 30
 FINAL = ("COMPLETED", "FAILED")
-_REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$")
 
 # Seams for the tests: how to wait, and what time it is.
 sleep: Callable[[float], None] = time.sleep
@@ -56,11 +50,7 @@ def register(subparsers: Any) -> None:
         name: str, help_text: str, func: Callable[[argparse.Namespace], int]
     ) -> argparse.ArgumentParser:
         parser = commands.add_parser(name, help=help_text, description=help_text)
-        parser.add_argument("--api-url", help="the API's base URL (default: SOCIALCRM_API_URL)")
-        parser.add_argument("--local", action="store_true", help=f"the local stack ({LOCAL_URL}), unsigned")
-        parser.add_argument(
-            "--region", help="region to sign for (default: AWS_REGION, the profile, or the URL)"
-        )
+        add_api_arguments(parser)
         parser.set_defaults(func=func)
         return parser
 
@@ -112,107 +102,6 @@ def register(subparsers: Any) -> None:
     subject(show)
 
 
-# -- the HTTP client --------------------------------------------------------------------------------
-
-
-class Api:
-    """The socialcrm API over HTTP: JSON in and out, SigV4-signed unless it is the local stack."""
-
-    def __init__(self, base_url: str, *, credentials: Any | None, region: str | None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.credentials = credentials
-        self.region = region
-
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        url = self.base_url + path
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"accept": "application/json"}
-        if data is not None:
-            headers["content-type"] = "application/json"
-        if self.credentials is not None:
-            headers = self._signed(method, url, data, headers)
-        request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310
-        try:
-            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310
-                return _json(response.read(), response.status, url)
-        except urllib.error.HTTPError as exc:
-            raise CliError(_http_error(exc, signed=self.credentials is not None)) from exc
-        except urllib.error.URLError as exc:
-            raise CliError(f"cannot reach the API at {self.base_url}: {exc.reason}{self._hint()}") from exc
-        except (TimeoutError, ConnectionError) as exc:
-            raise CliError(f"cannot reach the API at {self.base_url}: {exc}{self._hint()}") from exc
-
-    def _hint(self) -> str:
-        if self.credentials is None:
-            return " (is the local stack running? `make local`)"
-        return " (check --api-url or SOCIALCRM_API_URL)"
-
-    def _signed(self, method: str, url: str, data: bytes | None, headers: dict[str, str]) -> dict[str, str]:
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-
-        request = AWSRequest(method=method, url=url, data=data, headers=headers)
-        SigV4Auth(self.credentials, SERVICE, self.region).add_auth(request)
-        return dict(request.headers.items())
-
-
-def _json(raw: bytes, status: int, url: str) -> Any:
-    try:
-        return json.loads(raw or b"null")
-    except ValueError as exc:
-        raise CliError(f"the API answered {status} with something that is not JSON ({url})") from exc
-
-
-def _http_error(exc: urllib.error.HTTPError, *, signed: bool) -> str:
-    raw = exc.read()
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
-    message = body.get("message") or raw.decode("utf-8", "replace").strip()[:200] or exc.reason
-    code = body.get("error")
-    text = f"the API refused the request: {exc.code} {code + ': ' if code else ''}{message}"
-    if exc.code == 403 and signed and not code:  # API Gateway's own answer: the IAM check failed
-        text += " (is your AWS principal allowed execute-api:Invoke on this API, and the region right?)"
-    return text
-
-
-def _api(args: argparse.Namespace) -> Api:
-    url = args.api_url or (LOCAL_URL if args.local else os.environ.get("SOCIALCRM_API_URL"))
-    if not url:
-        raise CliError("no API to talk to: pass --api-url (or set SOCIALCRM_API_URL), or --local")
-    if not url.startswith(("http://", "https://")):
-        raise CliError(f"--api-url must start with http:// or https://, not {url!r}")
-    if args.local:
-        return Api(url, credentials=None, region=None)
-    import botocore.session
-    from botocore.exceptions import BotoCoreError
-
-    try:
-        session = botocore.session.get_session()
-        credentials = session.get_credentials()
-        region = args.region or os.environ.get("AWS_REGION") or session.get_config_variable("region")
-    except BotoCoreError as exc:
-        raise CliError(f"cannot load AWS credentials: {exc}") from exc
-    if credentials is None:
-        raise CliError(
-            "no AWS credentials found: configure them (aws configure, AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
-            "AWS_SECRET_ACCESS_KEY), or use --local for the local stack"
-        )
-    host = url.split("/")[2].split(":")[0]
-    from_url = _REGION_IN_HOST.search(host)
-    region = args.region or (from_url.group(1) if from_url else region)
-    if not region:
-        raise CliError("no region to sign for: pass --region or set AWS_REGION")
-    try:
-        frozen = credentials.get_frozen_credentials()
-    except BotoCoreError as exc:
-        raise CliError(f"cannot load AWS credentials: {exc}") from exc
-    return Api(url, credentials=frozen, region=region)
-
-
 def _subject_path(args: argparse.Namespace, suffix: str) -> str:
     """``/subjects/{platform}/{user_id}/{suffix}``, the user id in the API's path-id encoding.
 
@@ -233,7 +122,7 @@ def _identity(value: str) -> dict[str, str]:
 
 
 def _erase(args: argparse.Namespace) -> int:
-    api = _api(args)
+    api = api_of(args)
     subjects = [{"platform": args.platform, "user_id": args.user_id}, *map(_identity, args.also)]
     accepted = api.call("POST", "/erasure-requests", {"subjects": subjects, "reference": args.reference})
     request_id = accepted["request_id"]
@@ -312,19 +201,19 @@ def _summary(record: dict[str, Any]) -> str:
 
 
 def _status(args: argparse.Namespace) -> int:
-    record = _api(args).call("GET", f"/erasure-requests/{quote(args.request_id, safe='')}")
+    record = api_of(args).call("GET", f"/erasure-requests/{quote(args.request_id, safe='')}")
     print(json.dumps(record, indent=2) if args.json else _summary(record))
     return 1 if record["status"] == "FAILED" else 0
 
 
 def _retry(args: argparse.Namespace) -> int:
-    record = _api(args).call("POST", f"/erasure-requests/{quote(args.request_id, safe='')}/retry")
+    record = api_of(args).call("POST", f"/erasure-requests/{quote(args.request_id, safe='')}/retry")
     print(f"erasure request {record['request_id']} restarted (was {record['status']})")
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
-    document = _api(args).call("GET", _subject_path(args, "export"))
+    document = api_of(args).call("GET", _subject_path(args, "export"))
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if not args.output:
         sys.stdout.write(text)
@@ -348,20 +237,20 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _object(args: argparse.Namespace) -> int:
-    state = _api(args).call("PUT", _subject_path(args, "objection"), {"reference": args.reference})
+    state = api_of(args).call("PUT", _subject_path(args, "objection"), {"reference": args.reference})
     print(f"objection recorded for subject {state['subject_id']} since {state['objected_at']}")
     return 0
 
 
 def _lift(args: argparse.Namespace) -> int:
-    state = _api(args).call("DELETE", _subject_path(args, "objection"))
+    state = api_of(args).call("DELETE", _subject_path(args, "objection"))
     tombstone = f"; erasure tombstone of {state['erased_at']} stays" if state.get("erased_at") else ""
     print(f"objection lifted for subject {state['subject_id']}{tombstone}")
     return 0
 
 
 def _show_objection(args: argparse.Namespace) -> int:
-    state = _api(args).call("GET", _subject_path(args, "objection"))
+    state = api_of(args).call("GET", _subject_path(args, "objection"))
     objection = f"objected since {state['objected_at']}" if state["objection"] else "no objection"
     erased = f", erased at {state['erased_at']}" if state.get("erased_at") else ""
     print(f"subject {state['subject_id']}: {objection}{erased}")
