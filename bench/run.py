@@ -25,6 +25,7 @@ MODULES = [
     "pipeline_figures",
     "routing",
     "conversations",
+    "replies",
     "erasure",
     "reporting",
     "local",

@@ -5,11 +5,21 @@ SNS topic per team, and the work-queue grants of the ``api`` function. Each gets
   (Query on ``by_subject``), records the routing on it (UpdateItem); opens cases (a transaction of
   PutItem/UpdateItem, GetItem); counts spikes (UpdateItem, BatchGetItem on counters); creates one-time
   schedules in the SLA group (CreateSchedule, passing the scheduler role); notifies teams (Publish);
-  publishes events; reads the rules from AppConfig (StartConfigurationSession, GetLatestConfiguration).
+  publishes events; reads the rules from AppConfig (StartConfigurationSession, GetLatestConfiguration);
+  queues the rules' automatic replies (reads the suppression and the send credentials, SendMessage on
+  the outbound queue, DeleteItem of a reply that could not be queued).
 - ``sla`` (invoked by EventBridge Scheduler through a role that can invoke nothing else): reads and
   updates the case, notifies, publishes. Invocations that still fail go to its own encrypted DLQ.
 - ``api``: lists, reads and updates cases (Query on ``by_queue``), deletes a case's schedules once it
-  is answered (DeleteSchedule), publishes ``CaseUpdated``.
+  is answered (DeleteSchedule), publishes ``CaseUpdated``; records replies (PutItem, DeleteItem when
+  queueing failed, Query on ``by_subject`` to list a case's), reads the message answered and the
+  subject's suppression, and puts reply ids on the outbound queue (SendMessage).
+- ``send`` (fed by the outbound queue): reads and writes replies and their case (GetItem, PutItem,
+  UpdateItem in a transaction), reads the message answered, the suppression and where echoes of sent
+  replies were seen (GetItem on counters; the route function notes them with UpdateItem), reads the send
+  credentials (GetSecretValue), queues its own next step (SendMessage, with a delay), sets and deletes
+  clocks, publishes ``CaseUpdated``, reads the rules. The platforms' APIs are on the internet: no
+  AWS permission covers them.
 
 ``config/rules.yaml`` is validated here: an invalid document stops ``cdk synth`` with the rule and the
 field named (``RulesError``), so a deployment can never start with rules that cannot run.
@@ -31,13 +41,14 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from infra.consumers import subscribe
-from infra.grants import grant_key_via, grant_send, grant_table
+from infra.grants import grant_key_via, grant_secret_value, grant_send, grant_table
 from infra.lambdas import PipelineFunction, SharedCode, resource_environment
 from infra.work_queues import DLQ_RETENTION, WorkQueue
 from socialcrm import topology
@@ -45,10 +56,18 @@ from socialcrm.routing.rules import RulesDocument, load_rules_file, parse_rules_
 from socialcrm.routing.source import REPO_RULES_FILE
 
 ROUTE_INTERACTION_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query")
-ROUTE_CASE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+# DeleteItem: an automatic reply whose queueing failed is removed (nothing was sent).
+ROUTE_CASE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 COUNTER_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:BatchGetItem")
 SLA_CASE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
-API_CASE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
+API_CASE_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+)
+SEND_CASE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
 APPCONFIG_ACTIONS = ("appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration")
 # SNS encrypts a message with the topic's key on the publisher's behalf.
 KEY_ACTIONS_TOPIC_PUBLISH = ("kms:Decrypt", "kms:GenerateDataKey")
@@ -96,8 +115,11 @@ class Routing(Construct):
         tables: Mapping[str, dynamodb.ITable],
         bus: events.IEventBus,
         queues: Mapping[str, WorkQueue],
+        secret: secretsmanager.ISecret,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.secret, self.suppressions = secret, tables["suppressions"]
+        self.outbound = queues["outbound"]
         configured = self.node.try_get_context(RULES_FILE_CONTEXT)
         rules_file = Path(str(configured)) if configured else REPO_RULES_FILE
         self.key, self.bus = key, bus
@@ -130,7 +152,13 @@ class Routing(Construct):
         self.sla = self._sla(shared)
         self.scheduler_role = self._scheduler_role()
         self.route = self._route(shared, queues["route"])
-        self.functions = {"route": self.route, "sla": self.sla, "rules_validator": self.rules_validator}
+        self.send = self._send(shared)
+        self.functions = {
+            "route": self.route,
+            "sla": self.sla,
+            "rules_validator": self.rules_validator,
+            "send": self.send,
+        }
 
     # -- the rules -----------------------------------------------------------------------------------
 
@@ -211,8 +239,11 @@ class Routing(Construct):
                         "interactions": self.interactions,
                         "cases": self.cases,
                         "counters": self.counters,
+                        "suppressions": self.suppressions,
                     },
+                    queues={"outbound": self.outbound.queue},
                     bus=self.bus,
+                    secret=self.secret,
                 ),
                 **self._clock_environment(),
                 **self._team_topics_environment(),
@@ -223,11 +254,52 @@ class Routing(Construct):
         grant_table(fn, self.interactions, ROUTE_INTERACTION_ACTIONS, indexes=["by_subject"])
         grant_table(fn, self.cases, ROUTE_CASE_ACTIONS)
         grant_table(fn, self.counters, COUNTER_ACTIONS)
+        # the rules' automatic replies: checked and queued like a person's
+        grant_table(fn, self.suppressions, ("dynamodb:GetItem",))
+        grant_secret_value(fn, self.secret)
+        grant_send(fn, self.outbound.queue)
         self.bus.grant_put_events_to(fn)
         self._grant_notify(function)
         self._grant_rules(function)
         self._grant_clocks(function)
         subscribe(function, work_queue)
+        return function
+
+    def _send(self, shared: SharedCode) -> PipelineFunction:
+        spec = topology.FUNCTIONS["send"]
+        function = PipelineFunction(
+            self,
+            "Send",
+            spec=spec,
+            shared=shared,
+            environment={
+                **resource_environment(
+                    tables={
+                        "interactions": self.interactions,
+                        "cases": self.cases,
+                        "suppressions": self.suppressions,
+                        "counters": self.counters,
+                    },
+                    queues={"outbound": self.outbound.queue},
+                    bus=self.bus,
+                    secret=self.secret,
+                ),
+                **self._clock_environment(),
+                **self._rules_environment(),
+            },
+        )
+        fn = function.fn
+        grant_table(fn, self.cases, SEND_CASE_ACTIONS)
+        grant_table(fn, self.interactions, ("dynamodb:GetItem",))
+        grant_table(fn, self.suppressions, ("dynamodb:GetItem",))
+        # where echoes of sent replies were seen: an echo's absence means "not sent" only there
+        grant_table(fn, self.counters, ("dynamodb:GetItem",))
+        grant_secret_value(fn, self.secret)
+        grant_send(fn, self.outbound.queue)
+        self.bus.grant_put_events_to(fn)
+        self._grant_rules(function)
+        self._grant_clocks(function)
+        subscribe(function, self.outbound)
         return function
 
     def _sla(self, shared: SharedCode) -> PipelineFunction:
@@ -307,12 +379,16 @@ class Routing(Construct):
         fn = api.fn
         for name, value in {
             topology.TABLES["cases"].env_var: self.cases.table_name,
+            topology.TABLES["suppressions"].env_var: self.suppressions.table_name,
+            topology.QUEUES["outbound"].env_var: self.outbound.queue.queue_url,
             "EVENT_BUS_NAME": self.bus.event_bus_name,
             **self._clock_environment(),
             **self._rules_environment(),
         }.items():
             fn.add_environment(name, value)
-        grant_table(fn, self.cases, API_CASE_ACTIONS, indexes=["by_queue"])
+        grant_table(fn, self.cases, API_CASE_ACTIONS, indexes=["by_queue", "by_subject"])
+        grant_table(fn, self.suppressions, ("dynamodb:GetItem",))
+        grant_send(fn, self.outbound.queue)
         self.bus.grant_put_events_to(fn)
         self._grant_rules(api)
         self._grant_clocks(api)

@@ -85,7 +85,14 @@ class StatelessStack(Stack):
         )
         self.reporting.grant_summary(self.crm_api.function)
         self.routing = Routing(
-            self, "Routing", shared=shared, key=key, tables=tables, bus=bus, queues=self.consumers.queues
+            self,
+            "Routing",
+            shared=shared,
+            key=key,
+            tables=tables,
+            bus=bus,
+            queues=self.consumers.queues,
+            secret=secret,
         )
         self.routing.serve_cases_api(self.crm_api.function)
         # every queue topology subscribes to detail-types is fed by a rule on the bus

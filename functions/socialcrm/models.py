@@ -46,6 +46,8 @@ MAX_CONVERSATION_KEY_CHARS = 600
 _NOT_IN_IDS = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
 # The same rule as a JSON Schema pattern, for bodies a sender validates against our schema.
 MESSAGE_ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$"
+# The reply id socialcrm puts in a platform's echo marker (socialcrm.replies.reply.REPLY_ID_PATTERN).
+REPLY_MARKER_PATTERN = r"^r_[0-9a-f]{32}$"
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 
 
@@ -171,6 +173,11 @@ class InteractionDraft(_Model):
         default=None,
         description="For a brand reply: the user id of the customer it answers, when the platform says.",
     )
+    reply_marker: str | None = Field(
+        default=None,
+        pattern=REPLY_MARKER_PATTERN,
+        description="For a brand reply socialcrm sent: the reply id the platform echoed back.",
+    )
 
     @property
     def interaction_id(self) -> str:
@@ -221,6 +228,11 @@ class Interaction(_Model):
         description="A keyed hash of the platform and conversation key: the conversation the message belongs to.",
     )
     routing: Routing | None = None
+    reply_marker: str | None = Field(
+        default=None,
+        pattern=REPLY_MARKER_PATTERN,
+        description="A brand reply socialcrm sent: its reply id, as the platform echoed it.",
+    )
 
     @property
     def from_brand(self) -> bool:
@@ -268,6 +280,15 @@ class Interaction(_Model):
             conversation_ref=conversation_ref(pepper, draft.platform, draft.conversation),
             **fields,
         )
+
+
+def reply_marker(value: object) -> str | None:
+    """Our reply id, when a platform's echo carries one (other apps' markers are not ours: None).
+
+    >>> reply_marker("r_" + "0" * 32), reply_marker("campaign-7")
+    ('r_00000000000000000000000000000000', None)
+    """
+    return value if isinstance(value, str) and re.fullmatch(REPLY_MARKER_PATTERN, value) else None
 
 
 def subject_id(pepper: str, platform: str, user_id: str) -> str:

@@ -78,6 +78,89 @@ class GenericSecret(_Secret):
         return value
 
 
+class _Token(_Secret):
+    access_token: SecretStr = Field(min_length=1)
+
+
+class PageSend(_Token):
+    """A Facebook Page access token (``pages_messaging``, ``pages_manage_engagement``): Facebook comments,
+    private replies and Messenger; Instagram too when no Instagram token is given (Facebook Login)."""
+
+
+class InstagramSend(_Token):
+    """An Instagram user token (Instagram Login) for an account with no linked Page."""
+
+
+class WhatsAppSend(_Token):
+    phone_number_id: str = Field(min_length=1, max_length=64, pattern=r"^[0-9]+$")
+
+
+class XSend(_Token):
+    """An OAuth 2.0 user token of the brand's account (``tweet.write``, ``dm.write``, ``tweet.read``)."""
+
+    user_id: str = Field(min_length=1, max_length=32, pattern=r"^[0-9]+$")
+
+
+class LinkedInSend(_Token):
+    """A Page administrator's member token (``w_organization_social_feed``), acting as the organisation."""
+
+    organization_urn: str = Field(pattern=r"^urn:li:organization:[0-9]+$")
+    version: str = Field(default="202610", pattern=r"^[0-9]{6}$", description="LinkedIn-Version (YYYYMM).")
+
+
+class TikTokSend(_Token):
+    business_id: str = Field(min_length=1, max_length=128)
+    region: str = Field(
+        min_length=2,
+        max_length=2,
+        pattern=r"^[A-Z]{2}$",
+        description="ISO country the TikTok business account is registered in (business messaging is "
+        "unavailable in the EEA, Switzerland and the United Kingdom).",
+    )
+
+
+class GenericSend(GenericSecret):
+    """Where the generic sender takes the brand's replies: a Standard Webhooks signed POST to ``url``,
+    signed with ``webhook_secret``."""
+
+    url: str = Field(pattern=r"^https?://[^\s]+$", max_length=2048)
+
+
+class BaseUrls(_Secret):
+    """The platforms' API roots (tests and the local stack point them at a fake platform)."""
+
+    meta: str = Field(default="https://graph.facebook.com/v25.0", pattern=r"^https?://[^\s]+$")
+    instagram: str = Field(default="https://graph.instagram.com/v25.0", pattern=r"^https?://[^\s]+$")
+    x: str = Field(default="https://api.x.com", pattern=r"^https?://[^\s]+$")
+    linkedin: str = Field(default="https://api.linkedin.com", pattern=r"^https?://[^\s]+$")
+    tiktok: str = Field(default="https://business-api.tiktok.com", pattern=r"^https?://[^\s]+$")
+
+
+class SendSecrets(_Secret):
+    """Send credentials per platform (each optional: a platform without one cannot be answered)."""
+
+    base_urls: BaseUrls = Field(default_factory=BaseUrls)
+    facebook: PageSend | None = None
+    instagram: InstagramSend | None = None
+    whatsapp: WhatsAppSend | None = None
+    x: XSend | None = None
+    linkedin: LinkedInSend | None = None
+    tiktok: TikTokSend | None = None
+    generic: GenericSend | None = None
+
+    def can_send(self, platform: str) -> bool:
+        """Whether ``platform`` (an interaction's platform) has credentials to answer with.
+
+        >>> SendSecrets(facebook=PageSend(access_token="t")).can_send("instagram")
+        True
+        """
+        if platform in {"facebook", "messenger"}:
+            return self.facebook is not None
+        if platform == "instagram":
+            return self.instagram is not None or self.facebook is not None
+        return getattr(self, platform, None) is not None
+
+
 class PlatformSecrets(_Secret):
     """Every platform's entry is optional: a platform without one answers 404 on its route."""
 
@@ -87,6 +170,7 @@ class PlatformSecrets(_Secret):
     tiktok: TikTokSecret | None = None
     youtube: YouTubeSecret | None = None
     generic: GenericSecret | None = None
+    send: SendSecrets = Field(default_factory=SendSecrets, description="Credentials to answer customers.")
     subject_pepper: SecretStr = Field(min_length=16, description="Key of the subject_id HMAC.")
 
     def for_platform(self, name: str) -> Any | None:

@@ -186,13 +186,16 @@ class TeamTopicsSettings(_Settings):
         return topics
 
 
-class RouteSettings(_AwsSettings, RulesSourceSettings, SlaClockSettings, TeamTopicsSettings):
-    """The route consumer: reads interactions, writes cases and counters, sets clocks, publishes."""
+class RouteSettings(_AwsSettings, RulesSourceSettings, SlaClockSettings, TeamTopicsSettings, SecretsSettings):
+    """The route consumer: reads interactions, writes cases and counters, sets clocks, publishes; queues
+    the rules' automatic replies (the subject's suppression, the send credentials, the outbound queue)."""
 
     interactions_table: str = Field(alias="INTERACTIONS_TABLE")
     cases_table: str = Field(alias="CASES_TABLE")
     counters_table: str = Field(alias="COUNTERS_TABLE")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
+    suppressions_table: str = Field(alias="SUPPRESSIONS_TABLE")
+    outbound_queue_url: str = Field(alias="OUTBOUND_QUEUE_URL")
 
 
 class SlaSettings(_AwsSettings, TeamTopicsSettings):
@@ -202,12 +205,26 @@ class SlaSettings(_AwsSettings, TeamTopicsSettings):
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
 
 
-class CasesApiSettings(_AwsSettings, RulesSourceSettings, SlaClockSettings):
+class CasesApiSettings(_AwsSettings, RulesSourceSettings, SlaClockSettings, SecretsSettings):
     """The work-queue routes of the api function: the cases, the bus, the clocks to stop or set (a case
-    an agent reopens gets a resolution clock, timed by the rules' service levels)."""
+    an agent reopens gets a resolution clock, timed by the rules' service levels); replies: the message
+    answered, the subject's suppression, the send credentials and the outbound queue."""
 
     cases_table: str = Field(alias="CASES_TABLE")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
+    interactions_table: str = Field(alias="INTERACTIONS_TABLE")
+    suppressions_table: str = Field(alias="SUPPRESSIONS_TABLE")
+    outbound_queue_url: str = Field(alias="OUTBOUND_QUEUE_URL")
+
+
+class SendSettings(CasesApiSettings):
+    """The send function: what the replies routes read, where echoes of sent replies were seen (the
+    counters table), and the platforms' HTTP timeouts."""
+
+    counters_table: str = Field(alias="COUNTERS_TABLE")
+
+    connect_timeout_seconds: float = Field(default=3.0, gt=0, le=30, alias="SEND_CONNECT_TIMEOUT_SECONDS")
+    read_timeout_seconds: float = Field(default=10.0, gt=0, le=60, alias="SEND_READ_TIMEOUT_SECONDS")
 
 
 class ReplaySettings(_AwsSettings):

@@ -220,6 +220,18 @@ QUEUES: dict[str, QueueSpec] = {
         # Counters of one day are few hot items: a few writers keep transaction conflicts rare.
         max_concurrency=5,
     ),
+    # Reply ids to send (never text): the api function and the route consumer's automation put them on,
+    # the send function moves each reply on, and puts it back with a delay to wait (backoff, echo).
+    "outbound": QueueSpec(
+        key="outbound",
+        env_var="OUTBOUND_QUEUE_URL",
+        visibility_timeout_seconds=180,  # six times the send function's timeout
+        max_receive_count=5,
+        # Two platform calls of at most 13 s (connect and read timeouts) fit the function's 30 s.
+        batch_size=2,
+        # A crisis must not become a flood: a few platform calls in flight at once.
+        max_concurrency=5,
+    ),
 }
 
 # Queues the infrastructure creates outside QUEUES (no consumer of ours reads them), and what they hold.
@@ -276,6 +288,9 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         timeout_seconds=30,
         queue="report",
     ),
+    "send": FunctionSpec(
+        key="send", handler="send.handler.lambda_handler", memory_mb=256, timeout_seconds=30, queue="outbound"
+    ),
     "daily_report": FunctionSpec(
         key="daily_report",
         handler="daily_report.handler.lambda_handler",
@@ -303,6 +318,9 @@ ROUTES: tuple[tuple[str, str, str, bool], ...] = (
     ("GET", "/cases", "api", True),
     ("GET", "/cases/{case_id}", "api", True),
     ("PATCH", "/cases/{case_id}", "api", True),
+    ("POST", "/cases/{case_id}/replies", "api", True),
+    ("GET", "/cases/{case_id}/replies", "api", True),
+    ("GET", "/cases/{case_id}/replies/{reply_id}", "api", True),
 )
 
 # The EventBridge Scheduler group holding every case's one-time SLA schedules (warning and due).

@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 
 import pytest
+import yaml
 
 from socialcrm.local.deliveries import Signer
 from socialcrm.local.stack import LocalStack
+from socialcrm.routing.source import REPO_RULES_FILE
 from tests.e2e.pipeline import Pipeline
 
 TEST_BATCHING_WINDOW_SECONDS = 0.2
@@ -32,7 +34,26 @@ def reports_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="package")
-def stack(reports_dir):
+def rules_file(tmp_path_factory):
+    """The repository's rules without the out-of-hours acknowledgement, which answers only at night: the
+    tests' conversations are the same at any hour (the replies tests answer by keyword)."""
+    document = yaml.safe_load(REPO_RULES_FILE.read_text(encoding="utf-8"))
+    for rule in document["rules"]:
+        if rule["id"] == "out-of-hours-ack":
+            rule["enabled"] = False
+    path = tmp_path_factory.mktemp("rules") / "rules.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    saved = os.environ.get("RULES_FILE")
+    os.environ["RULES_FILE"] = str(path)
+    yield path
+    if saved is None:
+        os.environ.pop("RULES_FILE", None)
+    else:
+        os.environ["RULES_FILE"] = saved
+
+
+@pytest.fixture(scope="package")
+def stack(reports_dir, rules_file):
     with LocalStack(
         port=0, batching_window_seconds=TEST_BATCHING_WINDOW_SECONDS, retry_delay_seconds=0
     ) as running:

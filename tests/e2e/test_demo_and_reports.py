@@ -39,9 +39,13 @@ def test_the_demo_shows_every_platform_routing_the_report_and_an_erasure(stack, 
     # the report counted its interactions, the P1 routed to PR, and that first response
     after = _summary(pipeline, today)
     assert after["totals"]["interactions"] - before["totals"]["interactions"] >= 10
-    assert after["totals"]["first_responses"] - before["totals"]["first_responses"] == 1
+    # (the Page's echo in the Messenger conversation, and the agent's reply to the WhatsApp question)
+    assert after["totals"]["first_responses"] - before["totals"]["first_responses"] == 2
     assert after["by_team"].get("pr", 0) - before["by_team"].get("pr", 0) >= 1
     assert "report for " in output and "by_platform" in output
+    # an agent's reply went out through the fake platform and set its case's first response
+    assert "an agent answers the WhatsApp question" in output and "set by the send, sla_met=True" in output
+    assert "whatsapp  POST /meta/106540352242922/messages" in output
     # the daily report's three files were written where the stack writes reports
     day = datetime.now(tz=UTC).date().isoformat()
     assert sorted(p.name for p in (reports_dir / day).iterdir()) == [

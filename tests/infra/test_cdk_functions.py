@@ -50,6 +50,8 @@ EXPECTED_RESOURCE_ENV = {
         "RULES_APPCONFIG_APPLICATION",
         "RULES_APPCONFIG_ENVIRONMENT",
         "RULES_APPCONFIG_PROFILE",
+        # replies: the outbound queue (SUPPRESSIONS_TABLE and SECRETS_NAME are listed above)
+        "OUTBOUND_QUEUE_URL",
     },
     "enrich": {
         "INTERACTIONS_TABLE",
@@ -90,8 +92,27 @@ EXPECTED_RESOURCE_ENV = {
         "RULES_APPCONFIG_APPLICATION",
         "RULES_APPCONFIG_ENVIRONMENT",
         "RULES_APPCONFIG_PROFILE",
+        # the rules' automatic replies
+        "SUPPRESSIONS_TABLE",
+        "OUTBOUND_QUEUE_URL",
+        "SECRETS_NAME",
     },
     "sla": {"CASES_TABLE", "EVENT_BUS_NAME", "TEAM_TOPICS"},
+    "send": {
+        "CASES_TABLE",
+        "INTERACTIONS_TABLE",
+        "SUPPRESSIONS_TABLE",
+        "COUNTERS_TABLE",
+        "OUTBOUND_QUEUE_URL",
+        "SECRETS_NAME",
+        "EVENT_BUS_NAME",
+        "SLA_SCHEDULE_GROUP",
+        "SLA_TARGET_ARN",
+        "SLA_ROLE_ARN",
+        "RULES_APPCONFIG_APPLICATION",
+        "RULES_APPCONFIG_ENVIRONMENT",
+        "RULES_APPCONFIG_PROFILE",
+    },
 }
 
 

@@ -65,7 +65,11 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     | {("events:PutEvents", "bus")}
     # … set a reopened case's resolution clock, timed by the rules' service levels
     | SET_CLOCKS
-    | _pairs({"appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"}, "rules"),
+    | _pairs({"appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"}, "rules")
+    # replies: recorded (removed if they could not be queued), listed by the case's subject, queued
+    | {("dynamodb:DeleteItem", "table:cases")}
+    | {("sqs:SendMessage", "queue:outbound")}
+    | _pairs({"kms:Decrypt", "kms:GenerateDataKey"}, "key via sqs"),
     "enrich": _baseline("enrich")
     # the suppression seam: erasure tombstones and objections
     | {("dynamodb:GetItem", "table:suppressions")}
@@ -170,7 +174,37 @@ EXPECTED |= {
     | SET_CLOCKS
     | _pairs({"appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"}, "rules")
     | NOTIFY_TEAMS
-    | ROUTE_QUEUE_CONSUMER,
+    | ROUTE_QUEUE_CONSUMER
+    # the rules' automatic replies: the suppression, the send credentials, the outbound queue; a reply
+    # that could not be queued is removed
+    | {("dynamodb:GetItem", "table:suppressions"), ("dynamodb:DeleteItem", "table:cases")}
+    | {("secretsmanager:GetSecretValue", "secret"), ("kms:Decrypt", "key via secretsmanager")}
+    | {("sqs:SendMessage", "queue:outbound")}
+    | _pairs({"kms:Decrypt", "kms:GenerateDataKey"}, "key via sqs"),
+    # send: one platform call per reply; the reply and its case, the message answered, the suppression,
+    # where echoes were seen, the credentials, its own queue (to wait), clocks, the bus, the rules
+    "send": _baseline("send")
+    | _pairs({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "table:cases")
+    | {("dynamodb:GetItem", "table:interactions"), ("dynamodb:GetItem", "table:suppressions")}
+    | {("dynamodb:GetItem", "table:counters")}
+    | _pairs(TABLE_KEY_WRITE, "key via dynamodb")
+    | {("secretsmanager:GetSecretValue", "secret"), ("kms:Decrypt", "key via secretsmanager")}
+    | _pairs(
+        {
+            "sqs:ReceiveMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueUrl",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+        },
+        "queue:outbound",
+    )
+    | {("kms:Decrypt", "key")}
+    | {("sqs:SendMessage", "queue:outbound")}
+    | _pairs({"kms:Decrypt", "kms:GenerateDataKey"}, "key via sqs")
+    | {("events:PutEvents", "bus")}
+    | SET_CLOCKS
+    | _pairs({"appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"}, "rules"),
     # sla: invoked by a case's schedule; the case, the bus, the teams, and its own dead-letter queue
     "sla": _baseline("sla")
     | _pairs({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "table:cases")

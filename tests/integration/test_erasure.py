@@ -599,3 +599,40 @@ def test_an_id_erased_in_one_unicode_form_erases_the_other_form_too(world):
     assert proof["verified"] is True and proof["subjects"][0]["found"] is True
     assert proof["erased"]["interactions"] == 1
     assert list(world.traces("hola, mi pedido", "jose\u0301-77")) == []
+
+
+def test_replies_to_her_are_erased_with_her_case_and_verified(world):
+    from socialcrm.dal.replies import ReplyRepository
+    from socialcrm.replies.reply import Reply
+
+    # Given Ana's complaint on its case, and two replies to her: one sent, one a comment's private reply
+    question = world.store(ANA_X, 0, "where is my refund, order 7781?", EARLIER)
+    case_id = case_of_interaction(world, question)
+    replies = ReplyRepository()
+    now = datetime.now(tz=UTC)
+    for n, visibility in enumerate(("public", "private")):
+        reply = Reply(
+            reply_id=f"r_{n:032x}",
+            case_id=case_id,
+            subject_id=question.subject_id,
+            platform="x",
+            visibility=visibility,
+            author="person",
+            requested_by="agent",
+            text=f"Sorry Ana, refund 7781 is on its way ({visibility})",
+            in_reply_to=question.interaction_ref,
+            answered_kind=question.kind,
+            created_at=now,
+            updated_at=now,
+        )
+        assert replies.create(reply)
+    assert replies.claim_private_reply(reply, now) == reply.reply_id
+    assert len(replies.of_case(case_id, question.subject_id)) == 2
+    # When her erasure runs
+    request_id = world.request_erasure(ANA_X, reference="T-44")
+    assert world.run_erasures() == []
+    # Then the replies (their text and the private-reply guard) are gone with her case, and verified
+    proof = world.erasure(request_id)
+    assert proof["verified"] is True
+    assert replies.of_case(case_id, question.subject_id) == []
+    assert not list(world.traces("Sorry Ana", question.interaction_ref))

@@ -24,6 +24,7 @@ BODY_ROUTES = [
     ),
     ("privacy", "PUT", "/subjects/x/1/objection", {"reference": "T-2"}, 200),
     ("api", "PATCH", f"/cases/{UNKNOWN_CASE}", {"status": "pending"}, 404),  # 404: the body was read
+    ("api", "POST", f"/cases/{UNKNOWN_CASE}/replies", {"text": "hello"}, 404),
 ]
 ROUTE_IDS = [f"{method} {path.split('/')[1]}" for _, method, path, _, _ in BODY_ROUTES]
 WRONG_TYPES = [
@@ -82,8 +83,9 @@ def test_the_routes_checked_here_are_every_route_that_takes_a_body():
         ("POST", "/erasure-requests"),
         ("PUT", "/subjects/{platform}/{user_id}/objection"),
         ("PATCH", "/cases/{case_id}"),
+        ("POST", "/cases/{case_id}/replies"),
     }
-    assert [method for _, method, _, _, _ in BODY_ROUTES] == ["POST", "PUT", "PATCH"]
+    assert [method for _, method, _, _, _ in BODY_ROUTES] == ["POST", "PUT", "PATCH", "POST"]
 
 
 @pytest.mark.parametrize("content_type", WRONG_TYPES)

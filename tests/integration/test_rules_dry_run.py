@@ -139,11 +139,11 @@ def test_a_dry_run_can_compare_two_documents(routed, tmp_path, capsys):
 
 def test_an_invalid_candidate_is_refused_naming_the_rule_and_field(routed, tmp_path, capsys):
     def typo(document):
-        document["rules"][1]["then"]["teams"] = ["suport"]
+        document["rules"][3]["then"]["teams"] = ["suport"]
 
     assert main(["rules", "dry-run", "--rules", candidate(tmp_path, typo)]) == 2
     err = capsys.readouterr().err
-    assert "rule 'complaint' (rules[1])" in err and "then.teams[0]" in err
+    assert "rule 'complaint' (rules[3])" in err and "then.teams[0]" in err
 
 
 def test_validate_json_prints_the_document_appconfig_serves(capsys):
@@ -153,7 +153,12 @@ def test_validate_json_prints_the_document_appconfig_serves(capsys):
 
     # Then stdout is the document as compact JSON (what a new AppConfig version holds), the verdict on stderr
     document = json.loads(captured.out)
-    assert [rule["id"] for rule in document["rules"]][:2] == ["move-to-private", "complaint"]
+    assert [rule["id"] for rule in document["rules"]][:4] == [
+        "move-to-private",
+        "faq-delivery-times",
+        "out-of-hours-ack",
+        "complaint",
+    ]
     assert document["service_levels"]["P2"] == {
         "first_response": 60,
         "next_response": 120,
@@ -165,3 +170,24 @@ def test_validate_json_prints_the_document_appconfig_serves(capsys):
 def test_validate_json_takes_one_file(capsys):
     assert main(["rules", "validate", str(REPO_RULES_FILE), str(REPO_RULES_FILE), "--json"]) == 2
     assert "name one file" in capsys.readouterr().err
+
+
+def test_a_dry_run_shows_the_automatic_replies_a_candidate_would_send(routed, tmp_path, capsys):
+    # Given a candidate that answers purchase questions automatically, in private (the messages are X
+    # mentions: automation never answers publicly on X)
+    def answer_prices(document):
+        document["templates"]["prices"] = {
+            "text": {"default": "Our plans and prices: https://example.com/pricing"}
+        }
+        rule = next(r for r in document["rules"] if r["id"] == "purchase-question")
+        rule["then"]["reply"] = {"template": "prices", "visibility": "private"}
+
+    path = candidate(tmp_path, answer_prices)
+    assert main(["rules", "dry-run", "--rules", path, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    # Then the report lists the one purchase question answered, by rule and template
+    assert report["automatic_replies"] == {"purchase-question → prices (private)": 1}
+    # And the text report says so too
+    assert main(["rules", "dry-run", "--rules", path]) == 0
+    out = capsys.readouterr().out
+    assert "automatic replies it would send  1" in out and "purchase-question → prices (private)" in out

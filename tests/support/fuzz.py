@@ -147,6 +147,7 @@ PARAMETERS: dict[str, st.SearchStrategy[str]] = {
     "interaction_id": st.one_of(PATH_SEGMENTS.map(lambda segment: "x:" + segment), PATH_SEGMENTS),
     "request_id": st.one_of(st.from_regex(r"[0-9a-f]{32}", fullmatch=True), PATH_SEGMENTS),
     "case_id": st.one_of(st.from_regex(r"[cs]_[0-9a-f]{32}", fullmatch=True), PATH_SEGMENTS),
+    "reply_id": st.one_of(st.from_regex(r"r_[0-9a-f]{32}", fullmatch=True), PATH_SEGMENTS),
 }
 
 

@@ -15,6 +15,7 @@ from socialcrm.local.resources import create_resources
 from socialcrm.models import Interaction
 from socialcrm.routing.source import REPO_RULES_FILE
 from socialcrm.topology import BUS_NAME, SLA_SCHEDULE_GROUP
+from tests.conftest import DEV_SECRETS
 
 SLA_TARGET_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:socialcrm-sla"
 SLA_ROLE_ARN = "arn:aws:iam::123456789012:role/socialcrm-sla-scheduler"
@@ -41,6 +42,8 @@ def routing_environment() -> dict[str, str]:
         "SLA_ROLE_ARN": SLA_ROLE_ARN,
         "RULES_FILE": str(REPO_RULES_FILE),
         "TEAM_TOPICS": json.dumps(topics),
+        # the route function queues the rules' automatic replies: the send credentials and the pepper
+        "SOCIALCRM_SECRETS_FILE": str(DEV_SECRETS),
     }
 
 

@@ -1,25 +1,54 @@
-"""Work queues (IAM-authorised in AWS): ``GET /cases``, ``GET /cases/{case_id}``, ``PATCH /cases/{case_id}``."""
+"""Work queues (IAM-authorised in AWS): ``GET /cases``, ``GET /cases/{case_id}``, ``PATCH /cases/{case_id}``;
+answering: ``POST /cases/{case_id}/replies``, ``GET /cases/{case_id}/replies[/{reply_id}]``."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, create_model
 
+from socialcrm.api.privacy import principal_of
 from socialcrm.api.responses import JSON, documented_errors
-from socialcrm.errors import NotFoundError
+from socialcrm.errors import BadRequestError, ConfigurationError, NotFoundError
 from socialcrm.events.models import CaseStatus, Priority
+from socialcrm.replies.reply import INTERNAL_FIELDS as REPLY_INTERNAL_FIELDS
+from socialcrm.replies.reply import Reply
+from socialcrm.replies.service import ReplyPorts, ReplyRequest, request_reply
 from socialcrm.routing.case import INTERNAL_FIELDS, PRIVATE_FIELDS, Case
 from socialcrm.routing.runtime import CasesRuntime
 from socialcrm.routing.workflow import CasePatch, update_case
 
 MAX_PAGE = 100
 _CASE_ID = re.compile(r"^[cs]_[0-9a-f]{32}$")
+_REPLY_ID = re.compile(r"^r_[0-9a-f]{32}$")
+# Printable ASCII, as HTTP header values are; long enough for a UUID or a ticket reference.
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+ReplyView: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "Reply",
+    __doc__=(
+        "A reply on a case: queued (not sent yet), sent (the platform's message id and time), failed "
+        "(the platform's code and why; nothing was sent) or unknown (the platform may have sent it and "
+        "cannot tell: look before sending again)."
+    ),
+    **{
+        name: (field.annotation, field)
+        for name, field in Reply.model_fields.items()
+        if name not in REPLY_INTERNAL_FIELDS
+    },
+)
+
+
+class ReplyPage(BaseModel):
+    items: list[ReplyView]  # type: ignore[valid-type]
+
 
 # The case as the API shows it (the stored case minus delivery bookkeeping).
 CaseView: type[BaseModel] = create_model(  # type: ignore[call-overload]
@@ -117,5 +146,76 @@ def build_router(runtime: Callable[[], CasesRuntime]) -> Router:
             levels=env.rules().document,
         )
         return case.public()
+
+    def reply_ports(env: CasesRuntime) -> ReplyPorts:
+        if env.replies is None:
+            raise ConfigurationError("The replies routes need their ports (socialcrm.routing.runtime).")
+        return env.replies
+
+    @router.post(
+        "/cases/<case_id>/replies",
+        summary="Answer the case's customer: queue a reply",
+        description=(
+            "Give text, or a template of the rules document with params; visibility public or private "
+            "(left out: as the customer wrote). The platform's rules are checked first: a refusal says "
+            "which (409: it may pass later, such as a closed window; 422: it never can). Answers 202 with "
+            "the reply, queued; GET it to see it sent, failed or unknown. An Idempotency-Key header makes a "
+            "repeated request return the same reply (a different request under the same key is a 409)."
+        ),
+        responses={
+            202: {"description": "The reply, queued", "content": {JSON: {"model": ReplyView}}},
+            200: {
+                "description": "The reply an earlier request with this key created",
+                "content": {JSON: {"model": ReplyView}},
+            },
+            **documented_errors(400, 404, 409, 415, 422, 503),
+        },
+    )
+    def post_reply(case_id: str, body: Annotated[ReplyRequest, Body()]) -> Response[Any]:
+        env = runtime()
+        _case_or_404(env, case_id)
+        key = router.current_event.headers.get("idempotency-key")
+        if key is not None and not _IDEMPOTENCY_KEY.match(key):
+            raise BadRequestError("Idempotency-Key must be 1 to 255 printable ASCII characters.")
+        reply, created = request_reply(
+            case_id,
+            body,
+            idempotency_key=key,
+            requested_by=principal_of(router.current_event),
+            ports=reply_ports(env),
+            now=datetime.now(tz=UTC),
+        )
+        return Response(
+            status_code=202 if created else 200, content_type=JSON, body=json.dumps(reply.public())
+        )
+
+    @router.get(
+        "/cases/<case_id>/replies",
+        summary="The case's replies, oldest first",
+        responses={
+            200: {"description": "The replies", "content": {JSON: {"model": ReplyPage}}},
+            **documented_errors(404),
+        },
+    )
+    def list_replies(case_id: str) -> dict[str, Any]:
+        env = runtime()
+        case = _case_or_404(env, case_id)
+        replies = reply_ports(env).replies.of_case(case.case_id, case.subject_id)
+        return {"items": [reply.public() for reply in replies]}
+
+    @router.get(
+        "/cases/<case_id>/replies/<reply_id>",
+        summary="One reply: queued, sent, failed or unknown",
+        responses={
+            200: {"description": "The reply", "content": {JSON: {"model": ReplyView}}},
+            **documented_errors(404),
+        },
+    )
+    def get_reply(case_id: str, reply_id: str) -> dict[str, Any]:
+        env = runtime()
+        reply = reply_ports(env).replies.get(reply_id) if _REPLY_ID.match(reply_id) else None
+        if reply is None or reply.case_id != case_id:
+            raise NotFoundError(f"No reply '{reply_id}' on case '{case_id}'.")
+        return reply.public()
 
     return router

@@ -159,16 +159,21 @@ def subject_from_path(env: PrivacyRuntime, platform: str, user_id_segment: str) 
     return subject_of(pepper, platform, decode_path_id(user_id_segment, "user id"))
 
 
+def principal_of(event: Any) -> str:
+    """The caller's IAM principal (API Gateway's IAM authoriser), or the local stack's name for it."""
+    context = getattr(event, "request_context", None)
+    try:
+        arn = context.authorizer.iam.user_arn if context is not None else ""
+    except (AttributeError, KeyError, TypeError):
+        arn = ""
+    return arn or LOCAL_PRINCIPAL
+
+
 def build_router(runtime: Callable[[], PrivacyRuntime]) -> Router:
     router = Router()
 
     def principal() -> str:
-        context = getattr(router.current_event, "request_context", None)
-        try:
-            arn = context.authorizer.iam.user_arn if context is not None else ""
-        except (AttributeError, KeyError, TypeError):
-            arn = ""
-        return arn or LOCAL_PRINCIPAL
+        return principal_of(router.current_event)
 
     def start(env: PrivacyRuntime, record: ErasureRecord) -> None:
         event = ErasureRequested(

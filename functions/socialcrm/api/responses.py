@@ -50,7 +50,9 @@ def documented_errors(*statuses: int) -> dict[int, Any]:
         404: "Unknown platform, unconfigured platform, or no such item",
         405: "The platform has no handshake",
         413: "Body over 6 MB",
+        409: "Refused for now: the error names the rule (a window closed, a one-time reply taken)",
         415: "A body that is not JSON: send it with Content-Type: application/json",
+        422: "Cannot be done as asked: the error names the rule or the field",
         503: "Queueing failed: retry the delivery",
     }
     return {

@@ -3,6 +3,7 @@
     socialcrm cases list --team support [--status open] [--priority P1] [--limit 25] [--json]
     socialcrm cases show CASE_ID [--json]
     socialcrm cases assign CASE_ID --to agent-7
+    socialcrm cases reply CASE_ID --text "…" [--private] | --template NAME [--param key=value …]
     socialcrm cases resolve CASE_ID
 
 Requests go to the deployed API signed with SigV4, or to the local stack with ``--local``
@@ -15,6 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import time
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -32,7 +35,7 @@ now: Callable[[], datetime] = lambda: datetime.now(tz=UTC)  # noqa: E731
 
 
 def register(subparsers: Any) -> None:
-    group = subparsers.add_parser("cases", help="work queues: list, show, assign and resolve cases")
+    group = subparsers.add_parser("cases", help="work queues: list, show, assign, reply to and resolve cases")
     commands = group.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(
@@ -57,6 +60,23 @@ def register(subparsers: Any) -> None:
     assign = command("assign", "give a case to an agent", _assign)
     assign.add_argument("case_id")
     assign.add_argument("--to", required=True, dest="assignee", help="the agent's id")
+
+    reply = command(
+        "reply", "answer the case's customer on their platform (the platform's rules apply)", _reply
+    )
+    reply.add_argument("case_id")
+    written = reply.add_mutually_exclusive_group(required=True)
+    written.add_argument("--text", help="the reply's text")
+    written.add_argument("--template", help="a template of the rules document")
+    reply.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE", help="fills {KEY} in the template"
+    )
+    seen = reply.add_mutually_exclusive_group()
+    seen.add_argument(
+        "--private", action="store_true", help="answer privately (a DM; a comment's private reply)"
+    )
+    seen.add_argument("--public", action="store_true", help="answer publicly")
+    reply.add_argument("--no-wait", action="store_true", help="do not wait to see it sent")
 
     resolve = command("resolve", "resolve a case (its clocks stop)", _resolve)
     resolve.add_argument("case_id")
@@ -107,7 +127,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    case = api_of(args).call("GET", f"/cases/{_case_id(args.case_id)}")
+    api = api_of(args)
+    case = api.call("GET", f"/cases/{_case_id(args.case_id)}")
     if args.json:
         print(json.dumps(case, indent=2))
         return 0
@@ -139,8 +160,21 @@ def _show(args: argparse.Namespace) -> int:
     messages = case.get("messages", [])
     print(f"  conversation: {case.get('message_count', len(messages))} message(s)")
     for message in messages:
-        who = "brand   " if message.get("from_brand") else "customer"
+        who = (
+            ("automatic" if message.get("automated") else "brand    ")
+            if message.get("from_brand")
+            else "customer "
+        )
         print(f"    {message['occurred_at']}  {who}  {message['kind']:<15} {message['interaction_id']}")
+    replies = (
+        api.call("GET", f"/cases/{case['case_id']}/replies").get("items", [])
+        if case["case_id"].startswith("c_")
+        else []
+    )
+    if replies:
+        print(f"  replies: {len(replies)}")
+        for reply in replies:
+            print(f"    {reply['created_at']}  {reply['author']:<10} {_reply_line(reply)}")
     return 0
 
 
@@ -150,6 +184,49 @@ def _assign(args: argparse.Namespace) -> int:
     case = _patch(args, {"assignee": args.assignee})
     print(f"{case['case_id']} assigned to {case.get('assignee')}")
     return 0
+
+
+REPLY_WAIT_SECONDS = 20.0
+
+
+def _reply(args: argparse.Namespace) -> int:
+    case_id = _case_id(args.case_id)
+    body: dict[str, Any] = {"text": args.text} if args.text is not None else {"template": args.template}
+    params = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CliError(f"--param is KEY=VALUE, not {item!r}")
+        params[key] = value
+    if params:
+        if args.template is None:
+            raise CliError("--param fills a template: give --template too")
+        body["params"] = params
+    if args.private or args.public:
+        body["visibility"] = "private" if args.private else "public"
+    api = api_of(args)
+    # One key per command: a retry of this request (a timeout) is the same reply, never a second one.
+    reply = api.call("POST", f"/cases/{case_id}/replies", body, headers={"idempotency-key": uuid.uuid4().hex})
+    if not isinstance(reply, dict) or "reply_id" not in reply:
+        raise CliError("the API answered without the reply")
+    deadline = time.monotonic() + (0 if args.no_wait else REPLY_WAIT_SECONDS)
+    while reply.get("status") == "queued" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        reply = api.call("GET", f"/cases/{case_id}/replies/{reply['reply_id']}")
+    print(_reply_line(reply))
+    return 0 if reply.get("status") in ("queued", "sent") else 1
+
+
+def _reply_line(reply: dict[str, Any]) -> str:
+    status = reply.get("status")
+    line = f"{reply['reply_id']}  {reply.get('visibility')}  {status}"
+    if status == "sent":
+        return f"{line} at {reply.get('sent_at')} ({reply.get('platform')} id {reply.get('platform_message_id')})"
+    if status in ("failed", "unknown"):
+        return f"{line}: {reply.get('error_message')}" + (
+            f" [{reply['error_code']}]" if reply.get("error_code") else ""
+        )
+    return f"{line} (not sent yet: `socialcrm cases show {reply['case_id']}` shows it)"
 
 
 def _resolve(args: argparse.Namespace) -> int:

@@ -37,10 +37,10 @@ class Api:
         self.credentials = credentials
         self.region = region
 
-    def call(self, method: str, path: str, body: Any = None) -> Any:
+    def call(self, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None) -> Any:
         url = self.base_url + path
         data = None if body is None else json.dumps(body).encode()
-        headers = {"accept": "application/json"}
+        headers = {"accept": "application/json", **(headers or {})}
         if data is not None:
             headers["content-type"] = "application/json"
         if self.credentials is not None:

@@ -52,6 +52,7 @@ class InteractionItem(Model):
     sentiment_status = UnicodeAttribute(null=True)
     routing = MapAttribute(null=True)  # type: ignore[var-annotated]
     conversation_ref = UnicodeAttribute(null=True)
+    reply_marker = UnicodeAttribute(null=True)  # a brand reply socialcrm sent: its reply id
     enriched_at = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
 

@@ -166,6 +166,7 @@ class InteractionRepository:
             sentiment_status=interaction.sentiment_status,
             routing=data["routing"],
             conversation_ref=interaction.conversation_ref,
+            reply_marker=interaction.reply_marker,
             enriched_at=_iso(enriched_at),
             expires_at=interaction.received_at + timedelta(days=RETENTION_DAYS["interactions"]),
         )
@@ -194,6 +195,7 @@ class InteractionRepository:
                 "received_at": item.received_at,
                 "routing": plain(item.routing),
                 "conversation_ref": item.conversation_ref,
+                "reply_marker": item.reply_marker,
             }
         )
 

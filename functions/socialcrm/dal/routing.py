@@ -44,6 +44,7 @@ from socialcrm.topology import RETENTION_DAYS
 _CURSOR_KEYS = frozenset({"case_id", "queue", "rank"})
 
 ALL_TEAMS = "*"
+ECHO_MEMORY = timedelta(days=7)
 UPDATE_ATTEMPTS = 3
 
 
@@ -381,6 +382,28 @@ class CounterRepository:
             CounterItem(key).update(actions=[CounterItem.fired_at.set(_iso(datetime.now(tz=UTC)))])
         except PynamoDBException as exc:
             raise StoreError("Could not update the counter.") from exc
+
+    # -- echoes of sent replies (socialcrm.replies.sender: an echo's absence means something only where
+    # echoes are known to arrive) --------------------------------------------------------------------
+
+    def echo_seen(self, platform: str, at: datetime) -> None:
+        """Note that ``platform`` echoed one of our replies at ``at`` (kept a week, no id of anyone)."""
+        try:
+            CounterItem(f"echo-seen#{platform}").update(
+                actions=[CounterItem.fired_at.set(_iso(at)), CounterItem.expires_at.set(at + ECHO_MEMORY)]
+            )
+        except PynamoDBException as exc:
+            raise StoreError("Could not note the echo.") from exc
+
+    def echoes_since(self, platform: str, since: datetime) -> bool:
+        """Whether ``platform`` echoed one of our replies since ``since``."""
+        try:
+            item = CounterItem.get(f"echo-seen#{platform}", consistent_read=True)
+        except CounterItem.DoesNotExist:
+            return False
+        except PynamoDBException as exc:
+            raise StoreError("Could not read the echoes.") from exc
+        return item.fired_at is not None and item.fired_at >= _iso(since)
 
 
 class InteractionHistory:

@@ -6,8 +6,11 @@ Messenger conversation, a read receipt, one redelivery and one forged signature.
 pipeline (each interaction readable, enriched and routed), then prints per platform what arrived, its
 language, sentiment and routing, the teams' work queues, the conversation's one case answered by the
 Page's reply as Meta echoes it (no PATCH: the echo stops the clock) and the praise that opened no case,
-the report summary and the daily report's files, an erasure and a retry of the erased subject's
-message, and stops the stack. Exit code 0 when everything arrived.
+an agent's reply sent through the fake platform (the case's first response set by the send, the
+platform's echo recognised), the rules' automatic replies (the out-of-hours acknowledgement: the demo's
+business hours are set to have ended, so it shows at any time of day) and every call the fake platform
+recorded, the report summary and the daily report's files, an erasure and a retry of the erased
+subject's message, and stops the stack. Exit code 0 when everything arrived.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -48,6 +52,9 @@ CONVERSATION = (
     ("m_demo-conversation-3", "Can someone please check where it is? This is really frustrating.", 13),
 )
 PAGE_REPLY = ("m_demo-page-reply-1", "So sorry, Kavya! Your parcel is at the Pune hub and arrives tomorrow.")
+# The WhatsApp question an agent answers from socialcrm.
+WHATSAPP_QUESTION = "wamid.HBgMOTE5ODc2NTQzMjEwFQIAEhggNDFCMjk2QjA3RkNCNjM5QzEzNUE5RkM4"
+AGENT_REPLY = "Hi Priya! Yes, the blue cotton kurta is in stock in M, and delivery to Pune is free this week."
 
 
 @dataclass
@@ -88,7 +95,7 @@ def morning(at: datetime) -> list[Sent]:
         Sent(
             "WhatsApp message, purchase question",
             d.whatsapp_message(
-                "wamid.HBgMOTE5ODc2NTQzMjEwFQIAEhggNDFCMjk2QjA3RkNCNjM5QzEzNUE5RkM4",
+                WHATSAPP_QUESTION,
                 "919876543210",
                 "Priya Sharma",
                 "Hi! Is the blue cotton kurta available in size M? How much is delivery to Pune?",
@@ -223,6 +230,7 @@ class Demo:
         self._print_summary(elapsed)
         self._print_work_queues()
         self._print_conversation()
+        self._print_replies()
         self._print_report()
         self._print_daily_report()
         self._print_erasure()
@@ -436,6 +444,63 @@ class Demo:
                 rules = ", ".join(routing.get("rules") or []) or "-"
                 out(f"  {_short(interaction_id)}: recorded and counted, no case opened (rules {rules})")
 
+    def _print_replies(self) -> None:
+        """An agent answers the WhatsApp question from its case; the rules' automatic replies; the calls
+        the fake platform recorded."""
+        out = self.out
+        out("")
+        out("answering (POST /cases/{case_id}/replies → outbound queue → send → the platform's API)")
+        question = self.stored.get(f"whatsapp:{WHATSAPP_QUESTION}") or {}
+        case_id = (question.get("routing") or {}).get("case_id")
+        if case_id:
+            started = time.monotonic()
+            asked = self.http.post(
+                f"/cases/{case_id}/replies",
+                json={"text": AGENT_REPLY},
+                headers={"idempotency-key": "demo-whatsapp-answer"},
+            )
+            reply = asked.json()
+            out(
+                f"  an agent answers the WhatsApp question on {case_id} → {asked.status_code} {reply.get('status')}"
+            )
+            reply_id = reply.get("reply_id")
+            if reply_id:
+                reply = _poll(
+                    lambda: self.http.get(f"/cases/{case_id}/replies/{reply_id}"),
+                    lambda r: r.status_code == 200 and r.json().get("status") != "queued",
+                    deadline=ROUTING_DEADLINE_SECONDS,
+                ).json()
+            case = self.http.get(f"/cases/{case_id}").json()
+            if reply.get("status") == "sent":
+                self.first_responses += 1 if case.get("first_response_at") else 0
+                out(
+                    f"  → sent in {time.monotonic() - started:.1f} s, WhatsApp message id "
+                    f"{_short(str(reply.get('platform_message_id')))}; first_response_at "
+                    f"{case.get('first_response_at')} set by the send, sla_met={case.get('sla_met')}"
+                )
+            else:
+                out(f"  → {reply.get('status')}: {reply.get('error_message')}")
+        automatic: dict[str, tuple[str, dict[str, Any]]] = {}
+        for interaction_id, item in self.stored.items():
+            routed = (item.get("routing") or {}).get("case_id")
+            if routed:
+                for r in self.http.get(f"/cases/{routed}/replies").json().get("items", []):
+                    if r.get("author") == "automation":
+                        automatic.setdefault(r["reply_id"], (interaction_id, r))
+        out(f"  automatic replies (the rules' reply and move_to_private actions): {len(automatic)}")
+        for interaction_id, reply in automatic.values():
+            out(
+                f"    {_short(interaction_id):<{ID_WIDTH}} {reply['requested_by']}, {reply.get('template')} "
+                f"({reply['visibility']}) → {reply['status']}"
+            )
+        platform = self.stack.platform
+        calls = platform.requests() if platform is not None else []
+        out(
+            f"  the fake platform recorded {len(calls)} call(s) (GET {self.stack.url.rsplit(':', 1)[0]}:…/_fake/requests):"
+        )
+        for call in calls:
+            out(f"    {call.platform:<9} {call.method} {call.path}")
+
     def _today_summary(self) -> dict[str, Any]:
         """Today's report as it stands (what the stack counted before the demo, when it ran before)."""
         today = datetime.now(tz=UTC).date().isoformat()
@@ -611,15 +676,44 @@ def parse_args(argv: Iterable[str] | None) -> argparse.Namespace:
     return parser.parse_args(list(argv) if argv is not None else None)
 
 
+def closed_now_rules(folder: Path, now: datetime) -> Path:
+    """The repository's rules with business hours (every day, UTC) that exclude ``now``: the demo's
+    messages arrive out of hours, so the out-of-hours acknowledgement shows at any time of day."""
+    import yaml
+
+    from socialcrm.routing.source import REPO_RULES_FILE
+
+    document = yaml.safe_load(REPO_RULES_FILE.read_text(encoding="utf-8"))
+    start, end = ("13:00", "17:00") if now.hour < 12 else ("02:00", "06:00")
+    document["business_hours"] = {
+        "timezone": "UTC",
+        "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        "start": start,
+        "end": end,
+    }
+    path = folder / "demo-rules.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    return path
+
+
 def main(argv: Iterable[str] | None = None) -> int:
     args = parse_args(argv)
     undo_logs = logs.install(logger, "ERROR")  # the summary tells the story; only real failures interrupt
+    folder = tempfile.TemporaryDirectory(prefix="socialcrm-demo-")
+    now = datetime.now(tz=UTC)
+    if "RULES_FILE" not in os.environ:
+        os.environ["RULES_FILE"] = str(closed_now_rules(Path(folder.name), now))
+        print(
+            "the demo's rules are config/rules.yaml with business hours that exclude now "
+            f"({now:%H:%M} UTC), so its messages arrive out of hours"
+        )
     stack = LocalStack(args.port, secrets_file=args.secrets_file)
     print("starting the local stack (embedded AWS, offline Comprehend, API, pollers)…", flush=True)
     try:
         stack.start()
     except (ConfigurationError, LocalStackError) as exc:
         undo_logs()
+        folder.cleanup()
         print(f"make demo: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -635,6 +729,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     finally:
         stack.stop()
         undo_logs()
+        folder.cleanup()
     print("\nstack stopped.")
     return 0 if complete else 1
 

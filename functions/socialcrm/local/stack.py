@@ -6,6 +6,10 @@ One process, several threads:
 * every table, queue, DLQ, the bus and its rules, created by ``create_resources`` from
   ``socialcrm.topology`` (the definitions the CDK app builds from);
 * the offline Comprehend (``socialcrm.local.comprehend_offline``) on another free port;
+* a fake platform API (``socialcrm.local.fake_platform``) on another: replies are sent there, it records
+  every request, and it posts the echoes Meta would (signed) back to the local webhook route. Unless the
+  secrets file has its own ``send`` section, the stack answers through it with development credentials
+  (the functions read a copy of the secrets file with them added);
 * the HTTP API (:class:`socialcrm.local.app.LocalApi` under uvicorn) on ``host:port``;
 * one poller per queue feeding its function (:mod:`socialcrm.local.poller`);
 * the routing package's in-process SLA timer, and the daily report's schedule (:class:`DailyReportSchedule`):
@@ -24,12 +28,16 @@ Used as a context manager (``port=0`` picks a free port)::
 from __future__ import annotations
 
 import errno
+import hashlib
+import hmac
+import json
 import logging
 import os
 import socket
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
@@ -69,6 +77,56 @@ LOCAL_DEFAULTS = {
 }
 # When the daily report runs each day (UTC), as the schedule of the CDK app: cron(30 0 * * ? *).
 DAILY_REPORT_AT = dt_time(0, 30)
+
+
+# How long after accepting a message the fake platform posts its echo (Meta's arrive within seconds).
+ECHO_DELAY_SECONDS = 0.2
+
+
+def dev_send_secrets(platform_url: str) -> dict[str, Any]:
+    """Development send credentials, every platform answered through the fake platform at ``platform_url``,
+    for the accounts the demo's deliveries come from (``socialcrm.local.deliveries``)."""
+    from socialcrm.local import deliveries
+
+    return {
+        "base_urls": {
+            name: f"{platform_url}/{name}" for name in ("meta", "instagram", "x", "linkedin", "tiktok")
+        },
+        "facebook": {"access_token": "dev-page-token-NOT-REAL"},
+        # Instagram Login: the Instagram account's own token (its DMs and comments on graph.instagram.com)
+        "instagram": {"access_token": "dev-instagram-token-NOT-REAL"},
+        "whatsapp": {
+            "access_token": "dev-whatsapp-token-NOT-REAL",
+            "phone_number_id": deliveries.WHATSAPP_PHONE_NUMBER_ID,
+        },
+        "x": {"access_token": "dev-x-token-NOT-REAL", "user_id": deliveries.X_BRAND},
+        "linkedin": {
+            "access_token": "dev-linkedin-token-NOT-REAL",
+            "organization_urn": deliveries.LINKEDIN_ORGANIZATION,
+        },
+        "tiktok": {
+            "access_token": "dev-tiktok-token-NOT-REAL",
+            "business_id": deliveries.TIKTOK_BUSINESS,
+            "region": "US",
+        },
+        "generic": {
+            "url": f"{platform_url}/generic/replies",
+            "webhook_secret": "whsec_ZGV2LWdlbmVyaWMtcmVwbHktc2VjcmV0LU5PVC1SRUFM",
+        },
+    }
+
+
+def dev_platform(**options: Any) -> Any:
+    """The fake platform API with the demo's accounts (``socialcrm.local.deliveries``)."""
+    from socialcrm.local import deliveries
+    from socialcrm.local.fake_platform import FakePlatform
+
+    return FakePlatform(
+        page_id=deliveries.FACEBOOK_PAGE,
+        instagram_account_id=deliveries.INSTAGRAM_ACCOUNT,
+        x_user_id=deliveries.X_BRAND,
+        **options,
+    )
 
 
 class LocalStackError(Exception):
@@ -133,6 +191,8 @@ class LocalStack:
         self.pollers: list[Any] = []
         self._moto: Any = None
         self._analyser: Any = None
+        self.platform: Any = None  # the fake platform API (socialcrm.local.fake_platform.FakePlatform)
+        self._runtime_dir: Any = None
         self._sla_timer: Any = None
         self.daily_report: DailyReportSchedule | None = None
         self._server: Any = None
@@ -165,6 +225,7 @@ class LocalStack:
             self._start_aws()
             self._start_analyser()
             self._set_environment()
+            self._start_platform()
             self.resources = create_resources(boto3.session.Session())
             self._set(self.resources.environment)
             self._set(function_environment())
@@ -197,6 +258,12 @@ class LocalStack:
         if self._analyser is not None:
             self._analyser.shutdown()
             self._analyser.server_close()
+        if self.platform is not None:
+            self.platform.stop()
+            self.platform = None
+        if self._runtime_dir is not None:
+            self._runtime_dir.cleanup()
+            self._runtime_dir = None
         if self._moto is not None:
             self._moto.stop()
         self._server = self._server_thread = self._analyser = self._moto = self._sla_timer = None
@@ -246,6 +313,45 @@ class LocalStack:
             }
         )
         boto3.DEFAULT_SESSION = None  # a default session made earlier may hold other credentials
+
+    def _start_platform(self) -> None:
+        import tempfile
+
+        self.platform = dev_platform(host=self.host, port=0, on_accept=self._echo)
+        self.platform.start()
+        document = json.loads(self.secrets_file.read_text(encoding="utf-8"))
+        if "send" not in document:
+            document["send"] = dev_send_secrets(self.platform.url)
+        self._runtime_dir = tempfile.TemporaryDirectory(prefix="socialcrm-local-")
+        secrets = Path(self._runtime_dir.name) / "secrets.json"
+        secrets.write_text(json.dumps(document), encoding="utf-8")
+        self.secrets = load_secrets_file(secrets)  # the functions' view, validated now
+        self._set({"SOCIALCRM_SECRETS_FILE": str(secrets)})
+
+    def _echo(self, platform: str, body: dict[str, Any]) -> None:
+        """Post what the platform sends back after accepting a message (Meta's echo or status) to the
+        local webhook route, signed as Meta signs it, shortly after answering, as Meta does."""
+        meta = self.secrets.meta if self.secrets is not None else None
+        if meta is None:
+            return
+        raw = json.dumps(body).encode()
+        signature = hmac.new(meta.app_secret.get_secret_value().encode(), raw, hashlib.sha256).hexdigest()
+        request = urllib.request.Request(  # noqa: S310  (the local stack's own loopback URL)
+            f"{self.url}/webhooks/meta",
+            data=raw,
+            headers={"content-type": "application/json", "x-hub-signature-256": f"sha256={signature}"},
+            method="POST",
+        )
+
+        def post() -> None:
+            time.sleep(ECHO_DELAY_SECONDS)
+            try:
+                with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+                    pass
+            except OSError:
+                logger.warning("the fake platform's echo was not delivered", platform=platform)
+
+        threading.Thread(target=post, name="fake-platform-echo", daemon=True).start()
 
     def _start_api(self, sock: socket.socket) -> None:
         import uvicorn

@@ -41,7 +41,8 @@ What becomes an interaction (``docs/webhook-protocols.md`` §2 and "Brand replie
   (a leading ``@`` of the username is dropped).
 * ``value.statuses[]``: a ``sent`` status of a one-to-one message is a ``brand_reply`` without text (the
   status ``id`` is the message's, its author the business ``phone_number_id``, its customer
-  ``recipient_id``, else ``recipient_user_id``). ``delivered``, ``read``, ``played`` and ``failed`` are
+  ``recipient_id``, else ``recipient_user_id``; its ``biz_opaque_callback_data`` is the marker of a reply
+  socialcrm sent, as a Messenger or Instagram echo's ``metadata`` is). ``delivered``, ``read``, ``played`` and ``failed`` are
   not replies, nor is a message whose ``pricing.category`` or ``conversation.origin.type`` is marketing,
   nor one sent to a group: all skipped.
 * ``smb_message_echoes`` / ``value.message_echoes[]`` (a WhatsApp Business app number onboarded to the
@@ -81,7 +82,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ValidationError
 
 from socialcrm.errors import BadRequestError, SignatureError, UnparseableError, VerifyTokenError
-from socialcrm.models import BRAND_REPLY, Author, InteractionDraft
+from socialcrm.models import BRAND_REPLY, Author, InteractionDraft, reply_marker
 from socialcrm.platforms.base import (
     Delivery,
     HandshakeReply,
@@ -359,13 +360,16 @@ def _messaging_draft(
         return None
     customer: str | None
     account: str | None
+    marker = None
     if message.get("is_echo") or sender == account_id:
         # The account's own message (message_echoes): the customer is the recipient. An echo whose
-        # sender is another account than the entry's is not ours to read.
+        # sender is another account than the entry's is not ours to read. Its metadata is the marker
+        # socialcrm put on a reply it sent (the reply id), when it was one of ours.
         account = account_id or sender
         if sender != account or recipient is None or recipient == sender:
             return None
         kind, customer, customer_id = BRAND_REPLY, recipient, recipient
+        marker = reply_marker(message.get("metadata"))
     else:
         kind, customer, customer_id = "direct_message", sender, None
         account = account_id or recipient
@@ -379,6 +383,7 @@ def _messaging_draft(
         occurred_at=_instant(event.get("timestamp")) or entry_time,
         conversation_key=conversation_key("dm", account, customer),
         customer_id=customer_id,
+        reply_marker=marker,
     )
 
 
@@ -420,7 +425,9 @@ def _whatsapp_status_draft(status: dict[str, Any], business: str | None) -> Inte
     if category in _WHATSAPP_MARKETING or origin in _WHATSAPP_MARKETING:
         return None  # a marketing broadcast answers nobody
     customer = _whatsapp_customer(status.get("recipient_id")) or _id(status.get("recipient_user_id"))
-    return _whatsapp_brand_draft(status, business, customer, text="")
+    return _whatsapp_brand_draft(
+        status, business, customer, text="", marker=reply_marker(status.get("biz_opaque_callback_data"))
+    )
 
 
 def _whatsapp_echo_draft(echo: dict[str, Any], business: str | None) -> InteractionDraft | None:
@@ -433,7 +440,7 @@ def _whatsapp_echo_draft(echo: dict[str, Any], business: str | None) -> Interact
 
 
 def _whatsapp_brand_draft(
-    item: dict[str, Any], business: str | None, customer: str | None, *, text: str
+    item: dict[str, Any], business: str | None, customer: str | None, *, text: str, marker: str | None = None
 ) -> InteractionDraft | None:
     if business is None or customer is None or customer == business:
         return None
@@ -447,6 +454,7 @@ def _whatsapp_brand_draft(
         occurred_at=_instant(item.get("timestamp")),
         conversation_key=conversation_key("wa", business, customer),
         customer_id=customer,
+        reply_marker=marker,
     )
 
 

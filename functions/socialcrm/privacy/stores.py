@@ -71,6 +71,10 @@ CLASSIFIED_QUEUES: dict[str, str] = {
     "erasure": "erasure requests in progress: request ids only, no subject id",
     "erasure-dlq": "erasure requests whose runs failed: request ids only, no subject id; the request record "
     "says FAILED and names the store",
+    "outbound": "replies to send: reply ids only (the text stays with the reply, erased with its case); a "
+    "reply erased while queued is gone when its id is read, and nothing is sent",
+    "outbound-dlq": "replies whose sending failed every retry: reply ids only, no subject id, no content; "
+    "the reply itself is erased with its case",
     "sla-dlq": "failed SLA clock invocations: case ids and the clock's kind, no subject id, no content; the "
     "case itself is erased, so the id points at nothing",
 }

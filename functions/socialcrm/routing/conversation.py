@@ -162,10 +162,18 @@ def reopening(case: Case, *, at: datetime) -> dict[str, Any]:
 
 def add_reply(case: Case, reply: Interaction, levels: ServiceLevels | None, *, now: datetime) -> Case | None:
     """The case with a brand reply added (None: it is there already); it answers what waited."""
-    if _has(case, reply.interaction_ref):
+    return add_message(case, CaseMessage.of(reply), levels, now=now)
+
+
+def add_message(
+    case: Case, message: CaseMessage, levels: ServiceLevels | None, *, now: datetime
+) -> Case | None:
+    """The case with a brand message added (None: it is there already, as the platform's echo of a reply
+    socialcrm sent, or the record of the send the echo beat)."""
+    if _has(case, message.interaction_ref):
         return None
     update = {
-        "messages": _merge(case.messages, [CaseMessage.of(reply)]),
+        "messages": _merge(case.messages, [message]),
         "message_count": case.message_count + 1,
         "updated_at": now,
     }

@@ -26,7 +26,9 @@ from socialcrm.routing.rules import (
     BusinessHours,
     CaseAction,
     HistoryCondition,
+    MoveToPrivate,
     Priority,
+    ReplyAction,
     Rule,
     RulesDocument,
 )
@@ -76,6 +78,9 @@ class Decision:
     # open: the message opens its conversation's case; record: recorded and counted, no case opened
     # for it; resolved: its case opens already resolved. Messages of a conversation with a case join it.
     case_action: CaseAction = "open"
+    # The automatic answer of the first matching rule that has one: (rule id, its reply or
+    # move_to_private action).
+    answer: tuple[str, ReplyAction | MoveToPrivate] | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,7 @@ class _CompiledRule:
     raise_priority: int
     case_vote: int | None  # index in CASE_ACTIONS (weakest first); None: no vote
     stop: bool
+    answer: ReplyAction | MoveToPrivate | None = None
 
 
 class _Prefilter:
@@ -287,6 +293,7 @@ class CompiledRules:
             raise_priority=then.raise_priority,
             case_vote=CASE_ACTIONS.index(vote) if (vote := then.case_vote) is not None else None,
             stop=rule.stop,
+            answer=then.reply or then.move_to_private,
         )
 
     def __len__(self) -> int:
@@ -346,6 +353,7 @@ class CompiledRules:
             sla_minutes=document.targets(priority).first_response,
             topics=self._topics(matched, tags, message),
             case_action=CASE_ACTIONS[vote] if vote >= 0 else "open",
+            answer=next(((c.rule_id, c.answer) for c in matched if c.answer is not None), None),
         )
 
     def _topics(

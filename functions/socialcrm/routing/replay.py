@@ -18,9 +18,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from socialcrm.models import Interaction
+from socialcrm.replies.automation import planned
 from socialcrm.routing.case import Case, Conversation, case_id_for, conversation_of
 from socialcrm.routing.evaluator import CompiledRules, Decision, HistoryReader
 from socialcrm.routing.rules import CaseAction
@@ -101,11 +103,36 @@ class Replayed:
     def __init__(self, rules: CompiledRules, history: HistoryReader | None) -> None:
         self.rules, self.history = rules, history
         self.conversations = Conversations()
+        self._answered: dict[str, datetime] = {}  # conversation ref → its last automatic reply
 
     def decide(self, interaction: Interaction) -> tuple[Decision, Outcome]:
         decision = self.rules.evaluate(interaction, at=interaction.received_at, history=self.history)
         fate = self.conversations.fate(conversation_of(interaction), decision.case_action)
         return decision, Outcome.of(decision, fate)
+
+    def automatic_replies(self, interaction: Interaction, decision: Decision, fate: str) -> list[str]:
+        """The automatic replies the document would send to this message (``rule → template
+        (visibility)``), with automation's guards that need no platform: enabled, a case to answer on,
+        once per conversation per period, no public automatic reply on X. The platforms' windows are
+        checked only when a reply is really sent."""
+        automation = self.rules.document.automation
+        if not automation.enabled or fate not in ("opened", "joined"):
+            return []
+        steps = [
+            step
+            for step in planned(decision.answer, interaction.platform)
+            if not (interaction.platform == "x" and step.visibility != "private")
+        ]
+        if not steps:
+            return []
+        conversation = conversation_of(interaction)
+        last = self._answered.get(conversation)
+        if last is not None and interaction.received_at - last < timedelta(
+            hours=automation.once_per_conversation_hours
+        ):
+            return []
+        self._answered[conversation] = interaction.received_at
+        return [f"{step.rule} → {step.template} ({step.visibility or 'as written'})" for step in steps]
 
     def __call__(self, interaction: Interaction) -> Outcome:
         return self.decide(interaction)[1]
@@ -191,6 +218,7 @@ class ReplayReport:
     teams_before: Counter[str] = field(default_factory=Counter)
     teams_after: Counter[str] = field(default_factory=Counter)
     rules_after: Counter[str] = field(default_factory=Counter)  # of every message replayed
+    automatic_replies: Counter[str] = field(default_factory=Counter)  # "rule → template (visibility)"
 
     def changed(self, aspect: str) -> int:
         return sum(1 for change in self.changes if aspect in change.aspects)
@@ -226,6 +254,7 @@ class ReplayReport:
             "priority": {"before": dict(self.priority_before), "after": dict(self.priority_after)},
             "teams": {"before": dict(self.teams_before), "after": dict(self.teams_after)},
             "rules_matched": dict(self.rules_after),
+            "automatic_replies": dict(self.automatic_replies),
             "changes": [
                 {
                     "interaction_id": c.interaction_id,
@@ -264,6 +293,7 @@ def replay(
         before = baseline(interaction)
         report.replayed += 1
         report.rules_after.update(decision.rules)
+        report.automatic_replies.update(replaying.automatic_replies(interaction, decision, after.fate))
         report.fates_after[after.fate] += 1
         report.fates_before[before.fate if before is not None else "none"] += 1
         if after.opens:
@@ -321,6 +351,10 @@ def render(report: ReplayReport, *, limit: int) -> str:
     lines += ["", f"{'cases by team':<20}{'before':>8}{'after':>8}"]
     for team in sorted(set(report.teams_before) | set(report.teams_after)):
         lines.append(f"  {team:<18}{report.teams_before[team]:>8}{report.teams_after[team]:>8}")
+    total = sum(report.automatic_replies.values())
+    lines += ["", f"automatic replies it would send  {total}"]
+    for what, count in report.automatic_replies.most_common():
+        lines.append(f"  {what:<40}{count:>6}")
     if report.changes:
         shown = report.changes[:limit]
         lines += ["", f"changes (first {len(shown)} of {len(report.changes)}; --limit shows more):"]

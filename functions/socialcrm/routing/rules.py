@@ -75,6 +75,14 @@ CalendarName = Annotated[
     str, Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$", description="A calendar: lower case, digits, - or _.")
 ]
 Minutes = Annotated[int, Field(strict=True, ge=1, le=MAX_TARGET_MINUTES)]
+TemplateName = Annotated[
+    str,
+    Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$", description="A reply template: lower case, digits, - or _."),
+]
+# A template's text per language: a language code of the messages it answers (en, pt-BR), or default.
+TemplateLanguage = Annotated[str, Field(pattern=r"^(default|[a-z]{2,3}(-[A-Za-z0-9]{2,8})?)$")]
+TemplateText = Annotated[str, Field(min_length=1, max_length=6000)]
+Visibility = Literal["public", "private"]
 
 
 class _Strict(BaseModel):
@@ -144,6 +152,64 @@ class Conditions(_Strict):
     )
 
 
+class WhatsAppTemplate(_Strict):
+    """The template approved by Meta that WhatsApp sends for this one outside its 24-hour window."""
+
+    name: str = Field(pattern=r"^[a-z0-9_]{1,512}$", description="The approved template's name.")
+    language: str = Field(pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$", description="Its language code, e.g. en_US.")
+    params: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]] = Field(
+        default_factory=list, description="The text's placeholders, in the order of the body's {{1}}, {{2}}…"
+    )
+
+
+class ReplyTemplate(_Strict):
+    """A reply's text per language, with {placeholders} filled from the request's params."""
+
+    text: dict[TemplateLanguage, TemplateText] = Field(
+        description="Per language of the message answered (its language, then its base language, then "
+        'default): {"en": "Thanks {order}…", "default": …}. default is required.'
+    )
+    whatsapp: WhatsAppTemplate | None = None
+
+    @model_validator(mode="after")
+    def _has_default(self) -> ReplyTemplate:
+        if "default" not in self.text:
+            raise ValueError("text needs a default (the language used when no other matches)")
+        from socialcrm.replies.templates import placeholders
+
+        names = [placeholders(text) for text in self.text.values()]  # refuses {a.b}, {a!r}, {a:>9}
+        if any(n != names[0] for n in names):
+            raise ValueError("every language of text must use the same placeholders")
+        if self.whatsapp is not None and sorted(self.whatsapp.params) != sorted(names[0]):
+            raise ValueError("whatsapp.params must list the text's placeholders")
+        return self
+
+
+class ReplyAction(_Strict):
+    """Answer automatically with a template (no placeholders: automation has no one to fill them)."""
+
+    template: TemplateName
+    visibility: Visibility | None = Field(
+        default=None, description="public or private; left out: as the customer wrote (a comment publicly)."
+    )
+
+
+class MoveToPrivate(_Strict):
+    """A short public reply (\"we've sent you a DM\") and a private message to the same customer."""
+
+    public_template: TemplateName
+    private_template: TemplateName
+
+
+class Automation(_Strict):
+    """Guards of automatic replies (the rules' reply and move_to_private actions)."""
+
+    enabled: bool = True
+    once_per_conversation_hours: int = Field(
+        default=24, ge=0, le=24 * 30, description="At most one automatic reply per conversation this often."
+    )
+
+
 class Actions(_Strict):
     """What a matching rule does. Priorities only ever become more urgent, whatever the rule order."""
 
@@ -161,13 +227,29 @@ class Actions(_Strict):
             "priority, raise_priority or notify counts as open; the others do not count."
         ),
     )
+    reply: ReplyAction | None = Field(default=None, description="Answer automatically with a template.")
+    move_to_private: MoveToPrivate | None = Field(
+        default=None, description="Answer publicly in short and continue in a private message."
+    )
 
     @model_validator(mode="after")
     def _does_something(self) -> Actions:
-        if not (self.teams or self.priority or self.raise_priority or self.tags or self.notify or self.case):
+        if not (
+            self.teams
+            or self.priority
+            or self.raise_priority
+            or self.tags
+            or self.notify
+            or self.case
+            or self.reply
+            or self.move_to_private
+        ):
             raise ValueError(
-                "a rule must do something: teams, priority, raise_priority, tags, notify or case"
+                "a rule must do something: teams, priority, raise_priority, tags, notify, case, reply or "
+                "move_to_private"
             )
+        if self.reply is not None and self.move_to_private is not None:
+            raise ValueError("a rule answers once: reply or move_to_private, not both")
         return self
 
     @property
@@ -434,6 +516,10 @@ class RulesDocument(_Strict):
         max_length=500,
         description="Regular expression (on case-folded text) of your order numbers.",
     )
+    templates: dict[TemplateName, ReplyTemplate] = Field(
+        default_factory=dict, description="Reply templates: for people answering, and for the rules' replies."
+    )
+    automation: Automation = Field(default_factory=Automation)
     rules: list[Rule] = Field(default_factory=list)
 
     @field_validator("teams")
@@ -601,6 +687,16 @@ def _cross_checks(document: RulesDocument) -> list[str]:
             problems.append(
                 f"{name} field when.business_hours: the document declares no business_hours calendar"
             )
+        for where, template in _answer_templates(rule):
+            found = document.templates.get(template)
+            if found is None:
+                known = ", ".join(document.templates) or "none declared"
+                problems.append(f"{name} field {where}: template {template!r} is not in templates ({known})")
+            elif _needs_params(found):
+                problems.append(
+                    f"{name} field {where}: template {template!r} has placeholders, and an automatic reply "
+                    "has no one to fill them"
+                )
         low, high = rule.when.min_followers, rule.when.max_followers
         if low is not None and high is not None and low > high:
             problems.append(f"{name} field when.min_followers: larger than when.max_followers")
@@ -624,6 +720,23 @@ def _cross_checks(document: RulesDocument) -> list[str]:
         except re.error as exc:
             problems.append(f"field order_number_pattern: not a valid regular expression ({exc})")
     return problems
+
+
+def _answer_templates(rule: Rule) -> list[tuple[str, str]]:
+    """(field, template) of each template the rule answers with."""
+    found: list[tuple[str, str]] = []
+    if rule.then.reply is not None:
+        found.append(("then.reply.template", rule.then.reply.template))
+    if rule.then.move_to_private is not None:
+        found.append(("then.move_to_private.public_template", rule.then.move_to_private.public_template))
+        found.append(("then.move_to_private.private_template", rule.then.move_to_private.private_template))
+    return found
+
+
+def _needs_params(template: ReplyTemplate) -> bool:
+    from socialcrm.replies.templates import placeholders
+
+    return bool(placeholders(template.text["default"]))
 
 
 def _matchable(keyword: str) -> bool:

@@ -14,6 +14,7 @@ from functools import lru_cache, partial
 
 from socialcrm.dal import models as interaction_models
 from socialcrm.dal import routing as routing_models
+from socialcrm.dal.replies import ReplyRepository
 from socialcrm.dal.repository import InteractionRepository
 from socialcrm.dal.routing import (
     CaseRepository,
@@ -22,6 +23,9 @@ from socialcrm.dal.routing import (
     InteractionRouting,
 )
 from socialcrm.events.publisher import EventPublisher
+from socialcrm.privacy.suppression import SuppressionTable
+from socialcrm.replies.queue import SqsOutbound
+from socialcrm.replies.service import ReplyPorts
 from socialcrm.routing.case import CaseStore, Publisher, WorkQueues
 from socialcrm.routing.evaluator import CompiledRules
 from socialcrm.routing.notify import LogNotifier, Notifier, SnsNotifier
@@ -97,6 +101,7 @@ class CasesRuntime:
     scheduler: SlaScheduler
     publisher: Publisher
     rules: Callable[[], CompiledRules]
+    replies: ReplyPorts | None = None
 
 
 def build_sla_runtime(settings: SlaSettings) -> SlaRuntime:
@@ -122,21 +127,36 @@ def build_route_runtime(settings: RouteSettings) -> RoutePorts:
     scheduler = scheduler_from(settings)
     notifier = notifier_from(settings)
     cases = CaseRepository()
+    rules = rules_source(settings)
+    replies = ReplyRepository()
+    counters = CounterRepository()
+    interactions = InteractionRepository()
     if isinstance(scheduler, InProcessTimer) and not scheduler.started:
         sla = SlaRuntime(
             cases=cases, publisher=EventPublisher(settings.event_bus_name, SLA_SOURCE), notifier=notifier
         )
         scheduler.start(partial(_fire_now, sla))
     return RoutePorts(
-        rules=rules_source(settings),
-        interactions=InteractionRepository(),
+        rules=rules,
+        interactions=interactions,
         history=InteractionHistory(),
         cases=cases,
-        counters=CounterRepository(),
+        counters=counters,
         scheduler=scheduler,
         notifier=notifier,
         publisher=EventPublisher(settings.event_bus_name, ROUTE_SOURCE),
         routing=InteractionRouting(),
+        replies=replies,
+        echoes=counters,
+        automation=ReplyPorts(
+            cases=cases,
+            replies=replies,
+            interactions=interactions,
+            suppressions=SuppressionTable(settings.suppressions_table),
+            secrets=settings.secrets_source().get,
+            rules=rules,
+            outbound=SqsOutbound(settings.outbound_queue_url),
+        ),
     )
 
 
@@ -144,11 +164,25 @@ def build_cases_runtime(settings: CasesApiSettings) -> CasesRuntime:
     routing_models.bind(
         {"cases": settings.cases_table}, region=settings.aws_region, host=settings.endpoint_url
     )
+    interaction_models.bind(
+        {"interactions": settings.interactions_table}, region=settings.aws_region, host=settings.endpoint_url
+    )
+    cases = CaseRepository()
+    rules = rules_source(settings)
     return CasesRuntime(
-        cases=CaseRepository(),
+        cases=cases,
         scheduler=scheduler_from(settings),
         publisher=EventPublisher(settings.event_bus_name, API_SOURCE),
-        rules=rules_source(settings),
+        rules=rules,
+        replies=ReplyPorts(
+            cases=cases,
+            replies=ReplyRepository(),
+            interactions=InteractionRepository(),
+            suppressions=SuppressionTable(settings.suppressions_table),
+            secrets=settings.secrets_source().get,
+            rules=rules,
+            outbound=SqsOutbound(settings.outbound_queue_url),
+        ),
     )
 
 

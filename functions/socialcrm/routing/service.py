@@ -27,6 +27,9 @@ from socialcrm.errors import SocialCrmError
 from socialcrm.events.models import EventDetail, InteractionEnriched
 from socialcrm.models import BRAND_REPLY, Interaction, Routing
 from socialcrm.observability import logger
+from socialcrm.replies.automation import AutomaticReplyStore, answer_automatically
+from socialcrm.replies.sender import EchoLedger, SentPorts, confirm_echo
+from socialcrm.replies.service import ReplyPorts
 from socialcrm.routing.case import (
     Case,
     CaseMessage,
@@ -35,13 +38,21 @@ from socialcrm.routing.case import (
     Publisher,
     conversation_of,
     routed_event,
+    spike_case_id,
     updated_event,
 )
 from socialcrm.routing.conversation import add_reply, join, open_case, reopen_window_passed
 from socialcrm.routing.evaluator import CompiledRules, Decision, HistoryReader
 from socialcrm.routing.notify import Notifier, Reason
 from socialcrm.routing.sla import SlaScheduler
-from socialcrm.routing.spikes import CounterStore, Spike, SpikeDetector, open_spike_case, spike_event
+from socialcrm.routing.spikes import (
+    CounterStore,
+    Spike,
+    SpikeDetector,
+    bucket_start,
+    open_spike_case,
+    spike_event,
+)
 
 # Reads of a conversation before giving up on a message whose conversation keeps changing (retried).
 CONVERSATION_ATTEMPTS = 4
@@ -81,6 +92,12 @@ class RoutePorts:
     notifier: Notifier
     publisher: Publisher
     routing: RoutingRecorder
+    # Replies socialcrm sent: an echo carrying one's marker settles it (socialcrm.replies.sender).
+    replies: AutomaticReplyStore | None = None
+    # The rules' automatic replies (socialcrm.replies.automation): queued like a person's.
+    automation: ReplyPorts | None = None
+    # Where echoes of our replies were seen (the send function trusts an echo's absence only then).
+    echoes: EchoLedger | None = None
 
 
 @dataclass
@@ -92,6 +109,8 @@ class RouteOutcome:
     reopened: int = 0  # … which was resolved within the reopen window (counted in joined too)
     recorded: int = 0  # recorded by a rule without a case
     replies: int = 0  # the brand's replies recorded on a case
+    automatic_replies: int = 0  # queued by the rules' reply and move_to_private actions
+    automatic_replies_failed: int = 0  # could not be queued (logged; the message is routed all the same)
     replies_without_case: int = 0  # … kept with a conversation that has no case (yet)
     duplicates: int = 0
     waiting: int = 0  # sentiment still PENDING: routed when it arrives
@@ -108,6 +127,7 @@ class _Pending:
     events: list[EventDetail] = field(default_factory=list)
     cases: list[str] = field(default_factory=list)
     fired: list[str] = field(default_factory=list)  # spike counters to mark
+    case: Case | None = None  # the case a customer message joined
 
 
 def parse_enriched(body: str) -> InteractionEnriched:
@@ -195,7 +215,10 @@ def _route_one(
             at = min(interaction.received_at, now)
             decision = compiled.evaluate(interaction, at=at, history=ports.history)
         if case is not None and not reopen_window_passed(case, now=now, window=window):
-            return _join(message_id, case, interaction, decision, compiled, ports, now, outcome)
+            joined = _join(message_id, case, interaction, decision, compiled, ports, now, outcome)
+            if joined is not None and joined.case is not None:
+                _automatic_reply(joined.case, interaction, decision, compiled, ports, now, outcome)
+            return joined
         if decision.case_action == "record":
             outcome.recorded += 1
             routing = Routing(
@@ -230,7 +253,10 @@ def _route_one(
         if ports.cases.open_in(
             state, candidate, expected_version=conversation.version if conversation else None
         ):
-            return _opened(message_id, candidate, interaction, compiled, ports, now, outcome)
+            opened = _opened(message_id, candidate, interaction, compiled, ports, now, outcome)
+            if candidate.status != "resolved":
+                _automatic_reply(candidate, interaction, decision, compiled, ports, now, outcome)
+            return opened
         # Another consumer changed the conversation meanwhile (opened its case, kept a reply): again.
     raise ConversationBusyError("The conversation kept changing; retry.")
 
@@ -326,7 +352,7 @@ def _join(
         for team in joined.teams:
             ports.notifier.notify(team, joined, "escalated")
     _record_routing(ports, interaction, joined)
-    work = _Pending(message_id, events=[updated_event(joined)])
+    work = _Pending(message_id, events=[updated_event(joined)], case=joined)
     outcome.joined += 1
     if previous.status == "resolved" and joined.status != "resolved":
         outcome.reopened += 1
@@ -342,6 +368,54 @@ def _join(
     return work
 
 
+def _automatic_reply(
+    case: Case,
+    message: Interaction,
+    decision: Decision,
+    compiled: CompiledRules,
+    ports: RoutePorts,
+    now: datetime,
+    outcome: RouteOutcome,
+) -> None:
+    """The rules' automatic reply to ``message``, if one matched and the guards allow it. Best effort: a
+    failure is logged and counted, and the message stays routed (its case and clocks are what matter)."""
+    if decision.answer is None or ports.automation is None or ports.replies is None:
+        return
+    try:
+        queued = answer_automatically(
+            case,
+            message,
+            decision.answer,
+            ports=ports.automation,
+            store=ports.replies,
+            spike_open=lambda topics, platform, at: _spike_open(topics, platform, at, compiled, ports),
+            topics=decision.topics,
+            now=now,
+        )
+    except Exception:
+        logger.exception("automatic reply failed", case_id=case.case_id)
+        outcome.automatic_replies_failed += 1
+        return
+    outcome.automatic_replies += len(queued)
+
+
+def _spike_open(
+    topics: Sequence[str], platform: str, at: datetime, compiled: CompiledRules, ports: RoutePorts
+) -> bool:
+    """Whether a spike case of one of ``topics`` on ``platform`` is open (this window or the one before)."""
+    settings = compiled.document.spikes
+    if not settings.enabled:
+        return False
+    start = bucket_start(at, settings.bucket_minutes)
+    windows = (start, start - timedelta(minutes=settings.bucket_minutes))
+    for topic in topics:
+        for window in windows:
+            found = ports.cases.get(spike_case_id(topic, platform, window))
+            if found is not None and found.status != "resolved":
+                return True
+    return False
+
+
 def _brand_reply(
     message_id: str,
     reply: Interaction,
@@ -352,6 +426,17 @@ def _brand_reply(
 ) -> _Pending | None:
     """The brand answered: record it on its conversation's case (a response), or keep it with the
     conversation until a case opens (it arrived before the message it answers, or answers none)."""
+    if reply.reply_marker is not None and ports.replies is not None:
+        sent = SentPorts(
+            replies=ports.replies,
+            cases=ports.cases,
+            rules=lambda: compiled,
+            scheduler=ports.scheduler,
+            publisher=ports.publisher,
+            echoes=ports.echoes,
+        )
+        if confirm_echo(reply, ports=sent) is not None:
+            logger.info("reply confirmed by its echo", interaction_ref=reply.interaction_ref)
     conversation_ref = conversation_of(reply)
     window = _reopen_window(compiled)
     for _attempt in range(CONVERSATION_ATTEMPTS):

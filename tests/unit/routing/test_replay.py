@@ -201,7 +201,7 @@ def stored_case(opener, *others, sequence=1, resolved=False, priority="P2"):
         priority=priority,
         sla_minutes=60,
         tags=["after-hours", "complaint"],  # T0 is a Sunday
-        rules=["complaint", "complaint-negative", "after-hours-negative"],
+        rules=["out-of-hours-ack", "complaint", "complaint-negative", "after-hours-negative"],
         opened_at=T0,
         sla_due_at=T0 + timedelta(hours=1),
         sla_warning_at=T0 + timedelta(minutes=48),

@@ -71,7 +71,15 @@ def test_a_rules_file_is_read_again_when_it_changes(tmp_path):
 
 
 def test_settings_choose_appconfig_when_its_three_ids_are_given_and_the_repository_file_otherwise():
-    base = {"INTERACTIONS_TABLE": "i", "CASES_TABLE": "c", "COUNTERS_TABLE": "n", "EVENT_BUS_NAME": "b"}
+    base = {
+        "INTERACTIONS_TABLE": "i",
+        "CASES_TABLE": "c",
+        "COUNTERS_TABLE": "n",
+        "EVENT_BUS_NAME": "b",
+        "SUPPRESSIONS_TABLE": "s",
+        "OUTBOUND_QUEUE_URL": "q",
+        "SOCIALCRM_SECRETS_FILE": "dev.json",
+    }
     local = rules_source(RouteSettings.from_env(base))
     assert local.origin == str(REPO_RULES_FILE)
     deployed = rules_source(

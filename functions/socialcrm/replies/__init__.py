@@ -1,0 +1,1 @@
+"""Answering from socialcrm: the platforms' rules for replies (``policy``); sending is to come."""
