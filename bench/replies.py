@@ -356,7 +356,13 @@ def measure_auto_reply(samples: int = SAMPLES) -> dict[str, Any]:
 
 
 def measure() -> dict[str, Any]:
-    return {**measure_platform_calls(), **measure_auto_reply()}
+    saved = dict(os.environ)
+    try:
+        calls = measure_platform_calls()
+    finally:  # the moto resources' names and the bench's secrets file are this measurement's only
+        os.environ.clear()
+        os.environ.update(saved)
+    return {**calls, **measure_auto_reply()}
 
 
 if __name__ == "__main__":

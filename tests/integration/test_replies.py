@@ -399,8 +399,8 @@ def test_no_automatic_reply_during_an_open_spike_on_the_topic(automatic):
     from socialcrm.routing.case import Case, spike_case_id, spike_subject_id
     from socialcrm.routing.spikes import bucket_start
 
-    # Given an open spike of questions tagged faq on Messenger, in this window
-    window = bucket_start(NOW, 15)
+    # Given a spike of questions tagged faq on Messenger, opened an hour ago and still open
+    window = bucket_start(NOW, 15) - timedelta(hours=1)
     spike = Case(
         case_id=spike_case_id("tag:faq", "messenger", window),
         origin="spike",

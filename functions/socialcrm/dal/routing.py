@@ -188,6 +188,16 @@ class CaseRepository:
                 page.append(self._case(item))
         return page
 
+    def any_open(self, case_ids: Sequence[str]) -> bool:
+        wanted = list(dict.fromkeys(case_ids))[:100]  # BatchGetItem's limit
+        if not wanted:
+            return False
+        try:
+            items = list(CaseItem.batch_get(wanted, consistent_read=True))
+        except PynamoDBException as exc:
+            raise StoreError("Could not read the cases.") from exc
+        return any(item.row == "case" and self._case(item).status != "resolved" for item in items)
+
     def conversation(self, conversation_ref: str) -> Conversation | None:
         try:
             item = CaseItem.get(conversation_ref, consistent_read=True)

@@ -345,6 +345,8 @@ class LocalStack:
 
         def post() -> None:
             time.sleep(ECHO_DELAY_SECONDS)
+            if not self._running:
+                return  # the stack stopped meanwhile
             try:
                 with urllib.request.urlopen(request, timeout=10):  # noqa: S310
                     pass

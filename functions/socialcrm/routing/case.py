@@ -314,6 +314,10 @@ class CaseStore(Protocol):
         """Set delivery flags (``announced``, ``breach_announced``)."""
         ...
 
+    def any_open(self, case_ids: Sequence[str]) -> bool:
+        """Whether any of these cases exists and is not resolved (one batch read)."""
+        ...
+
 
 class WorkQueues(CaseStore, Protocol):
     """Cases as teams work them: a page of a queue, most urgent first."""

@@ -402,18 +402,18 @@ def _automatic_reply(
 def _spike_open(
     topics: Sequence[str], platform: str, at: datetime, compiled: CompiledRules, ports: RoutePorts
 ) -> bool:
-    """Whether a spike case of one of ``topics`` on ``platform`` is open (this window or the one before)."""
+    """Whether a spike case of one of ``topics`` on ``platform`` is still open: opened in this window or
+    any of the baseline's windows before it (one batch read)."""
     settings = compiled.document.spikes
-    if not settings.enabled:
+    if not settings.enabled or not topics:
         return False
     start = bucket_start(at, settings.bucket_minutes)
-    windows = (start, start - timedelta(minutes=settings.bucket_minutes))
-    for topic in topics:
-        for window in windows:
-            found = ports.cases.get(spike_case_id(topic, platform, window))
-            if found is not None and found.status != "resolved":
-                return True
-    return False
+    windows = [
+        start - timedelta(minutes=settings.bucket_minutes * n) for n in range(settings.baseline_buckets + 1)
+    ]
+    return ports.cases.any_open(
+        [spike_case_id(topic, platform, window) for topic in topics for window in windows]
+    )
 
 
 def _brand_reply(
