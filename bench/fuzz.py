@@ -258,6 +258,7 @@ class Records:
     case_id: str
     request_id: str
     day: str
+    reply_id: str
 
     def override(self, template: str) -> Any | None:
         """Fixed values for the parameters of the route ``template`` that name a record; None if none do."""
@@ -309,8 +310,24 @@ def _seed(app: RecordingApp, secrets: Any) -> Records:
     if status != 202:
         raise RuntimeError(f"the seed erasure request was refused: {status} {body!r}")
     request_id = json.loads(body)["request_id"]
+    status, body = call(
+        app,
+        "POST",
+        f"/cases/{case_id}/replies",
+        headers=[(b"content-type", b"application/json")],
+        body=json.dumps({"text": "Sorry! A new kettle is on its way."}).encode(),
+    )
+    if status != 202:
+        raise RuntimeError(f"the seed reply was refused: {status} {body!r}")
+    reply_id = json.loads(body)["reply_id"]
     return Records(
-        "generic", user_id, interaction_id, str(case_id), request_id, datetime.now(tz=UTC).date().isoformat()
+        "generic",
+        user_id,
+        interaction_id,
+        str(case_id),
+        request_id,
+        datetime.now(tz=UTC).date().isoformat(),
+        reply_id,
     )
 
 

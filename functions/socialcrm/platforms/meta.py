@@ -514,8 +514,15 @@ def _draft(
         return None
 
 
-def _author(user_id: str, *, handle: Any = None, display_name: Any = None) -> Author:
-    return Author(user_id=user_id, handle=_string(handle) or None, display_name=_string(display_name) or None)
+def _author(user_id: str, *, handle: Any = None, display_name: Any = None) -> Author | None:
+    """The author, or None for a user id no encoder can write (half an emoji): its item is skipped by
+    :func:`_draft`, as every item with such an id is."""
+    try:
+        return Author(
+            user_id=user_id, handle=_string(handle) or None, display_name=_string(display_name) or None
+        )
+    except ValidationError:
+        return None
 
 
 def _id(value: Any) -> str | None:

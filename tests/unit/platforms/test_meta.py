@@ -973,3 +973,23 @@ def test_whatsapp_messages_whose_ids_are_only_whitespace_are_skipped_and_the_res
     value["messages"] = [no_id, no_sender, intact]
     # When normalised / Then only the intact one remains
     assert [d.native_id for d in normalise_json(payload)] == [intact["id"]]
+
+
+def test_a_whatsapp_sender_id_holding_half_an_emoji_skips_that_message_and_keeps_the_rest():
+    # Given a WhatsApp delivery whose first message's sender id holds a lone surrogate (as fuzzed)
+    good = {
+        "from": "15551234567",
+        "id": "wamid.good",
+        "timestamp": "1749416383",
+        "type": "text",
+        "text": {"body": "hi"},
+    }
+    bad = {**good, "from": "1\udc00", "id": "wamid.bad"}
+    value = {"metadata": {"phone_number_id": "106540352242922"}, "contacts": [], "messages": [bad, good]}
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
+    }
+    body = json.dumps(payload).encode()  # the surrogate is escaped in JSON, as a sender writes it
+    # Then only the good message is read, and nothing raises (the route answers 200, never 500)
+    assert [draft.native_id for draft in normalise(body)] == ["wamid.good"]
