@@ -46,6 +46,10 @@ def banner(stack: LocalStack) -> str:
         f"  daily report  {_shown_path(REPORTS_FOLDER)}/<day>/ at {DAILY_REPORT_AT:%H:%M} UTC (JSON, CSV, HTML with charts)",
         f"  secrets       {_shown(stack)}  (platforms: {', '.join(configured) or 'none'})",
     ]
+    if stack.platform is not None:
+        lines.append(
+            f"  fake platform {stack.platform.url}  (replies go here: GET /_fake/requests, POST /_fake/faults)"
+        )
     for queue in QUEUES.values():
         consumers = ", ".join(spec.key for spec in FUNCTIONS.values() if spec.queue == queue.key)
         window = (
