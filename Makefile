@@ -6,12 +6,17 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 PORT ?= 3000
+# The stage to synthesise or deploy (dev, staging, prod…): stacks socialcrm-$(STAGE)-data and -service.
+STAGE ?= dev
+# `make deploy REQUIRE_APPROVAL=never` for a pipeline; by default IAM and security changes are shown first.
+REQUIRE_APPROVAL ?= broadening
 CDK := npx --no-install cdk --no-notices
+STAGE_CONTEXT := -c stage=$(STAGE)
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 
-.PHONY: install test lint synth local demo bench mutation deploy layer schemas clean
+.PHONY: install test lint synth local demo bench mutation bootstrap diff deploy destroy layer schemas clean
 
 install: $(STAMP) $(NPM_STAMP)
 
@@ -44,7 +49,7 @@ layer: install
 	$(PY) layers/build.py
 
 synth: install layer
-	$(CDK) synth --quiet
+	$(CDK) synth --quiet $(STAGE_CONTEXT)
 
 local: install
 	$(PY) -m socialcrm.local --port $(PORT)
@@ -60,8 +65,20 @@ bench: install
 mutation: install
 	$(PY) bench/mutation.py
 
+# Once per account and region, before the first deploy.
+bootstrap: install
+	$(CDK) bootstrap
+
+diff: install layer
+	$(CDK) diff --all $(STAGE_CONTEXT)
+
 deploy: install layer
-	$(CDK) deploy --all
+	$(CDK) deploy --all $(STAGE_CONTEXT) --require-approval $(REQUIRE_APPROVAL)
+
+# Deletes the stage's functions, queues and API; its data stack is termination-protected and its tables
+# are retained (remove them by hand, after exporting what must be kept).
+destroy: install layer
+	$(CDK) destroy socialcrm-$(STAGE)-service $(STAGE_CONTEXT)
 
 clean:
 	rm -rf cdk.out layers/build .pytest_cache

@@ -1,7 +1,8 @@
 """The socialcrm CDK app: ``cdk synth`` / ``cdk deploy --all`` (``make synth``, ``make deploy``).
 
-Two environment-agnostic stacks (no AWS account or lookup is needed to synthesise):
-``socialcrm-data`` (stateful) and ``socialcrm-service`` (stateless, depends on the first).
+Two stacks per stage (``-c stage=prod``, default ``dev``; ``infra.stage``): ``socialcrm-<stage>-data``
+(stateful) and ``socialcrm-<stage>-service`` (stateless, depends on the first), environment-agnostic
+unless ``-c account=… -c region=…`` are given (no AWS account or lookup is needed to synthesise).
 cdk-nag's AwsSolutions checks run on both; an unsuppressed finding fails the synth.
 """
 
@@ -21,12 +22,10 @@ from aws_cdk import App, AspectPriority, Aspects, Tags  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
 from infra.layer import LayerNotBuiltError, layer_dir_from_context  # noqa: E402
+from infra.stage import Stage, StageError, environment_of  # noqa: E402
 from infra.stateful_stack import StatefulStack  # noqa: E402
 from infra.stateless_stack import StatelessStack  # noqa: E402
 from socialcrm.routing.rules import RulesError  # noqa: E402
-
-STATEFUL_STACK_NAME = "socialcrm-data"
-STATELESS_STACK_NAME = "socialcrm-service"
 
 
 def build_app(app: App) -> tuple[StatefulStack, StatelessStack]:
@@ -34,14 +33,18 @@ def build_app(app: App) -> tuple[StatefulStack, StatelessStack]:
 
     Raises ``LayerNotBuiltError`` when the dependency layer has not been built (``make layer``).
     """
+    stage = Stage.of(app)
+    env = environment_of(app)
     data = StatefulStack(
         app,
-        STATEFUL_STACK_NAME,
+        stage.stateful_stack,
+        env=env,
         description="socialcrm stateful resources: KMS key, DynamoDB tables, EventBridge bus, platform secret",
     )
     service = StatelessStack(
         app,
-        STATELESS_STACK_NAME,
+        stage.stateless_stack,
+        env=env,
         description="socialcrm stateless resources: Lambda functions, SQS queues, HTTP API, alarms",
         key=data.key,
         tables=data.tables,
@@ -50,6 +53,7 @@ def build_app(app: App) -> tuple[StatefulStack, StatelessStack]:
         layer_dir=layer_dir_from_context(app),
     )
     Tags.of(app).add("project", "socialcrm")
+    Tags.of(app).add("stage", stage.name)
     Aspects.of(app).add(AwsSolutionsChecks(verbose=True), priority=AspectPriority.READONLY)
     return data, service
 
@@ -63,6 +67,9 @@ def main() -> int:
         return 1
     except RulesError as exc:  # config/rules.yaml is invalid: name the rule and field, deploy nothing
         print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except StageError as exc:  # a context value (stage, account, region) that names nothing
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     app.synth()
     return 0

@@ -18,7 +18,8 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.lambdas import METRICS_NAMESPACE, PipelineFunction
+from infra.lambdas import PipelineFunction
+from infra.stage import Stage
 from infra.work_queues import WorkQueue
 from socialcrm import topology
 from socialcrm.reporting.business_metrics import INTERACTIONS_COUNTED, SLA_BREACHES, SLAS_MET, SPIKES
@@ -37,10 +38,10 @@ WIDGET_WIDTH = 12
 WIDGET_HEIGHT = 6
 
 
-def business_metric(name: str, *, period: Duration = PERIOD) -> cloudwatch.Metric:
+def business_metric(name: str, *, namespace: str, period: Duration = PERIOD) -> cloudwatch.Metric:
     """A report-consumer metric (``service`` dimension only), summed over ``period``."""
     return cloudwatch.Metric(
-        namespace=METRICS_NAMESPACE,
+        namespace=namespace,
         metric_name=name,
         dimensions_map={"service": REPORT_SERVICE},
         statistic="Sum",
@@ -48,11 +49,11 @@ def business_metric(name: str, *, period: Duration = PERIOD) -> cloudwatch.Metri
     )
 
 
-def _search(dimension: str, label: str) -> cloudwatch.MathExpression:
+def _search(dimension: str, label: str, *, namespace: str) -> cloudwatch.MathExpression:
     """One line per value of ``dimension`` of InteractionsCounted (CloudWatch SEARCH)."""
     return cloudwatch.MathExpression(
         expression=(
-            f"SEARCH('{{{METRICS_NAMESPACE},{dimension},service}} "
+            f"SEARCH('{{{namespace},{dimension},service}} "
             f'MetricName="{INTERACTIONS_COUNTED}" service="{REPORT_SERVICE}"\', \'Sum\', {PERIOD.to_seconds()})'
         ),
         label=label,
@@ -75,6 +76,7 @@ class Dashboard(Construct):
         ingest_key: str = "ingest",
     ) -> None:
         super().__init__(scope, construct_id)
+        namespace = Stage.of(self).metrics_namespace
         self._action = cloudwatch_actions.SnsAction(topic)
         error_rates = {key: self._error_rate(key, function) for key, function in sorted(functions.items())}
         self.alarms: dict[str, cloudwatch.Alarm] = {
@@ -93,34 +95,40 @@ class Dashboard(Construct):
             "sla-breaches",
             f"socialcrm: {SLA_BREACH_ALARM} or more SLA breaches in {SLA_BREACH_WINDOW.to_minutes()} minutes; "
             "a team is short of hands or routing sends it too much.",
-            business_metric(SLA_BREACHES, period=SLA_BREACH_WINDOW),
+            business_metric(SLA_BREACHES, namespace=namespace, period=SLA_BREACH_WINDOW),
             threshold=SLA_BREACH_ALARM,
         )
         self.alarms["spikes"] = self._alarm(
             "spikes",
             "socialcrm: a spike of negative interactions was detected (see the Spikes widget and the cases "
             "routing opened for it).",
-            business_metric(SPIKES),
+            business_metric(SPIKES, namespace=namespace),
             threshold=1,
         )
 
         self.dashboard = cloudwatch.Dashboard(
-            self, "Dashboard", dashboard_name="socialcrm", default_interval=Duration.days(1)
+            self, "Dashboard", dashboard_name=Stage.of(self).dashboard_name, default_interval=Duration.days(1)
         )
         self.dashboard.add_widgets(cloudwatch.TextWidget(markdown="## Business", width=24, height=1))
         self.dashboard.add_widgets(
-            self._graph("Interactions by platform", [_search("platform", "")], stacked=True),
-            self._graph("Interactions by sentiment", [_search("sentiment", "")], stacked=True),
+            self._graph(
+                "Interactions by platform", [_search("platform", "", namespace=namespace)], stacked=True
+            ),
+            self._graph(
+                "Interactions by sentiment", [_search("sentiment", "", namespace=namespace)], stacked=True
+            ),
         )
         self.dashboard.add_widgets(
             self._graph(
                 "SLA breaches and SLAs met",
                 [
-                    business_metric(SLA_BREACHES).with_(label="breached"),
-                    business_metric(SLAS_MET).with_(label="met"),
+                    business_metric(SLA_BREACHES, namespace=namespace).with_(label="breached"),
+                    business_metric(SLAS_MET, namespace=namespace).with_(label="met"),
                 ],
             ),
-            self._graph("Spikes detected", [business_metric(SPIKES).with_(label="spikes")]),
+            self._graph(
+                "Spikes detected", [business_metric(SPIKES, namespace=namespace).with_(label="spikes")]
+            ),
         )
         self.dashboard.add_widgets(cloudwatch.TextWidget(markdown="## Operations", width=24, height=1))
         self.dashboard.add_widgets(

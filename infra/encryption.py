@@ -7,7 +7,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from socialcrm.topology import BUS_NAME
+from infra.stage import Stage
 
 
 class DataKey(Construct):
@@ -53,7 +53,7 @@ class DataKey(Construct):
                         "kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com",
                     },
                     "ArnLike": {
-                        "aws:SourceArn": f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{BUS_NAME}/*"
+                        "aws:SourceArn": f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{Stage.of(self).bus_name}/*"
                     },
                 },
             )

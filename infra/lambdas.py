@@ -22,6 +22,7 @@ from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
+from infra.stage import Stage
 from socialcrm import topology
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -30,7 +31,6 @@ LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
 # Never shipped in the function asset: bytecode caches and the editable-install metadata.
 ASSET_EXCLUDES = ("__pycache__", "*.pyc", "*.egg-info")
-METRICS_NAMESPACE = "socialcrm"
 EVENT_BUS_ENV = "EVENT_BUS_NAME"
 SECRETS_ENV = "SECRETS_NAME"
 
@@ -111,7 +111,7 @@ class PipelineFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             environment={
                 "POWERTOOLS_SERVICE_NAME": f"socialcrm-{spec.key}",
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "POWERTOOLS_METRICS_NAMESPACE": Stage.of(self).metrics_namespace,
                 **spec.environment,
                 **environment,
             },

@@ -50,6 +50,7 @@ from constructs import Construct
 from infra.consumers import subscribe
 from infra.grants import grant_key_via, grant_secret_value, grant_send, grant_table
 from infra.lambdas import PipelineFunction, SharedCode, resource_environment
+from infra.stage import Stage
 from infra.work_queues import DLQ_RETENTION, WorkQueue
 from socialcrm import topology
 from socialcrm.routing.rules import RulesDocument, load_rules_file, parse_rules_text
@@ -73,20 +74,24 @@ APPCONFIG_ACTIONS = ("appconfig:StartConfigurationSession", "appconfig:GetLatest
 KEY_ACTIONS_TOPIC_PUBLISH = ("kms:Decrypt", "kms:GenerateDataKey")
 # Context key naming another rules file to deploy (default: config/rules.yaml).
 RULES_FILE_CONTEXT = "socialcrm:rulesFile"
-RULES_APPLICATION = "socialcrm-routing"
+# Within the stage's AppConfig application (socialcrm-<stage>-routing).
 RULES_ENVIRONMENT = "live"
 RULES_PROFILE = "routing-rules"
-SCHEDULES_RESOURCE = (
-    f"arn:{Aws.PARTITION}:scheduler:{Aws.REGION}:{Aws.ACCOUNT_ID}:schedule/{topology.SLA_SCHEDULE_GROUP}/*"
-)
-# How cdk-nag spells that resource in an IAM5 finding.
-SCHEDULES_NAG_RESOURCE = (
-    "Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/"
-    f"{topology.SLA_SCHEDULE_GROUP}/*"
-)
+
+
+def schedules_resource(group: str) -> str:
+    """Every schedule of the stage's SLA schedule group (one-time schedules named per case)."""
+    return f"arn:{Aws.PARTITION}:scheduler:{Aws.REGION}:{Aws.ACCOUNT_ID}:schedule/{group}/*"
+
+
+def schedules_nag_resource(group: str) -> str:
+    """How cdk-nag spells :func:`schedules_resource` in an IAM5 finding."""
+    return f"Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/{group}/*"
+
+
 SCHEDULES_REASON = (
     "SLA schedules are one-time schedules named after each case (created when it opens, deleted when it is "
-    "answered), so their names are only known at run time: the resource is every schedule of the socialcrm SLA "
+    "answered), so their names are only known at run time: the resource is every schedule of the stage's SLA "
     "schedule group and nothing else, and the action is named (no wildcard action)."
 )
 
@@ -118,6 +123,7 @@ class Routing(Construct):
         secret: secretsmanager.ISecret,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.stage = Stage.of(self)
         self.secret, self.suppressions = secret, tables["suppressions"]
         self.outbound = queues["outbound"]
         configured = self.node.try_get_context(RULES_FILE_CONTEXT)
@@ -146,7 +152,7 @@ class Routing(Construct):
         self.schedule_group = scheduler.ScheduleGroup(
             self,
             "SlaSchedules",
-            schedule_group_name=topology.SLA_SCHEDULE_GROUP,
+            schedule_group_name=self.stage.schedule_group,
             removal_policy=RemovalPolicy.DESTROY,
         )
         self.sla = self._sla(shared)
@@ -166,7 +172,7 @@ class Routing(Construct):
         self.rules_application = appconfig.Application(
             self,
             "RulesApplication",
-            application_name=RULES_APPLICATION,
+            application_name=self.stage.rules_application,
             description="socialcrm routing rules",
         )
         self.rules_environment = appconfig.Environment(
@@ -354,7 +360,8 @@ class Routing(Construct):
 
     def _scheduler_role(self) -> iam.Role:
         """The role EventBridge Scheduler assumes for the SLA schedules: it can invoke the sla function only."""
-        group_arn = f"arn:{Aws.PARTITION}:scheduler:{Aws.REGION}:{Aws.ACCOUNT_ID}:schedule-group/{topology.SLA_SCHEDULE_GROUP}"
+        group = self.stage.schedule_group
+        group_arn = f"arn:{Aws.PARTITION}:scheduler:{Aws.REGION}:{Aws.ACCOUNT_ID}:schedule-group/{group}"
         role = iam.Role(
             self,
             "SchedulerRole",
@@ -395,7 +402,7 @@ class Routing(Construct):
 
     def _clock_environment(self) -> dict[str, str]:
         return {
-            "SLA_SCHEDULE_GROUP": topology.SLA_SCHEDULE_GROUP,
+            "SLA_SCHEDULE_GROUP": self.stage.schedule_group,
             "SLA_TARGET_ARN": self.sla.fn.function_arn,
             "SLA_ROLE_ARN": self.scheduler_role.role_arn,
         }
@@ -410,7 +417,7 @@ class Routing(Construct):
         iam.Grant.add_to_principal(
             grantee=function.fn,
             actions=["scheduler:CreateSchedule", "scheduler:DeleteSchedule"],
-            resource_arns=[SCHEDULES_RESOURCE],
+            resource_arns=[schedules_resource(self.stage.schedule_group)],
         )
         function.role.add_to_policy(
             iam.PolicyStatement(
@@ -426,7 +433,9 @@ class Routing(Construct):
             function.role,
             [
                 NagPackSuppression(
-                    id="AwsSolutions-IAM5", reason=SCHEDULES_REASON, applies_to=[SCHEDULES_NAG_RESOURCE]
+                    id="AwsSolutions-IAM5",
+                    reason=SCHEDULES_REASON,
+                    applies_to=[schedules_nag_resource(self.stage.schedule_group)],
                 )
             ],
             apply_to_children=True,

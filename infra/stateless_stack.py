@@ -97,7 +97,7 @@ class StatelessStack(Stack):
         self.routing.serve_cases_api(self.crm_api.function)
         # every queue topology subscribes to detail-types is fed by a rule on the bus
         self.bus_subscriptions = BusSubscriptions(
-            self, "BusSubscriptions", bus=bus, queues=self.consumers.queues
+            self, "BusSubscriptions", bus=bus, queues=self.consumers.queues, data_key=key
         )
         self.functions: dict[str, PipelineFunction] = {
             "ingest": self.ingest.function,

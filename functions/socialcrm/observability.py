@@ -10,10 +10,13 @@ platforms are waiting on it) does without; Lambda's active tracing still records
 
 from __future__ import annotations
 
+import os
+
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger()
-metrics = Metrics(namespace="socialcrm")
+# The stage's namespace in AWS (POWERTOOLS_METRICS_NAMESPACE, set by the CDK app), "socialcrm" locally.
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "socialcrm")
 
 __all__ = ["MetricUnit", "logger", "metrics"]

@@ -34,6 +34,8 @@ RETENTION_DAYS: dict[str, int] = {
     "report_seen": 400,
     # Spike counters: a window and its baseline, then gone (aggregates per topic, no ids).
     "counters": 2,
+    # The bus's archive (pseudonymous ids, no content): long enough to replay a week's outage.
+    "bus_archive": 7,
 }
 
 
@@ -239,7 +241,14 @@ QUEUES: dict[str, QueueSpec] = {
 # (socialcrm.privacy.stores), and an infrastructure test fails on a queue declared nowhere.
 OTHER_QUEUES: dict[str, str] = {
     "sla-dlq": "the on-failure destination of the sla function's asynchronous invocations",
+    # The dead-letter queue of each bus rule's target: events the bus could not deliver to the work queue.
+    "route-bus-dlq": "bus events the route queue's rule could not deliver after its retries",
+    "erasure-bus-dlq": "bus events the erasure queue's rule could not deliver after its retries",
+    "report-bus-dlq": "bus events the report queue's rule could not deliver after its retries",
 }
+# How long EventBridge keeps trying to deliver an event to a rule's target (its maximum), then the DLQ.
+BUS_RETRY_HOURS = 24
+BUS_RETRY_ATTEMPTS = 185
 
 
 def queue_keys() -> tuple[str, ...]:

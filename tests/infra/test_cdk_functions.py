@@ -154,7 +154,7 @@ def test_function_runs_python313_on_arm64_traced_with_json_logs_and_the_layer(sy
 def test_function_environment_names_powertools_service_and_its_resources(synthesis, key):
     env = _function(synthesis, key)["Environment"]["Variables"]
     assert env["POWERTOOLS_SERVICE_NAME"] == f"socialcrm-{key}"
-    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "socialcrm"
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "socialcrm/dev"  # the stage's own
     resource_vars = set(env) - {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
     assert resource_vars - set(topology.FUNCTIONS[key].environment) == EXPECTED_RESOURCE_ENV[key]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from infra.routing import SCHEDULES_RESOURCE
+from infra.routing import schedules_resource
 
 pytestmark = pytest.mark.infra
 
@@ -235,7 +235,7 @@ def _labels(synthesis) -> dict[str, str]:
         named[f"logs:{key}"] = function.log_group.log_group_arn
     routing = service.routing
     named["sla-scheduler-role"] = routing.scheduler_role.role_arn
-    named["sla-schedules"] = SCHEDULES_RESOURCE
+    named["sla-schedules"] = schedules_resource("socialcrm-dev-sla")
     named["rules"] = routing._rules_arn()
     named["dlq:sla"] = routing.sla_dlq.queue_arn
     for team, topic in routing.topics.items():

@@ -49,6 +49,8 @@ def test_every_queue_of_the_app_is_declared_in_the_topology(synthesis):
         declared[key] = synthesis.service_id(work_queue.queue)
         declared[topology.QUEUES[key].dlq_key] = synthesis.service_id(work_queue.dlq)
     declared["sla-dlq"] = synthesis.service_id(synthesis.service.routing.sla_dlq)
+    for key, dead_letters in synthesis.service.bus_subscriptions.dead_letters.items():
+        declared[f"{key}-bus-dlq"] = synthesis.service_id(dead_letters)
     # Then they are the same: a queue added to the infrastructure alone fails here, and once declared in
     # topology the privacy registry's test makes it say whether an erasure reads it
     assert set(declared) == set(topology.queue_keys())
@@ -156,3 +158,37 @@ def test_a_queue_whose_visibility_timeout_is_shorter_than_its_consumers_timeout_
     # Then synth stops with the reason, instead of Lambda rejecting the event source at deploy time
     with pytest.raises(ValueError, match="visibility timeout of 30s, shorter than function 'probe'"):
         subscribe(consumer, work_queue)
+
+
+def test_every_bus_rule_target_retries_then_keeps_what_it_could_not_deliver(synthesis):
+    # Given the rules that feed the work queues from the bus
+    rules = synthesis.service_template.find_resources("AWS::Events::Rule")
+    subscribed = {spec.key for spec in topology.QUEUES.values() if spec.detail_types}
+    assert len(rules) == len(subscribed)
+    dead_letters = {
+        key: synthesis.service_id(queue)
+        for key, queue in synthesis.service.bus_subscriptions.dead_letters.items()
+    }
+    assert set(dead_letters) == subscribed
+    for rule in rules.values():
+        (target,) = rule["Properties"]["Targets"]
+        # Then each target retries for a day, then puts the event in its own dead-letter queue
+        assert target["RetryPolicy"] == {
+            "MaximumEventAgeInSeconds": topology.BUS_RETRY_HOURS * 3600,
+            "MaximumRetryAttempts": topology.BUS_RETRY_ATTEMPTS,
+        }
+        dlq_id = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+        assert dlq_id in dead_letters.values()
+        # And that queue is encrypted, kept 14 days, and alarmed on its first message
+        queue = synthesis.service_template.to_json()["Resources"][dlq_id]["Properties"]
+        assert "KmsMasterKeyId" in queue and queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+    alarms = synthesis.service.bus_subscriptions.alarms
+    assert {f"{key}-bus-dlq" for key in subscribed} <= set(alarms)
+
+
+def test_the_bus_keeps_an_archive_of_the_pipelines_events(synthesis):
+    archives = synthesis.data_template.find_resources("AWS::Events::Archive")
+    (archive,) = archives.values()
+    assert archive["Properties"]["RetentionDays"] == topology.RETENTION_DAYS["bus_archive"]
+    assert archive["Properties"]["ArchiveName"] == "socialcrm-dev-events"
+    assert archive["Properties"]["EventPattern"] == {"source": [{"prefix": "socialcrm."}]}

@@ -200,7 +200,7 @@ def test_the_dashboard_shows_business_metrics_beside_operational_ones(synthesis)
     body = _dashboard_body(synthesis)
     # Business: interactions by platform and by sentiment, SLA breaches, spikes
     assert 'MetricName=\\"InteractionsCounted\\"' in body
-    assert "{socialcrm,platform,service}" in body and "{socialcrm,sentiment,service}" in body
+    assert "{socialcrm/dev,platform,service}" in body and "{socialcrm/dev,sentiment,service}" in body
     assert '"SlaBreaches"' in body and '"Spikes"' in body
     # Operations: every DLQ's depth, every function's errors, the ingest p99
     assert body.count('"ApproximateNumberOfMessagesVisible"') == len(topology.QUEUES)
@@ -246,7 +246,7 @@ def test_sla_breaches_and_spikes_alarm_on_the_report_consumers_metrics(synthesis
     service = [{"Name": "service", "Value": "socialcrm-report"}]
     breaches = _alarm(synthesis, alarms["sla-breaches"])
     assert (breaches["Namespace"], breaches["MetricName"], breaches["Dimensions"]) == (
-        "socialcrm",
+        "socialcrm/dev",
         "SlaBreaches",
         service,
     )

@@ -79,7 +79,7 @@ def test_the_data_key_lets_eventbridge_encrypt_for_the_queues_only_through_sqs_f
     condition = statement["Condition"]
     assert condition["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
     assert "sqs." in json.dumps(condition["StringEquals"]["kms:ViaService"])
-    assert f":rule/{topology.BUS_NAME}/*" in json.dumps(condition["ArnLike"]["aws:SourceArn"])
+    assert ":rule/socialcrm-dev/*" in json.dumps(condition["ArnLike"]["aws:SourceArn"])
 
 
 def test_each_bus_rule_alarms_when_it_fails_to_deliver(synthesis):
@@ -111,13 +111,13 @@ def test_the_scheduler_role_can_only_be_assumed_for_the_sla_group_and_only_invok
 ):
     routing = synthesis.service.routing
     groups = _resources(synthesis, "AWS::Scheduler::ScheduleGroup")
-    assert [g["Properties"]["Name"] for g in groups.values()] == [topology.SLA_SCHEDULE_GROUP]
+    assert [g["Properties"]["Name"] for g in groups.values()] == ["socialcrm-dev-sla"]
     role_id = synthesis.service_id(routing.scheduler_role)
     role = synthesis.service_template.to_json()["Resources"][role_id]["Properties"]
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
     assert trust["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
-    assert f"schedule-group/{topology.SLA_SCHEDULE_GROUP}" in json.dumps(
+    assert "schedule-group/socialcrm-dev-sla" in json.dumps(
         trust["Condition"]["StringEquals"]["aws:SourceArn"]
     )
     statements = [

@@ -75,6 +75,12 @@ CLASSIFIED_QUEUES: dict[str, str] = {
     "reply erased while queued is gone when its id is read, and nothing is sent",
     "outbound-dlq": "replies whose sending failed every retry: reply ids only, no subject id, no content; "
     "the reply itself is erased with its case",
+    "route-bus-dlq": "bus events (pseudonymous ids, no content) the route queue's rule could not deliver: "
+    "redriven, the route consumer routes only an interaction it can still read, and an erased one is gone",
+    "report-bus-dlq": "bus events (pseudonymous ids, no content) the report queue's rule could not deliver: "
+    "redriven, the report consumer drops the facts of an erased subject's data by the tombstone",
+    "erasure-bus-dlq": "ErasureRequested events the erasure queue's rule could not deliver: request ids only, "
+    "no subject id; the request record says where it stands",
     "sla-dlq": "failed SLA clock invocations: case ids and the clock's kind, no subject id, no content; the "
     "case itself is erased, so the id points at nothing",
 }
@@ -86,6 +92,9 @@ NOT_REACHED: tuple[str, ...] = (
     "a dead-letter queue message held invisible by another reader (a redrive in progress) while the queue "
     "was scanned: redriven, it is dropped by the tombstone; returned, the verification scan finds it",
     "the subject's user id inside other people's messages (a mention, a reply's parent): that is their data",
+    "the event bus's archive: the pipeline's events (pseudonymous subject ids and interaction refs, no "
+    "content) for 7 days, then deleted by EventBridge; replayed, the consumers drop what an erasure removed "
+    "(an erased interaction cannot be read, and the report consumer checks the tombstone)",
 )
 
 

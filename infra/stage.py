@@ -1,0 +1,92 @@
+"""The stage a deployment is (``-c stage=prod``, default ``dev``): every stack and named resource carries it,
+so dev, staging and prod deploy side by side in one account and region.
+
+The stage is read from the CDK context wherever a construct needs a name (:meth:`Stage.of`); a value
+that is not a stage name fails the synth with a message naming the context key. Account and region come
+from ``-c account=…`` / ``-c region=…`` when given (else the stacks stay environment-agnostic, as
+``cdk synth`` needs no AWS account).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from aws_cdk import Environment
+from constructs import Construct
+
+STAGE_CONTEXT = "stage"
+ACCOUNT_CONTEXT = "account"
+REGION_CONTEXT = "region"
+DEFAULT_STAGE = "dev"
+# Short enough for every name it prefixes (a dashboard, a schedule group, a stack: 64 characters or fewer).
+_STAGE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+_ACCOUNT = re.compile(r"^[0-9]{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+
+
+class StageError(ValueError):
+    """A context value that cannot name a stage, an account or a region; the message names it."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+
+    @classmethod
+    def of(cls, scope: Construct) -> Stage:
+        value = scope.node.try_get_context(STAGE_CONTEXT)
+        name = DEFAULT_STAGE if value is None else value
+        if not isinstance(name, str) or not _STAGE.match(name):
+            raise StageError(
+                f"context value {STAGE_CONTEXT}={value!r} is not a stage name: 1 to 12 lower-case letters "
+                "and digits, starting with a letter (e.g. -c stage=prod)"
+            )
+        return cls(name)
+
+    @property
+    def prefix(self) -> str:
+        """``socialcrm-<stage>``: the start of every name the stage owns."""
+        return f"socialcrm-{self.name}"
+
+    @property
+    def stateful_stack(self) -> str:
+        return f"{self.prefix}-data"
+
+    @property
+    def stateless_stack(self) -> str:
+        return f"{self.prefix}-service"
+
+    @property
+    def bus_name(self) -> str:
+        return self.prefix
+
+    @property
+    def schedule_group(self) -> str:
+        return f"{self.prefix}-sla"
+
+    @property
+    def dashboard_name(self) -> str:
+        return self.prefix
+
+    @property
+    def rules_application(self) -> str:
+        return f"{self.prefix}-routing"
+
+    @property
+    def metrics_namespace(self) -> str:
+        """The functions' CloudWatch namespace: the stages' metrics and alarms never mix."""
+        return f"socialcrm/{self.name}"
+
+
+def environment_of(scope: Construct) -> Environment | None:
+    """The account and region from ``-c account=… -c region=…`` (both or neither), else None."""
+    account = scope.node.try_get_context(ACCOUNT_CONTEXT)
+    region = scope.node.try_get_context(REGION_CONTEXT)
+    if account is None and region is None:
+        return None
+    if not isinstance(account, str) or not _ACCOUNT.match(account):
+        raise StageError(f"context value {ACCOUNT_CONTEXT}={account!r} is not a 12-digit AWS account id")
+    if not isinstance(region, str) or not _REGION.match(region):
+        raise StageError(f"context value {REGION_CONTEXT}={region!r} is not an AWS region (e.g. eu-west-1)")
+    return Environment(account=account, region=region)

@@ -1,0 +1,105 @@
+"""Stages: dev, staging and prod side by side in one account and region share no physical name."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Template
+
+from infra.app import build_app
+from infra.layer import LAYER_DIR_CONTEXT
+from infra.stage import StageError
+from tests.infra.conftest import cdk_context
+
+pytestmark = pytest.mark.infra
+
+
+# Properties that give a resource a name unique in an account and region.
+PHYSICAL_NAMES = {
+    "Name",
+    "TableName",
+    "QueueName",
+    "TopicName",
+    "FunctionName",
+    "LogGroupName",
+    "RoleName",
+    "AlarmName",
+    "AliasName",
+    "BucketName",
+    "DashboardName",
+    "ArchiveName",
+}
+# Resource types whose "Name" is scoped inside another resource (an application, an API) or not unique.
+SCOPED = {
+    "AWS::AppConfig::Environment",
+    "AWS::AppConfig::ConfigurationProfile",
+    "AWS::ApiGatewayV2::Api",
+    "AWS::ApiGatewayV2::Stage",
+}
+
+
+def _names(template: Template) -> set[tuple[str, str, str]]:
+    """(resource type, property, value) of every literal physical name the template gives a resource."""
+    found = set()
+    for resource in template.to_json()["Resources"].values():
+        if resource["Type"] in SCOPED:
+            continue
+        for prop, value in (resource.get("Properties") or {}).items():
+            if prop in PHYSICAL_NAMES and isinstance(value, str):
+                found.add((resource["Type"], prop, value))
+    return found
+
+
+def _synth(
+    stage: str | None, layer: Any, out: Any, **context: str
+) -> tuple[Any, Any, set[tuple[str, str, str]]]:
+    extra = {"stage": stage} if stage is not None else {}
+    app = App(context={**cdk_context(), LAYER_DIR_CONTEXT: str(layer), **extra, **context}, outdir=str(out))
+    data, service = build_app(app)
+    return data, service, _names(Template.from_stack(data)) | _names(Template.from_stack(service))
+
+
+def test_two_stages_share_no_physical_name(stub_layer_dir, tmp_path):
+    # Given the app synthesised for the default stage and for prod
+    dev_data, dev_service, dev = _synth(None, stub_layer_dir, tmp_path / "dev")
+    prod_data, prod_service, prod = _synth("prod", stub_layer_dir, tmp_path / "prod")
+    # Then the stacks are the stage's own
+    assert (dev_data.stack_name, dev_service.stack_name) == ("socialcrm-dev-data", "socialcrm-dev-service")
+    assert (prod_data.stack_name, prod_service.stack_name) == (
+        "socialcrm-prod-data",
+        "socialcrm-prod-service",
+    )
+    # And they name things (the bus, the secret, the schedule group, the dashboard, the rules application…)
+    kinds = {kind for kind, _, _ in prod}
+    assert {"AWS::Events::EventBus", "AWS::Scheduler::ScheduleGroup", "AWS::CloudWatch::Dashboard"} <= kinds
+    assert {"AWS::AppConfig::Application", "AWS::SecretsManager::Secret"} <= kinds
+    # And no name of one stage is a name of the other
+    assert dev & prod == set()
+    # And their metrics never mix
+    assert json.dumps(Template.from_stack(prod_service).to_json()).count('"socialcrm/prod"') > 0
+
+
+@pytest.mark.parametrize(
+    ("context", "named"),
+    [
+        ({"stage": "Prod!"}, "stage='Prod!'"),
+        ({"stage": ""}, "stage=''"),
+        ({"account": "12", "region": "eu-west-1"}, "account='12'"),
+    ],
+)
+def test_a_bad_context_value_fails_the_synth_naming_it(stub_layer_dir, tmp_path, context, named):
+    app = App(
+        context={**cdk_context(), LAYER_DIR_CONTEXT: str(stub_layer_dir), **context}, outdir=str(tmp_path)
+    )
+    with pytest.raises(StageError, match=named.replace("(", r"\(")):
+        build_app(app)
+
+
+def test_account_and_region_from_context_pin_the_stacks(stub_layer_dir, tmp_path):
+    data, service, _ = _synth(
+        "staging", stub_layer_dir, tmp_path, account="123456789012", region="eu-central-1"
+    )
+    assert (data.account, data.region, service.region) == ("123456789012", "eu-central-1", "eu-central-1")
