@@ -192,8 +192,18 @@ class Routing(Construct):
             deploy_to=[self.rules_environment],
             # AppConfig refuses a version that fails the checks make test and make synth run.
             validators=[appconfig.LambdaValidator.from_function(self.rules_validator.fn)],
-            deployment_strategy=appconfig.DeploymentStrategy.from_deployment_strategy_id(
-                self, "AllAtOnce", appconfig.DeploymentStrategyId.ALL_AT_ONCE
+            # At once and no bake time: the validator has already refused a document that cannot run, and
+            # AWS's AllAtOnce bakes for 10 minutes, during which the next `make deploy` rolls it back.
+            deployment_strategy=appconfig.DeploymentStrategy(
+                self,
+                "Immediately",
+                deployment_strategy_name=f"{self.stage.prefix}-rules-immediately",
+                rollout_strategy=appconfig.RolloutStrategy.linear(
+                    growth_factor=100,
+                    deployment_duration=Duration.minutes(0),
+                    final_bake_time=Duration.minutes(0),
+                ),
+                description="socialcrm routing rules: all at once, no bake time (validated before deploying)",
             ),
         )
         # AppConfig validates the first version while the stack is created: only once it may invoke the

@@ -236,3 +236,14 @@ def test_an_invalid_rules_document_stops_the_synth_naming_the_rule_and_field(tmp
     rule_id = document["rules"][2]["id"]
     assert f"rule '{rule_id}' (rules[2])" in refused.value.message
     assert "then.teams[1]" in refused.value.message and "marketting" in refused.value.message
+
+
+def test_a_rules_deployment_has_no_bake_time_so_the_next_deploy_cannot_roll_it_back(synthesis):
+    (strategy,) = synthesis.service_template.find_resources("AWS::AppConfig::DeploymentStrategy").values()
+    props = strategy["Properties"]
+    assert (props["GrowthFactor"], props["DeploymentDurationInMinutes"], props["FinalBakeTimeInMinutes"]) == (
+        100,
+        0,
+        0,
+    )
+    assert props["Name"] == "socialcrm-dev-rules-immediately"
