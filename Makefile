@@ -11,7 +11,9 @@ STAGE ?= dev
 # `make deploy REQUIRE_APPROVAL=never` for a pipeline; by default IAM and security changes are shown first.
 REQUIRE_APPROVAL ?= broadening
 CDK := npx --no-install cdk --no-notices
-STAGE_CONTEXT := -c stage=$(STAGE)
+# More context for the CDK app, e.g. CDK_ARGS="-c alarm_email=oncall@example.com".
+CDK_ARGS ?=
+STAGE_CONTEXT := -c stage=$(STAGE) $(CDK_ARGS)
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1

@@ -74,6 +74,7 @@ class Dashboard(Construct):
         queues: Mapping[str, WorkQueue],
         topic: sns.ITopic,
         ingest_key: str = "ingest",
+        watched: Mapping[str, cloudwatch.IAlarm] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         namespace = Stage.of(self).metrics_namespace
@@ -166,6 +167,14 @@ class Dashboard(Construct):
         self.dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(
                 title="Alarms", alarms=list(self.alarms.values()), width=24, height=WIDGET_HEIGHT
+            )
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(
+                title="API, throttles and queues",
+                alarms=list((watched or {}).values()),
+                width=24,
+                height=WIDGET_HEIGHT,
             )
         )
 

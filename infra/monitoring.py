@@ -1,4 +1,7 @@
-"""Alarms: every work queue's DLQ depth and age, and its own backlog age, to one encrypted topic."""
+"""Alarms, to one encrypted topic that on-call is subscribed to (``-c alarm_email=…``, and/or an existing
+topic of the team's, ``-c alarm_topic_arn=…``): every work queue's DLQ depth and age and its own backlog
+age; the HTTP API's 5xx answers and p99 latency; each function's throttles; each table's throttled
+requests."""
 
 from __future__ import annotations
 
@@ -7,10 +10,15 @@ from collections.abc import Mapping
 from aws_cdk import CfnOutput, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk.aws_apigatewayv2 import HttpApi
 from constructs import Construct
 
+from infra.lambdas import PipelineFunction
+from infra.stage import on_call_of
 from infra.work_queues import DLQ_RETENTION, WorkQueue
 
 # A message older than this on a work queue means its consumer is failing or far behind.
@@ -18,6 +26,11 @@ QUEUE_AGE_ALARM = Duration.minutes(15)
 # DLQ messages expire after DLQ_RETENTION: warn while there is still time to redrive them.
 DLQ_AGE_ALARM = Duration.days(DLQ_RETENTION.to_days() // 2)
 ALARM_PERIOD = Duration.minutes(1)
+OPS_PERIOD = Duration.minutes(5)
+# 5xx answers in five minutes: a platform retries them, but a run of them is an outage.
+API_5XX_ALARM = 5
+# LinkedIn waits 3 s for a webhook's answer, Meta 5 s: the slowest 1% must stay well below.
+API_P99_ALARM = Duration.seconds(2)
 
 
 class Monitoring(Construct):
@@ -32,10 +45,68 @@ class Monitoring(Construct):
             self, "AlarmTopic", display_name="socialcrm alarms", master_key=key, enforce_ssl=True
         )
         self._action = cloudwatch_actions.SnsAction(self.topic)
+        email, team_topic = on_call_of(self)
+        if email is not None:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        self._actions: list[cloudwatch.IAlarmAction] = [self._action]
+        if team_topic is not None:
+            self._actions.append(
+                cloudwatch_actions.SnsAction(sns.Topic.from_topic_arn(self, "OnCallTopic", team_topic))
+            )
         self.alarms = {name: self._queue_alarms(name, work_queue) for name, work_queue in queues.items()}
+        self.operations: dict[str, cloudwatch.Alarm] = {}
         CfnOutput(
             self, "AlarmTopicArn", value=self.topic.topic_arn, description="Subscribe on-call to these alarms"
         )
+
+    def watch(
+        self,
+        *,
+        api: HttpApi,
+        functions: Mapping[str, PipelineFunction],
+        tables: Mapping[str, dynamodb.ITable],
+    ) -> None:
+        """Alarms on the HTTP API (5xx, p99 latency), every function's throttles and every table's."""
+        self.operations["api-5xx"] = self._at_least(
+            "api-5xx",
+            f"socialcrm API: {API_5XX_ALARM} or more 5xx answers in {OPS_PERIOD.to_minutes()} minutes (the "
+            "platforms retry, but a run of them is an outage). Read the functions' logs.",
+            api.metric_server_error(period=OPS_PERIOD, statistic="Sum"),
+            threshold=API_5XX_ALARM,
+        )
+        self.operations["api-latency-p99"] = self._at_least(
+            "api-latency-p99",
+            f"socialcrm API: the slowest 1% of answers took over {API_P99_ALARM.to_seconds()} s for 15 minutes "
+            "(LinkedIn gives a webhook 3 s). Cold starts or a slow dependency?",
+            api.metric_latency(period=OPS_PERIOD, statistic="p99"),
+            threshold=API_P99_ALARM.to_milliseconds(),
+            periods=3,
+        )
+        for key, function in sorted(functions.items()):
+            self.operations[f"throttles-{key}"] = self._at_least(
+                f"throttles-{key}",
+                f"socialcrm {key}: invocations were throttled (account concurrency or the event source's "
+                "maximum concurrency). Queued work waits; webhooks got 5xx and are retried.",
+                function.fn.metric_throttles(period=OPS_PERIOD, statistic="Sum"),
+                threshold=1,
+            )
+        for key, table in sorted(tables.items()):
+            throttled = cloudwatch.MathExpression(
+                expression="FILL(r, 0) + FILL(w, 0)",
+                using_metrics={
+                    "r": table.metric("ReadThrottleEvents", period=OPS_PERIOD, statistic="Sum"),
+                    "w": table.metric("WriteThrottleEvents", period=OPS_PERIOD, statistic="Sum"),
+                },
+                period=OPS_PERIOD,
+                label=f"{key} throttled requests",
+            )
+            self.operations[f"ddb-throttles-{key}"] = self._at_least(
+                f"ddb-throttles-{key}",
+                f"socialcrm table {key}: requests were throttled (on-demand tables throttle past twice their "
+                "previous peak). Callers retry; a run of these slows the pipeline.",
+                throttled,
+                threshold=1,
+            )
 
     def _queue_alarms(self, name: str, work_queue: WorkQueue) -> dict[str, cloudwatch.Alarm]:
         dlq, queue, spec = work_queue.dlq, work_queue.queue, work_queue.spec
@@ -64,7 +135,13 @@ class Monitoring(Construct):
         }
 
     def _at_least(
-        self, construct_id: str, description: str, metric: cloudwatch.IMetric, *, threshold: float
+        self,
+        construct_id: str,
+        description: str,
+        metric: cloudwatch.IMetric,
+        *,
+        threshold: float,
+        periods: int = 1,
     ) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
             self,
@@ -73,9 +150,9 @@ class Monitoring(Construct):
             metric=metric,
             threshold=threshold,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
+            evaluation_periods=periods,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        alarm.add_alarm_action(self._action)
-        alarm.add_ok_action(self._action)
+        alarm.add_alarm_action(*self._actions)
+        alarm.add_ok_action(*self._actions)
         return alarm

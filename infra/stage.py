@@ -16,6 +16,8 @@ from aws_cdk import Environment
 from constructs import Construct
 
 STAGE_CONTEXT = "stage"
+ALARM_EMAIL_CONTEXT = "alarm_email"
+ALARM_TOPIC_CONTEXT = "alarm_topic_arn"
 ACCOUNT_CONTEXT = "account"
 REGION_CONTEXT = "region"
 DEFAULT_STAGE = "dev"
@@ -23,6 +25,8 @@ DEFAULT_STAGE = "dev"
 _STAGE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$")
 
 
 class StageError(ValueError):
@@ -77,6 +81,18 @@ class Stage:
     def metrics_namespace(self) -> str:
         """The functions' CloudWatch namespace: the stages' metrics and alarms never mix."""
         return f"socialcrm/{self.name}"
+
+
+def on_call_of(scope: Construct) -> tuple[str | None, str | None]:
+    """(an e-mail address, an existing SNS topic ARN) that alarms reach, from ``-c alarm_email=…`` and
+    ``-c alarm_topic_arn=…`` (either, both or neither)."""
+    email = scope.node.try_get_context(ALARM_EMAIL_CONTEXT)
+    topic = scope.node.try_get_context(ALARM_TOPIC_CONTEXT)
+    if email is not None and (not isinstance(email, str) or not _EMAIL.match(email)):
+        raise StageError(f"context value {ALARM_EMAIL_CONTEXT}={email!r} is not an e-mail address")
+    if topic is not None and (not isinstance(topic, str) or not _TOPIC_ARN.match(topic)):
+        raise StageError(f"context value {ALARM_TOPIC_CONTEXT}={topic!r} is not an SNS topic ARN")
+    return email, topic
 
 
 def environment_of(scope: Construct) -> Environment | None:

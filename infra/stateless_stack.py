@@ -117,6 +117,7 @@ class StatelessStack(Stack):
             self, "Http", handlers={key: function.fn for key, function in self.functions.items()}
         )
         self.monitoring = Monitoring(self, "Monitoring", key=key, queues=self.consumers.queues)
+        self.monitoring.watch(api=self.http.api, functions=self.functions, tables=tables)
         self.bus_subscriptions.alarm_to(self.monitoring.topic)
         self.routing.alarm_to(self.monitoring.topic)
         self.dashboard = Dashboard(
@@ -125,4 +126,9 @@ class StatelessStack(Stack):
             functions=self.functions,
             queues=self.consumers.queues,
             topic=self.monitoring.topic,
+            watched={
+                **self.monitoring.operations,
+                **{f"{q}-{k}": a for q, alarms in self.monitoring.alarms.items() for k, a in alarms.items()},
+                **self.bus_subscriptions.alarms,
+            },
         )

@@ -188,6 +188,8 @@ QUEUES: dict[str, QueueSpec] = {
         # Large batches let Comprehend's 25-document batch calls run full per language (cost per message).
         batch_size=1000,
         batching_window_seconds=5,
+        # A backlog must not outrun Comprehend's request quotas (docs/decisions.md, "Operations").
+        max_concurrency=4,
     ),
     "route": QueueSpec(
         key="route",
@@ -196,6 +198,7 @@ QUEUES: dict[str, QueueSpec] = {
         max_receive_count=5,
         batch_size=10,
         detail_types=("InteractionEnriched",),
+        max_concurrency=10,
     ),
     "erasure": QueueSpec(
         key="erasure",
@@ -204,6 +207,7 @@ QUEUES: dict[str, QueueSpec] = {
         max_receive_count=5,
         batch_size=1,  # one erasure request per invocation: its own time budget and its own retry
         detail_types=("ErasureRequested",),
+        max_concurrency=2,  # erasures are rare and read whole indexes: never a crowd of them
     ),
     "report": QueueSpec(
         key="report",

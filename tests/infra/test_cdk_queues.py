@@ -192,3 +192,43 @@ def test_the_bus_keeps_an_archive_of_the_pipelines_events(synthesis):
     assert archive["Properties"]["RetentionDays"] == topology.RETENTION_DAYS["bus_archive"]
     assert archive["Properties"]["ArchiveName"] == "socialcrm-dev-events"
     assert archive["Properties"]["EventPattern"] == {"source": [{"prefix": "socialcrm."}]}
+
+
+def test_every_event_source_has_a_maximum_concurrency(synthesis):
+    sources = synthesis.service_template.find_resources("AWS::Lambda::EventSourceMapping")
+    assert len(sources) == len(topology.QUEUES)
+    for source in sources.values():
+        assert source["Properties"]["ScalingConfig"]["MaximumConcurrency"] >= 2
+
+
+def test_the_api_functions_and_tables_alarm_to_on_call(synthesis):
+    operations = synthesis.service.monitoring.operations
+    assert {"api-5xx", "api-latency-p99"} <= set(operations)
+    assert {f"throttles-{key}" for key in topology.FUNCTIONS} <= set(operations)
+    assert {f"ddb-throttles-{key}" for key in topology.TABLES} <= set(operations)
+    topic = {"Ref": synthesis.service_id(synthesis.service.monitoring.topic)}
+    resources = synthesis.service_template.to_json()["Resources"]
+    for alarm in operations.values():
+        assert resources[synthesis.service_id(alarm)]["Properties"]["AlarmActions"] == [topic]
+
+
+def test_on_call_is_subscribed_from_the_context(stub_layer_dir, tmp_path):
+    from aws_cdk import App
+    from aws_cdk.assertions import Template
+
+    from infra.app import build_app
+    from infra.layer import LAYER_DIR_CONTEXT
+    from tests.infra.conftest import cdk_context
+
+    app = App(
+        context={
+            **cdk_context(),
+            LAYER_DIR_CONTEXT: str(stub_layer_dir),
+            "alarm_email": "oncall@example.com",
+        },
+        outdir=str(tmp_path),
+    )
+    _, service = build_app(app)
+    Template.from_stack(service).has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com"}
+    )

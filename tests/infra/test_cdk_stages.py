@@ -88,6 +88,8 @@ def test_two_stages_share_no_physical_name(stub_layer_dir, tmp_path):
         ({"stage": "Prod!"}, "stage='Prod!'"),
         ({"stage": ""}, "stage=''"),
         ({"account": "12", "region": "eu-west-1"}, "account='12'"),
+        ({"alarm_email": "on-call"}, "alarm_email='on-call'"),
+        ({"alarm_topic_arn": "arn:aws:sqs:eu-west-1:123456789012:q"}, "alarm_topic_arn="),
     ],
 )
 def test_a_bad_context_value_fails_the_synth_naming_it(stub_layer_dir, tmp_path, context, named):
