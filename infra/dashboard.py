@@ -22,6 +22,7 @@ from infra.lambdas import PipelineFunction
 from infra.stage import Stage
 from infra.work_queues import WorkQueue
 from socialcrm import topology
+from socialcrm.platforms import ROUTE_PLATFORMS
 from socialcrm.reporting.business_metrics import INTERACTIONS_COUNTED, SLA_BREACHES, SLAS_MET, SPIKES
 
 PERIOD = Duration.minutes(5)
@@ -169,6 +170,31 @@ class Dashboard(Construct):
                 title="Alarms", alarms=list(self.alarms.values()), width=24, height=WIDGET_HEIGHT
             )
         )
+        deliveries = {
+            outcome: self._graph(
+                f"Webhook deliveries {outcome}, by platform",
+                [
+                    cloudwatch.Metric(
+                        namespace=namespace,
+                        metric_name="Deliveries",
+                        dimensions_map={
+                            "platform": platform,
+                            "outcome": outcome,
+                            "service": "socialcrm-ingest",
+                        },
+                        statistic="Sum",
+                        period=PERIOD,
+                        label=platform,
+                    )
+                    for platform in ROUTE_PLATFORMS
+                ],
+                stacked=True,
+            )
+            for outcome in ("accepted", "refused", "malformed")
+        }
+        self.dashboard.add_widgets(cloudwatch.TextWidget(markdown="## Platforms", width=24, height=1))
+        self.dashboard.add_widgets(deliveries["accepted"], deliveries["refused"])
+        self.dashboard.add_widgets(deliveries["malformed"])
         self.dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(
                 title="API, throttles and queues",

@@ -18,8 +18,9 @@ from aws_cdk.aws_apigatewayv2 import HttpApi
 from constructs import Construct
 
 from infra.lambdas import PipelineFunction
-from infra.stage import on_call_of
+from infra.stage import Stage, on_call_of, watched_platforms_of
 from infra.work_queues import DLQ_RETENTION, WorkQueue
+from socialcrm.platforms import ROUTE_PLATFORMS
 
 # A message older than this on a work queue means its consumer is failing or far behind.
 QUEUE_AGE_ALARM = Duration.minutes(15)
@@ -31,6 +32,9 @@ OPS_PERIOD = Duration.minutes(5)
 API_5XX_ALARM = 5
 # LinkedIn waits 3 s for a webhook's answer, Meta 5 s: the slowest 1% must stay well below.
 API_P99_ALARM = Duration.seconds(2)
+# A platform whose deliveries are refused (401/403) this often over 15 minutes has a wrong secret or token.
+REFUSED_SHARE_ALARM_PCT = 50
+REFUSED_MIN_DELIVERIES = 10
 
 
 class Monitoring(Construct):
@@ -90,6 +94,7 @@ class Monitoring(Construct):
                 function.fn.metric_throttles(period=OPS_PERIOD, statistic="Sum"),
                 threshold=1,
             )
+        self._platform_alarms()
         for key, table in sorted(tables.items()):
             throttled = cloudwatch.MathExpression(
                 expression="FILL(r, 0) + FILL(w, 0)",
@@ -133,6 +138,58 @@ class Monitoring(Construct):
                 threshold=QUEUE_AGE_ALARM.to_seconds(),
             ),
         }
+
+    def deliveries(self, platform: str, outcome: str, period: Duration) -> cloudwatch.Metric:
+        """The ingest function's ``Deliveries`` count of one platform and outcome."""
+        return cloudwatch.Metric(
+            namespace=Stage.of(self).metrics_namespace,
+            metric_name="Deliveries",
+            dimensions_map={"platform": platform, "outcome": outcome, "service": "socialcrm-ingest"},
+            statistic="Sum",
+            period=period,
+        )
+
+    def _platform_alarms(self) -> None:
+        """Per platform: refusals over half of 10 or more deliveries in 15 minutes; silence of a platform
+        that usually sends (``-c watched_platforms=…``) for ``silent_after_hours``."""
+        window = Duration.minutes(15)
+        for platform in ROUTE_PLATFORMS:
+            share = cloudwatch.MathExpression(
+                expression=f"IF(FILL(a,0)+FILL(r,0)+FILL(m,0) >= {REFUSED_MIN_DELIVERIES}, "
+                "100*FILL(r,0)/(FILL(a,0)+FILL(r,0)+FILL(m,0)), 0)",
+                using_metrics={
+                    "a": self.deliveries(platform, "accepted", window),
+                    "r": self.deliveries(platform, "refused", window),
+                    "m": self.deliveries(platform, "malformed", window),
+                },
+                period=window,
+                label=f"{platform} refused %",
+            )
+            self.operations[f"refused-{platform}"] = self._at_least(
+                f"refused-{platform}",
+                f"socialcrm {platform}: over {REFUSED_SHARE_ALARM_PCT}% of its webhook deliveries were refused "
+                "(401/403) in 15 minutes: a changed app secret, an expired token, or someone forging them.",
+                share,
+                threshold=REFUSED_SHARE_ALARM_PCT,
+            )
+        watched, hours = watched_platforms_of(self, ROUTE_PLATFORMS)
+        for platform in watched:
+            alarm = cloudwatch.Alarm(
+                self,
+                f"silent-{platform}",
+                alarm_description=(
+                    f"socialcrm {platform}: no delivery accepted for {hours} hours. Is the subscription revoked, "
+                    "the token expired, or the webhook URL changed?"
+                ),
+                metric=self.deliveries(platform, "accepted", Duration.hours(1)),
+                threshold=1,
+                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                evaluation_periods=hours,
+                treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+            )
+            alarm.add_alarm_action(*self._actions)
+            alarm.add_ok_action(*self._actions)
+            self.operations[f"silent-{platform}"] = alarm
 
     def _at_least(
         self,

@@ -18,6 +18,9 @@ from constructs import Construct
 STAGE_CONTEXT = "stage"
 ALARM_EMAIL_CONTEXT = "alarm_email"
 ALARM_TOPIC_CONTEXT = "alarm_topic_arn"
+WATCHED_CONTEXT = "watched_platforms"
+SILENCE_CONTEXT = "silent_after_hours"
+DEFAULT_SILENCE_HOURS = 24
 ACCOUNT_CONTEXT = "account"
 REGION_CONTEXT = "region"
 DEFAULT_STAGE = "dev"
@@ -93,6 +96,30 @@ def on_call_of(scope: Construct) -> tuple[str | None, str | None]:
     if topic is not None and (not isinstance(topic, str) or not _TOPIC_ARN.match(topic)):
         raise StageError(f"context value {ALARM_TOPIC_CONTEXT}={topic!r} is not an SNS topic ARN")
     return email, topic
+
+
+def watched_platforms_of(scope: Construct, known: tuple[str, ...]) -> tuple[tuple[str, ...], int]:
+    """(the platforms that usually send, hours of silence that alarm) from ``-c watched_platforms=meta,x``
+    and ``-c silent_after_hours=24``: a platform not sending for that long is an expired token or a
+    revoked subscription."""
+    raw = scope.node.try_get_context(WATCHED_CONTEXT) or ""
+    hours = scope.node.try_get_context(SILENCE_CONTEXT)
+    names = tuple(name for name in str(raw).split(",") if name)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise StageError(
+            f"context value {WATCHED_CONTEXT}={raw!r} names no platform socialcrm serves: {', '.join(unknown)} "
+            f"(one of {', '.join(known)})"
+        )
+    if hours is None:
+        return names, DEFAULT_SILENCE_HOURS
+    try:
+        value = int(hours)
+    except (TypeError, ValueError):
+        value = 0
+    if not 1 <= value <= 24 * 7:
+        raise StageError(f"context value {SILENCE_CONTEXT}={hours!r} is not a number of hours from 1 to 168")
+    return names, value
 
 
 def environment_of(scope: Construct) -> Environment | None:

@@ -7,11 +7,13 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import single_metric
 
 from socialcrm.api.responses import register_error_handlers
 from socialcrm.api.webhooks import IngestRuntime, build_router
 from socialcrm.ingest import IngestOutcome
 from socialcrm.observability import MetricUnit, logger, metrics
+from socialcrm.platforms import ROUTE_PLATFORMS
 from socialcrm.queueing import InboundQueue
 from socialcrm.settings import IngestSettings
 
@@ -37,7 +39,37 @@ app.include_router(build_router(runtime))
 register_error_handlers(app)
 
 
+# What a delivery's answer says about the platform's health: refusals (a wall of them is an expired
+# token or a changed secret) and malformed bodies, beside the deliveries accepted.
+OUTCOMES = {
+    200: "accepted",
+    400: "malformed",
+    401: "refused",
+    403: "refused",
+    413: "malformed",
+    415: "malformed",
+}
+
+
+def record_delivery(event: dict[str, Any], status: int) -> None:
+    """One ``Deliveries`` count per webhook POST, by platform and outcome (only the platforms socialcrm
+    serves: a path an outsider makes up never becomes a metric dimension)."""
+    parts = str(event.get("rawPath") or "").strip("/").split("/")
+    platform = (event.get("pathParameters") or {}).get("platform") or (parts[-1] if len(parts) == 2 else None)
+    method = ((event.get("requestContext") or {}).get("http") or {}).get("method")
+    if method != "POST" or platform not in ROUTE_PLATFORMS:
+        return
+    outcome = OUTCOMES.get(status, "failed" if status >= 500 else "other")
+    with single_metric(
+        name="Deliveries", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
+    ) as metric:
+        metric.add_dimension(name="platform", value=platform)
+        metric.add_dimension(name="outcome", value=outcome)
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+    response = app.resolve(event, context)
+    record_delivery(event, int(response.get("statusCode", 0)))
+    return response

@@ -232,3 +232,38 @@ def test_on_call_is_subscribed_from_the_context(stub_layer_dir, tmp_path):
     Template.from_stack(service).has_resource_properties(
         "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com"}
     )
+
+
+def test_each_platform_alarms_when_its_deliveries_are_refused_or_it_goes_silent(
+    stub_layer_dir, tmp_path, synthesis
+):
+    from aws_cdk import App
+    from aws_cdk.assertions import Template
+
+    from infra.app import build_app
+    from infra.layer import LAYER_DIR_CONTEXT
+    from socialcrm.platforms import ROUTE_PLATFORMS
+    from tests.infra.conftest import cdk_context
+
+    # Every platform has a refusal alarm; none is watched for silence unless the context says so
+    assert {f"refused-{p}" for p in ROUTE_PLATFORMS} <= set(synthesis.service.monitoring.operations)
+    assert not any(k.startswith("silent-") for k in synthesis.service.monitoring.operations)
+    app = App(
+        context={
+            **cdk_context(),
+            LAYER_DIR_CONTEXT: str(stub_layer_dir),
+            "watched_platforms": "meta,x",
+            "silent_after_hours": "6",
+        },
+        outdir=str(tmp_path),
+    )
+    _, service = build_app(app)
+    silent = Template.from_stack(service).find_resources(
+        "AWS::CloudWatch::Alarm",
+        {"Properties": {"MetricName": "Deliveries", "TreatMissingData": "breaching"}},
+    )
+    assert len(silent) == 2
+    for alarm in silent.values():
+        props = alarm["Properties"]
+        assert props["EvaluationPeriods"] == 6 and props["Period"] == 3600
+        assert props["ComparisonOperator"] == "LessThanThreshold"

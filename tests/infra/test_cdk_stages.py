@@ -89,6 +89,8 @@ def test_two_stages_share_no_physical_name(stub_layer_dir, tmp_path):
         ({"stage": ""}, "stage=''"),
         ({"account": "12", "region": "eu-west-1"}, "account='12'"),
         ({"alarm_email": "on-call"}, "alarm_email='on-call'"),
+        ({"watched_platforms": "meta,evil"}, "watched_platforms='meta,evil'"),
+        ({"silent_after_hours": "0"}, "silent_after_hours='0'"),
         ({"alarm_topic_arn": "arn:aws:sqs:eu-west-1:123456789012:q"}, "alarm_topic_arn="),
     ],
 )

@@ -378,3 +378,28 @@ def test_half_an_emoji_in_a_text_is_repaired_not_refused(pipeline, dev_secrets):
     assert json.loads(response["body"]) == {"received": 1, "queued": 1, "refused": 0}
     [message] = queued(resources)
     assert message["text"] == "box crushed \ufffd"
+
+
+def test_each_webhook_post_counts_a_delivery_by_platform_and_outcome(capsys):
+    import json as _json
+
+    import ingest.handler as handler
+
+    # Given a delivery refused for its signature, and a POST to a platform that does not exist
+    handler.record_delivery(
+        {"rawPath": "/webhooks/meta", "requestContext": {"http": {"method": "POST"}}}, 401
+    )
+    handler.record_delivery(
+        {"rawPath": "/webhooks/meta", "requestContext": {"http": {"method": "POST"}}}, 200
+    )
+    handler.record_delivery(
+        {"rawPath": "/webhooks/evil", "requestContext": {"http": {"method": "POST"}}}, 404
+    )
+    handler.record_delivery({"rawPath": "/webhooks/x", "requestContext": {"http": {"method": "GET"}}}, 200)
+    lines = [_json.loads(line) for line in capsys.readouterr().out.splitlines() if '"Deliveries"' in line]
+    # Then the meta deliveries are counted, one refused and one accepted; the made-up platform and the
+    # handshake are not (an outsider cannot add a dimension)
+    assert [(line["platform"], line["outcome"]) for line in lines] == [
+        ("meta", "refused"),
+        ("meta", "accepted"),
+    ]
