@@ -26,6 +26,7 @@ MODULES = [
     "routing",
     "conversations",
     "replies",
+    "assets",
     "erasure",
     "reporting",
     "local",

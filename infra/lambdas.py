@@ -8,7 +8,7 @@ concern construct adds exactly the grants its function needs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aws_cdk import Duration
@@ -30,13 +30,16 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
 # Never shipped in the function asset: bytecode caches and the editable-install metadata.
-ASSET_EXCLUDES = ("__pycache__", "*.pyc", "*.egg-info")
+# The local stack (moto, uvicorn, the fake platform) and the command line run on people's machines, never
+# in Lambda: no function imports them, and they stay out of its asset.
+ASSET_EXCLUDES = ("__pycache__", "*.pyc", "*.egg-info", "socialcrm/local", "socialcrm/cli")
 EVENT_BUS_ENV = "EVENT_BUS_NAME"
 SECRETS_ENV = "SECRETS_NAME"
 
 
 def function_code() -> lambda_.Code:
-    """The first-party code asset: the whole ``functions/`` folder (handlers + the socialcrm package)."""
+    """The first-party code asset: the ``functions/`` folder (handlers and the socialcrm package, without
+    the local stack and the command line)."""
     return lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=list(ASSET_EXCLUDES))
 
 
@@ -46,6 +49,8 @@ class SharedCode:
 
     code: lambda_.Code
     layer: lambda_.ILayerVersion
+    # Layers only some functions carry (topology.FunctionSpec.layers), by name.
+    extra_layers: Mapping[str, lambda_.ILayerVersion] = field(default_factory=dict)
 
 
 def resource_environment(
@@ -100,7 +105,7 @@ class PipelineFunction(Construct):
             architecture=ARCHITECTURE,
             code=shared.code,
             handler=spec.handler,
-            layers=[shared.layer],
+            layers=[shared.layer, *(shared.extra_layers[name] for name in spec.layers)],
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_seconds),
             role=self.role,

@@ -11,8 +11,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LAYER_DIR = REPO_ROOT / "layers" / "build"
 # Context key that points the app at another layer folder (tests use a small stub: fast synth).
 LAYER_DIR_CONTEXT = "socialcrm:layerDir"
-# Build bookkeeping of layers/build.py that must not end up in the layer.
-_BUILD_FILES = ("stamp.json", ".staging")
+# Build bookkeeping of layers/build.py that must not end up in the layer, and the other layers' folders.
+_BUILD_FILES = ("stamp.json", ".staging", "language", "plotting")
+# The layers besides the base one (layers/build.py LAYER_GROUPS): each in <layer_dir>/<name>.
+EXTRA_LAYERS = ("language", "plotting")
 
 
 class LayerNotBuiltError(RuntimeError):

@@ -11,10 +11,12 @@ from aws_cdk import CfnOutput, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk.aws_apigatewayv2 import HttpApi
+from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from infra.lambdas import PipelineFunction
@@ -138,6 +140,30 @@ class Monitoring(Construct):
                 threshold=QUEUE_AGE_ALARM.to_seconds(),
             ),
         }
+
+    def grant_health(self, api: PipelineFunction) -> None:
+        """Let the api function answer ``GET /health/platforms``: CloudWatch ``GetMetricData``, which IAM
+        grants on every metric or none."""
+        policy = iam.Policy(
+            self,
+            "HealthPolicy",
+            statements=[iam.PolicyStatement(actions=["cloudwatch:GetMetricData"], resources=["*"])],
+        )
+        policy.attach_to_role(api.role)
+        NagSuppressions.add_resource_suppressions(
+            policy,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason=(
+                        "cloudwatch:GetMetricData has no resource-level permissions: IAM only accepts "
+                        "Resource '*' for it. The action is named (no wildcard action), and it reads metrics "
+                        "only (counts of deliveries per platform, no personal data)."
+                    ),
+                    applies_to=["Resource::*"],
+                )
+            ],
+        )
 
     def deliveries(self, platform: str, outcome: str, period: Duration) -> cloudwatch.Metric:
         """The ingest function's ``Deliveries`` count of one platform and outcome."""

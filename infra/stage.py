@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Environment
 from constructs import Construct
@@ -133,3 +134,43 @@ def environment_of(scope: Construct) -> Environment | None:
     if not isinstance(region, str) or not _REGION.match(region):
         raise StageError(f"context value {REGION_CONTEXT}={region!r} is not an AWS region (e.g. eu-west-1)")
     return Environment(account=account, region=region)
+
+
+# Properties that give a resource a name unique in an account and region.
+PHYSICAL_NAME_PROPERTIES = frozenset(
+    {
+        "Name",
+        "TableName",
+        "QueueName",
+        "TopicName",
+        "FunctionName",
+        "LogGroupName",
+        "RoleName",
+        "AlarmName",
+        "AliasName",
+        "BucketName",
+        "DashboardName",
+        "ArchiveName",
+    }
+)
+# Resource types whose "Name" is scoped inside another resource (an application, an API) or not unique.
+SCOPED_NAME_TYPES = frozenset(
+    {
+        "AWS::AppConfig::Environment",
+        "AWS::AppConfig::ConfigurationProfile",
+        "AWS::ApiGatewayV2::Api",
+        "AWS::ApiGatewayV2::Stage",
+    }
+)
+
+
+def physical_names(template: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """(resource type, property, value) of every literal physical name a synthesised template gives."""
+    found = set()
+    for resource in template.get("Resources", {}).values():
+        if resource["Type"] in SCOPED_NAME_TYPES:
+            continue
+        for prop, value in (resource.get("Properties") or {}).items():
+            if prop in PHYSICAL_NAME_PROPERTIES and isinstance(value, str):
+                found.add((resource["Type"], prop, value))
+    return found

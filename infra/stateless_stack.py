@@ -20,7 +20,7 @@ from infra.dashboard import Dashboard
 from infra.http_api import HttpEndpoint
 from infra.ingest import Ingest
 from infra.lambdas import ARCHITECTURE, RUNTIME, PipelineFunction, SharedCode, function_code
-from infra.layer import DependencyLayer
+from infra.layer import EXTRA_LAYERS, DependencyLayer
 from infra.monitoring import Monitoring
 from infra.privacy import Privacy
 from infra.reporting import Reporting
@@ -51,7 +51,17 @@ class StatelessStack(Stack):
         layer = DependencyLayer(
             self, "Dependencies", layer_dir=layer_dir, runtime=RUNTIME, architecture=ARCHITECTURE
         )
-        shared = SharedCode(code=function_code(), layer=layer.layer)
+        extra = {
+            name: DependencyLayer(
+                self,
+                f"{name.title()}Dependencies",
+                layer_dir=layer_dir / name,
+                runtime=RUNTIME,
+                architecture=ARCHITECTURE,
+            ).layer
+            for name in EXTRA_LAYERS
+        }
+        shared = SharedCode(code=function_code(), layer=layer.layer, extra_layers=extra)
 
         self.consumers = Consumers(self, "Consumers", shared=shared, key=key, tables=tables, bus=bus)
         self.ingest = Ingest(
@@ -118,6 +128,7 @@ class StatelessStack(Stack):
         )
         self.monitoring = Monitoring(self, "Monitoring", key=key, queues=self.consumers.queues)
         self.monitoring.watch(api=self.http.api, functions=self.functions, tables=tables)
+        self.monitoring.grant_health(self.crm_api.function)
         self.bus_subscriptions.alarm_to(self.monitoring.topic)
         self.routing.alarm_to(self.monitoring.topic)
         self.dashboard = Dashboard(

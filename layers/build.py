@@ -1,9 +1,12 @@
-"""Build the third-party dependency layer for Lambda (python3.13, arm64) without Docker.
+"""Build the third-party dependency layers for Lambda (python3.13, arm64) without Docker.
 
-The layer holds what ``pyproject.toml`` lists in ``[project].dependencies`` and nothing else: pip
+The base layer holds what ``pyproject.toml`` lists in ``[project].dependencies`` and nothing else: pip
 downloads the prebuilt manylinux aarch64 wheels for CPython 3.13 and unpacks them into
 ``layers/build/python`` (the ``python/`` folder Lambda puts on ``sys.path`` from ``/opt``). boto3,
-botocore and s3transfer are removed afterwards: the Lambda runtime already provides them.
+botocore and s3transfer are removed afterwards: the Lambda runtime already provides them. Each group of
+``LAYER_GROUPS`` (``[project.optional-dependencies]``) is a layer of its own in
+``layers/build/<group>/python``, for the functions that need it (``topology.FunctionSpec.layers``): the
+plotting libraries only the daily report uses are most of the size.
 
 A stamp file records the dependency list and the build options; when they have not changed the
 build is skipped, so ``make synth`` stays fast. ``--force`` rebuilds anyway.
@@ -25,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = ROOT / "pyproject.toml"
 BUILD_DIR = ROOT / "layers" / "build"
 STAMP_NAME = "stamp.json"
+# Optional-dependency groups built as layers of their own (inside BUILD_DIR, each in its own folder).
+LAYER_GROUPS = ("language", "plotting")
 
 # The Lambda runtime the layer is built for (infra/ deploys python3.13 on arm64; a test checks they agree).
 PYTHON_VERSION = "3.13"
@@ -40,16 +45,18 @@ class LayerBuildError(RuntimeError):
     """The layer could not be built; the message says why and what to do."""
 
 
-def runtime_dependencies(pyproject: Path | None = None) -> list[str]:
-    """The requirement strings of ``[project].dependencies``, in file order.
+def runtime_dependencies(pyproject: Path | None = None, group: str | None = None) -> list[str]:
+    """The requirement strings of ``[project].dependencies`` (or of the optional group), in file order.
 
-    >>> "pydantic>=2.7" in runtime_dependencies()
-    True
+    >>> "pydantic>=2.7" in runtime_dependencies(), "py3langid>=0.3" in runtime_dependencies(group="language")
+    (True, True)
     """
     pyproject = pyproject or PYPROJECT
     with pyproject.open("rb") as handle:
         project = tomllib.load(handle).get("project", {})
-    dependencies = project.get("dependencies")
+    dependencies = (
+        project.get("dependencies") if group is None else project.get("optional-dependencies", {}).get(group)
+    )
     if not dependencies:
         raise LayerBuildError(f"{pyproject} has no [project].dependencies to build the layer from.")
     return [str(requirement) for requirement in dependencies]
@@ -98,6 +105,16 @@ def prune(site_packages: Path) -> None:
         shutil.rmtree(cache, ignore_errors=True)
 
 
+def drop_shared(site_packages: Path, base: Path) -> None:
+    """Remove from a group's layer what the base layer already holds (the function carries both: its
+    ``/opt/python`` is their union), e.g. numpy, which language detection and the charts both need."""
+    if not base.is_dir():
+        return
+    for entry in list(site_packages.iterdir()):
+        if (base / entry.name).exists():
+            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink()
+
+
 def _stamp(dependencies: list[str]) -> dict[str, object]:
     return {"dependencies": dependencies, **build_options()}
 
@@ -113,7 +130,13 @@ def is_up_to_date(build_dir: Path, dependencies: list[str]) -> bool:
         return False
 
 
-def build_layer(build_dir: Path | None = None, *, force: bool = False, pyproject: Path | None = None) -> Path:
+def build_layer(
+    build_dir: Path | None = None,
+    *,
+    force: bool = False,
+    pyproject: Path | None = None,
+    group: str | None = None,
+) -> Path:
     """Build the layer into ``build_dir/python`` (default ``layers/build``) unless it is up to date.
 
     Returns ``build_dir``.
@@ -121,8 +144,8 @@ def build_layer(build_dir: Path | None = None, *, force: bool = False, pyproject
     The packages are installed into a staging folder first and moved into place only when pip
     succeeded, so a failed build never leaves a half-filled layer that ``cdk synth`` would ship.
     """
-    build_dir = build_dir or BUILD_DIR
-    dependencies = runtime_dependencies(pyproject)
+    build_dir = build_dir or (BUILD_DIR if group is None else BUILD_DIR / group)
+    dependencies = runtime_dependencies(pyproject, group)
     if not force and is_up_to_date(build_dir, dependencies):
         print(f"layer: up to date ({build_dir / 'python'}); pass --force to rebuild")
         return build_dir
@@ -141,6 +164,8 @@ def build_layer(build_dir: Path | None = None, *, force: bool = False, pyproject
             "source distributions cannot be compiled)."
         )
     prune(staging)
+    if group is not None:
+        drop_shared(staging, BUILD_DIR / "python")
 
     target = build_dir / "python"
     shutil.rmtree(target, ignore_errors=True)
@@ -157,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         build_layer(force=args.force)
+        for group in LAYER_GROUPS:
+            build_layer(force=args.force, group=group)
     except LayerBuildError as exc:
         print(f"layer: FAILED: {exc}", file=sys.stderr)
         return 1

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 
-from socialcrm.api import cases, reports
+from socialcrm.api import cases, health, reports
 from socialcrm.api.crm import CrmRuntime, build_router
 from socialcrm.api.responses import register_error_handlers
 from socialcrm.dal.models import bind
@@ -44,6 +45,16 @@ def reports_runtime() -> reports.ReportsRuntime:
 
 
 @lru_cache(maxsize=1)
+def health_runtime() -> health.HealthRuntime:
+    import boto3
+
+    return health.HealthRuntime(
+        cloudwatch=boto3.client("cloudwatch"),
+        namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "socialcrm",
+    )
+
+
+@lru_cache(maxsize=1)
 def cases_runtime() -> CasesRuntime:
     return build_cases_runtime(CasesApiSettings.from_env())
 
@@ -52,6 +63,7 @@ app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(build_router(runtime))
 app.include_router(reports.build_router(reports_runtime))
 app.include_router(cases.build_router(cases_runtime))
+app.include_router(health.build_router(health_runtime))
 register_error_handlers(app)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics
 
 from socialcrm.api.responses import register_error_handlers
 from socialcrm.api.webhooks import IngestRuntime, build_router
@@ -60,11 +60,11 @@ def record_delivery(event: dict[str, Any], status: int) -> None:
     if method != "POST" or platform not in ROUTE_PLATFORMS:
         return
     outcome = OUTCOMES.get(status, "failed" if status >= 500 else "other")
-    with single_metric(
-        name="Deliveries", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
-    ) as metric:
-        metric.add_dimension(name="platform", value=platform)
-        metric.add_dimension(name="outcome", value=outcome)
+    document = EphemeralMetrics(namespace=metrics.namespace)  # one document: its own dimensions
+    document.add_dimension(name="platform", value=platform)
+    document.add_dimension(name="outcome", value=outcome)
+    document.add_metric(name="Deliveries", unit=MetricUnit.Count, value=1)
+    document.flush_metrics()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

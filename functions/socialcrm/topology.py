@@ -105,6 +105,8 @@ class FunctionSpec:
     timeout_seconds: int
     queue: str | None = None  # key of the QueueSpec that feeds it
     environment: dict[str, str] = field(default_factory=dict)
+    # Layers besides the base dependency layer (pyproject.toml optional groups, layers/build.py).
+    layers: tuple[str, ...] = ()
 
 
 TABLES: dict[str, TableSpec] = {
@@ -271,6 +273,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         memory_mb=1024,
         timeout_seconds=60,
         queue="inbound",
+        layers=("language",),  # language identification: the only function that carries it
     ),
     "route": FunctionSpec(
         key="route", handler="route.handler.lambda_handler", memory_mb=512, timeout_seconds=30, queue="route"
@@ -311,6 +314,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         timeout_seconds=120,
         # matplotlib writes its font cache on first import; /tmp is Lambda's only writable folder.
         environment={"MPLCONFIGDIR": "/tmp/matplotlib"},  # noqa: S108
+        layers=("plotting",),  # the charts: the only function that carries them
     ),
 }
 
@@ -334,6 +338,7 @@ ROUTES: tuple[tuple[str, str, str, bool], ...] = (
     ("POST", "/cases/{case_id}/replies", "api", True),
     ("GET", "/cases/{case_id}/replies", "api", True),
     ("GET", "/cases/{case_id}/replies/{reply_id}", "api", True),
+    ("GET", "/health/platforms", "api", True),
 )
 
 # The EventBridge Scheduler group holding every case's one-time SLA schedules (warning and due).

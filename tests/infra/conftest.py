@@ -57,6 +57,9 @@ def stub_layer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("layer")
     (root / "python").mkdir()
     (root / "python" / "stub_dependency.py").write_text("# stands in for the built layer in infra tests\n")
+    for name in ("language", "plotting"):
+        (root / name / "python").mkdir(parents=True)
+        (root / name / "python" / f"stub_{name}.py").write_text("# stands in for an extra layer\n")
     return root
 
 

@@ -145,9 +145,14 @@ def test_function_runs_python313_on_arm64_traced_with_json_logs_and_the_layer(sy
     assert props["LoggingConfig"]["LogGroup"] == {"Ref": log_group_id}
     log_group = synthesis.service_template.to_json()["Resources"][log_group_id]["Properties"]
     assert log_group["RetentionInDays"] > 0
-    # And it ships the dependency layer
+    # And it ships the dependency layer, and the plotting layer only if it draws charts
     layer_id = synthesis.service_id(synthesis.service.node.find_child("Dependencies").layer)
-    assert props["Layers"] == [{"Ref": layer_id}]
+    extra = [
+        {"Ref": synthesis.service_id(synthesis.service.node.find_child(f"{name.title()}Dependencies").layer)}
+        for name in spec.layers
+    ]
+    assert props["Layers"] == [{"Ref": layer_id}, *extra]
+    assert {"daily_report": ["plotting"], "enrich": ["language"]}.get(key, []) == list(spec.layers)
 
 
 @pytest.mark.parametrize("key", sorted(topology.FUNCTIONS))
@@ -199,3 +204,12 @@ def test_function_code_asset_holds_the_handlers_and_package_without_bytecode(syn
     assert "socialcrm/topology.py" in files
     # And no bytecode cache or editable-install metadata
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc") or ".egg-info" in f]
+
+
+def test_the_functions_asset_carries_no_local_stack_and_no_command_line(synthesis):
+    from pathlib import Path
+
+    out = Path(synthesis.app.outdir)
+    (code,) = [d for d in out.glob("asset.*") if (d / "ingest" / "handler.py").exists()]
+    assert (code / "socialcrm" / "replies" / "sender.py").exists()
+    assert not (code / "socialcrm" / "local").exists() and not (code / "socialcrm" / "cli").exists()

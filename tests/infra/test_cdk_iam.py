@@ -66,6 +66,8 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     # … set a reopened case's resolution clock, timed by the rules' service levels
     | SET_CLOCKS
     | _pairs({"appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"}, "rules")
+    # GET /health/platforms reads the delivery metrics (GetMetricData takes no resource)
+    | {("cloudwatch:GetMetricData", "*")}
     # replies: recorded (removed if they could not be queued), listed by the case's subject, queued
     | {("dynamodb:DeleteItem", "table:cases")}
     | {("sqs:SendMessage", "queue:outbound")}
@@ -315,7 +317,13 @@ def test_no_policy_in_the_app_allows_a_wildcard_action(synthesis):
 def test_resource_star_is_granted_only_for_services_without_resource_level_permissions(synthesis):
     for function_key in EXPECTED:
         starred = {action for action, resource in granted(synthesis, function_key) if resource == "*"}
-        assert {action.split(":")[0] for action in starred} <= {"xray", "comprehend"}, function_key
+        # X-Ray, Comprehend and CloudWatch GetMetricData take no resource: IAM accepts only "*"
+        assert {action.split(":")[0] for action in starred} <= {"xray", "comprehend", "cloudwatch"}, (
+            function_key
+        )
+        assert {a for a in starred if a.startswith("cloudwatch:")} <= {"cloudwatch:GetMetricData"}, (
+            function_key
+        )
 
 
 def test_each_function_has_its_own_role_with_no_managed_policy(synthesis):

@@ -11,46 +11,14 @@ from aws_cdk.assertions import Template
 
 from infra.app import build_app
 from infra.layer import LAYER_DIR_CONTEXT
-from infra.stage import StageError
+from infra.stage import StageError, physical_names
 from tests.infra.conftest import cdk_context
 
 pytestmark = pytest.mark.infra
 
 
-# Properties that give a resource a name unique in an account and region.
-PHYSICAL_NAMES = {
-    "Name",
-    "TableName",
-    "QueueName",
-    "TopicName",
-    "FunctionName",
-    "LogGroupName",
-    "RoleName",
-    "AlarmName",
-    "AliasName",
-    "BucketName",
-    "DashboardName",
-    "ArchiveName",
-}
-# Resource types whose "Name" is scoped inside another resource (an application, an API) or not unique.
-SCOPED = {
-    "AWS::AppConfig::Environment",
-    "AWS::AppConfig::ConfigurationProfile",
-    "AWS::ApiGatewayV2::Api",
-    "AWS::ApiGatewayV2::Stage",
-}
-
-
 def _names(template: Template) -> set[tuple[str, str, str]]:
-    """(resource type, property, value) of every literal physical name the template gives a resource."""
-    found = set()
-    for resource in template.to_json()["Resources"].values():
-        if resource["Type"] in SCOPED:
-            continue
-        for prop, value in (resource.get("Properties") or {}).items():
-            if prop in PHYSICAL_NAMES and isinstance(value, str):
-                found.add((resource["Type"], prop, value))
-    return found
+    return physical_names(template.to_json())
 
 
 def _synth(

@@ -380,10 +380,12 @@ def test_half_an_emoji_in_a_text_is_repaired_not_refused(pipeline, dev_secrets):
     assert message["text"] == "box crushed \ufffd"
 
 
-def test_each_webhook_post_counts_a_delivery_by_platform_and_outcome(capsys):
+def test_each_webhook_post_counts_a_delivery_by_platform_and_outcome(capsys, monkeypatch):
     import json as _json
 
     import ingest.handler as handler
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")  # the tests' default is off
 
     # Given a delivery refused for its signature, and a POST to a platform that does not exist
     handler.record_delivery(

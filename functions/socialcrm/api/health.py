@@ -1,0 +1,132 @@
+"""``GET /health/platforms`` (IAM-authorised): each platform's webhook deliveries over the last 24 hours.
+
+Read from the ingest function's ``Deliveries`` metric (by platform and outcome) with one CloudWatch
+``GetMetricData`` call: how many deliveries were accepted, refused (401/403: a wrong secret or token, or
+forgeries), malformed (400/413/415) and failed (5xx), and the last hour one was accepted — what an
+operator looks at when a platform seems to have stopped sending. No personal data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import AwareDatetime, BaseModel
+
+from socialcrm.api.responses import JSON, documented_errors
+from socialcrm.errors import SocialCrmError
+from socialcrm.platforms import ROUTE_PLATFORMS
+
+OUTCOMES = ("accepted", "refused", "malformed", "failed")
+WINDOW = timedelta(hours=24)
+INGEST_SERVICE = "socialcrm-ingest"
+
+
+class HealthUnavailableError(SocialCrmError):
+    status = 503
+    code = "metrics_unavailable"
+
+
+class PlatformHealth(BaseModel):
+    accepted: int
+    refused: int
+    malformed: int
+    failed: int
+    last_accepted_hour: AwareDatetime | None
+
+
+class PlatformsHealth(BaseModel):
+    """Each platform's webhook deliveries over the last 24 hours, by outcome."""
+
+    since: AwareDatetime
+    until: AwareDatetime
+    platforms: dict[str, PlatformHealth]
+
+
+@dataclass(frozen=True)
+class HealthRuntime:
+    cloudwatch: Any  # a boto3 CloudWatch client
+    namespace: str
+    now: Callable[[], datetime] = lambda: datetime.now(tz=UTC)
+
+
+def platforms_health(runtime: HealthRuntime) -> dict[str, Any]:
+    until = runtime.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    since = until - WINDOW
+    queries = [
+        {
+            "Id": f"q{n}",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": runtime.namespace,
+                    "MetricName": "Deliveries",
+                    "Dimensions": [
+                        {"Name": "platform", "Value": platform},
+                        {"Name": "outcome", "Value": outcome},
+                        {"Name": "service", "Value": INGEST_SERVICE},
+                    ],
+                },
+                "Period": 3600,
+                "Stat": "Sum",
+            },
+            "ReturnData": True,
+        }
+        for n, (platform, outcome) in enumerate(
+            (platform, outcome) for platform in ROUTE_PLATFORMS for outcome in OUTCOMES
+        )
+    ]
+    pairs = [(platform, outcome) for platform in ROUTE_PLATFORMS for outcome in OUTCOMES]
+    results: dict[str, tuple[list[datetime], list[float]]] = {}
+    token: str | None = None
+    try:
+        while True:
+            page = runtime.cloudwatch.get_metric_data(
+                MetricDataQueries=queries,
+                StartTime=since,
+                EndTime=until,
+                **({"NextToken": token} if token else {}),
+            )
+            for result in page.get("MetricDataResults", []):
+                times, values = results.setdefault(result["Id"], ([], []))
+                times += list(result.get("Timestamps", []))
+                values += list(result.get("Values", []))
+            token = page.get("NextToken")
+            if not token:
+                break
+    except (BotoCoreError, ClientError) as exc:
+        raise HealthUnavailableError("The delivery metrics could not be read; try again.") from exc
+    platforms: dict[str, dict[str, Any]] = {
+        platform: {**dict.fromkeys(OUTCOMES, 0), "last_accepted_hour": None} for platform in ROUTE_PLATFORMS
+    }
+    for n, (platform, outcome) in enumerate(pairs):
+        times, values = results.get(f"q{n}", ([], []))
+        platforms[platform][outcome] = int(sum(values))
+        if outcome == "accepted":
+            hours = [t for t, v in zip(times, values, strict=False) if v > 0]
+            platforms[platform]["last_accepted_hour"] = max(hours).isoformat() if hours else None
+    return {"since": since.isoformat(), "until": until.isoformat(), "platforms": platforms}
+
+
+def build_router(runtime: Callable[[], HealthRuntime]) -> Router:
+    router = Router()
+
+    @router.get(
+        "/health/platforms",
+        summary="Each platform's webhook deliveries over the last 24 hours",
+        description=(
+            "Accepted, refused (401/403: a wrong secret or token, or forgeries), malformed and failed "
+            "deliveries per platform, and the last hour one was accepted."
+        ),
+        responses={
+            200: {"description": "Per platform", "content": {JSON: {"model": PlatformsHealth}}},
+            **documented_errors(503),
+        },
+    )
+    def get_platforms_health() -> dict[str, Any]:
+        return platforms_health(runtime())
+
+    return router
