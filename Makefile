@@ -36,6 +36,8 @@ $(NPM_STAMP): package.json
 # (endpoints, table names) the way `make local` does, which the other suites must not inherit.
 test: install
 	$(PY) -m ruff check functions infra tests bench
+	$(PY) -m ruff format --check functions infra tests bench
+	$(PY) -m mypy
 	$(PY) -m pytest -n 2 --dist loadfile tests/unit tests/integration tests/infra --doctest-modules functions/socialcrm
 	$(PY) -m pytest tests/e2e
 

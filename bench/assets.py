@@ -79,8 +79,8 @@ def shared_names() -> int:
             )
             data, service = build_app(app)
             names.append(
-                physical_names(Template.from_stack(data).to_json())
-                | physical_names(Template.from_stack(service).to_json())
+                physical_names(dict(Template.from_stack(data).to_json()))
+                | physical_names(dict(Template.from_stack(service).to_json()))
             )
     return len(names[0] & names[1])
 

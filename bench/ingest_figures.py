@@ -167,6 +167,7 @@ def measure_latency() -> dict[str, Any]:
     from socialcrm.secrets import load_secrets_file
 
     secrets = load_secrets_file(SECRETS)
+    assert secrets.meta is not None, "the dev secrets configure Meta"
     sqs = InMemorySqs()
     runtime = IngestRuntime(
         secrets=handler.runtime().secrets,
@@ -227,6 +228,7 @@ def _acknowledge(body: bytes, sqs: InMemorySqs) -> tuple[float, Any]:
     from socialcrm.secrets import load_secrets_file
 
     secrets = load_secrets_file(SECRETS)
+    assert secrets.meta is not None, "the dev secrets configure Meta"
     delivery = Delivery(body=body, headers=signed_headers(body, secrets.meta, time.time()))
     queue = InboundQueue("https://sqs.local/bench", client=sqs)
     start = time.perf_counter()
@@ -296,6 +298,7 @@ def measure_faults() -> dict[str, Any]:
     from socialcrm.topology import BUS_NAME
 
     secrets = load_secrets_file(SECRETS)
+    assert secrets.meta is not None, "the dev secrets configure Meta"
     leaked = lost = 0
     speed_up_transactions()
     for position in range(10):

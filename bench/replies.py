@@ -95,8 +95,8 @@ def _interaction(channel: str, n: int, now: datetime) -> Any:
         interaction_id=interaction_id,
         interaction_ref=interaction_ref(PEPPER, interaction_id),
         subject_id=subject_id(PEPPER, platform, user),
-        platform=platform,
-        kind=kind,
+        platform=platform,  # type: ignore[arg-type]  # one of CHANNELS' platforms
+        kind=kind,  # type: ignore[arg-type]
         native_id=native,
         thread_id=thread,
         parent_id=parent,
@@ -202,7 +202,7 @@ def measure_platform_calls() -> dict[str, Any]:
                     visibility = CHANNELS[channel][2]
                     reply, _ = request_reply(
                         case.case_id,
-                        ReplyRequest(text=text, visibility=visibility),
+                        ReplyRequest(text=text, visibility=visibility),  # type: ignore[arg-type]
                         idempotency_key=f"bench-{channel}-{n}",
                         requested_by="bench",
                         ports=api,
@@ -223,7 +223,9 @@ def measure_platform_calls() -> dict[str, Any]:
                 elif roll < REFUSED_FIRST + ACCEPTED_THEN_TIMEOUT:
                     fake.fail(fake_name, "accept_then_timeout", times=1)
                     faults["accepted_then_timeout"] += 1
-                pending = [(queue.now, replies.get(reply_id).version)]
+                queued = replies.get(reply_id)
+                assert queued is not None
+                pending = [(queue.now, queued.version)]
                 queue.messages = []
                 rounds = 0
                 while pending and rounds < 500:
@@ -249,10 +251,10 @@ def measure_platform_calls() -> dict[str, Any]:
             by_channel: dict[str, Counter[str]] = defaultdict(Counter)
             statuses: dict[str, str] = {}
             for reply_id, channel in channel_of.items():
-                reply = replies.get(reply_id)
-                assert reply is not None
-                by_channel[channel][reply.status] += 1
-                statuses[reply_id] = reply.status
+                ended = replies.get(reply_id)
+                assert ended is not None
+                by_channel[channel][ended.status] += 1
+                statuses[reply_id] = ended.status
         finally:
             fake.stop()
     reconcilable = [r for r, c in channel_of.items() if not c.startswith("tiktok")]

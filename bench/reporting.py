@@ -23,6 +23,7 @@ import itertools
 import os
 from collections import Counter, defaultdict
 from datetime import date, timedelta
+from typing import Any
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
@@ -95,7 +96,8 @@ def _write(interactions: int) -> None:
         for day, count in zip(days, _spread(interactions, DAYS), strict=True):
             key = day.isoformat()
             for dimension, values in day_cells(count).items():
-                batch.save(ReportCounterItem(key, dimension, expires_at=counter_expiry(key), **values))
+                attributes: dict[str, Any] = {"expires_at": counter_expiry(key), **values}
+                batch.save(ReportCounterItem(key, dimension, **attributes))
 
 
 def items_read_for(interactions: int) -> int:

@@ -19,6 +19,7 @@ import os
 import random
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -237,7 +238,7 @@ def _keyword(rng: random.Random) -> str:
 
 
 def generated_rules(rng: random.Random, count: int) -> list[dict[str, Any]]:
-    conditions = [
+    conditions: list[Callable[[], dict[str, Any]]] = [
         lambda: {"keywords": [_keyword(rng) for _ in range(rng.randint(2, 6))]},
         lambda: {"platforms": rng.sample(PLATFORMS, rng.randint(1, 4))},
         lambda: {"kinds": rng.sample(KINDS, rng.randint(1, 3))},

@@ -13,6 +13,7 @@ event is dropped silently; an alarm fires when a rule fails to deliver.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import jsii
 from aws_cdk import Duration
@@ -39,7 +40,7 @@ class _QueueTarget:
     def __init__(self, queue: sqs.IQueue, dead_letters: sqs.IQueue) -> None:
         self._queue, self._dead_letters = queue, dead_letters
 
-    def bind(self, _rule: events.IRule, _id: str | None = None) -> events.RuleTargetConfig:
+    def bind(self, _rule: Any, _id: str | None = None) -> events.RuleTargetConfig:
         return events.RuleTargetConfig(
             arn=self._queue.queue_arn,
             dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=self._dead_letters.queue_arn),

@@ -94,7 +94,7 @@ def capture_bus_events(detail_types: list[str]) -> str:
 
 def drain(url: str) -> list[dict]:
     sqs = boto3.client("sqs")
-    out = []
+    out: list[dict] = []
     while True:
         got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
         if not got.get("Messages"):

@@ -67,7 +67,7 @@ def announce(*interactions: Interaction) -> None:
 def receive_all(queue_url: str) -> list[dict[str, Any]]:
     """Every message on the queue as Lambda's SQS event record (deleted from the queue)."""
     sqs = boto3.client("sqs")
-    records = []
+    records: list[dict[str, Any]] = []
     while True:
         got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
         if not got.get("Messages"):
