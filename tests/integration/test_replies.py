@@ -534,3 +534,20 @@ def test_a_facebook_private_replys_echo_on_messenger_confirms_it(aws, platform):
     assert drive(ports, outbound, body["reply_id"], start=NOW + timedelta(minutes=1)) == "sent"
     assert ReplyRepository().get(body["reply_id"]).platform_message_id == accepted.id
     assert len(platform.accepted("meta")) == 1
+
+
+def test_a_replayed_event_is_routed_but_never_answered_automatically(automatic):
+    _, route_handler, env, _, _ = automatic
+    # Given a frequent question whose InteractionEnriched comes back from the bus's archive (a replay)
+    question = customer_message(40, "Hi, how long does delivery take?", minutes_ago=1)
+    store(question, at=NOW)
+    announce(question)
+    records = receive_all(env["ROUTE_QUEUE_URL"])
+    for record in records:
+        envelope = json.loads(record["body"])
+        envelope["replay-name"] = "after-the-outage"
+        record["body"] = json.dumps(envelope)
+    assert route_handler.lambda_handler({"Records": records}, LambdaContext()) == {"batchItemFailures": []}
+    # Then its case is opened as usual, and no automatic reply is queued
+    assert CaseRepository().get(case_of("messenger:40", conversation=THREAD)) is not None
+    assert queued_replies(env) == []

@@ -130,6 +130,20 @@ class _Pending:
     case: Case | None = None  # the case a customer message joined
 
 
+def is_replay(body: str) -> bool:
+    """Whether the event is one EventBridge replayed from the bus's archive (it names its replay): routed
+    again as any redelivery, but never answered automatically — a replay is not a customer writing now.
+
+    >>> is_replay('{"replay-name": "after-outage", "detail": {}}'), is_replay('{"detail": {}}')
+    (True, False)
+    """
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(envelope, dict) and bool(envelope.get("replay-name"))
+
+
 def parse_enriched(body: str) -> InteractionEnriched:
     """The ``InteractionEnriched`` detail of an EventBridge event delivered by SQS."""
     envelope = json.loads(body)
@@ -158,7 +172,9 @@ def route_batch(
             continue
         seen.add(detail.interaction_ref)
         try:
-            work = _route_one(record.message_id, detail, compiled, ports, now, outcome)
+            work = _route_one(
+                record.message_id, detail, compiled, ports, now, outcome, automatic=not is_replay(record.body)
+            )
         except Exception:  # this record only: retried by SQS, then dead-lettered
             logger.exception("routing failed", interaction_ref=detail.interaction_ref)
             outcome.failed.append(record.message_id)
@@ -192,6 +208,8 @@ def _route_one(
     ports: RoutePorts,
     now: datetime,
     outcome: RouteOutcome,
+    *,
+    automatic: bool = True,
 ) -> _Pending | None:
     if detail.sentiment_status == "PENDING" and detail.kind != BRAND_REPLY:
         outcome.waiting += 1  # the enrich stage announces it again once its sentiment is in
@@ -216,7 +234,7 @@ def _route_one(
             decision = compiled.evaluate(interaction, at=at, history=ports.history)
         if case is not None and not reopen_window_passed(case, now=now, window=window):
             joined = _join(message_id, case, interaction, decision, compiled, ports, now, outcome)
-            if joined is not None and joined.case is not None:
+            if automatic and joined is not None and joined.case is not None:
                 _automatic_reply(joined.case, interaction, decision, compiled, ports, now, outcome)
             return joined
         if decision.case_action == "record":
@@ -254,7 +272,7 @@ def _route_one(
             state, candidate, expected_version=conversation.version if conversation else None
         ):
             opened = _opened(message_id, candidate, interaction, compiled, ports, now, outcome)
-            if candidate.status != "resolved":
+            if automatic and candidate.status != "resolved":
                 _automatic_reply(candidate, interaction, decision, compiled, ports, now, outcome)
             return opened
         # Another consumer changed the conversation meanwhile (opened its case, kept a reply): again.
