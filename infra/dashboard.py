@@ -50,6 +50,17 @@ def business_metric(name: str, *, namespace: str, period: Duration = PERIOD) -> 
     )
 
 
+def deliveries_metric(namespace: str, platform: str, outcome: str, period: Duration) -> cloudwatch.Metric:
+    """The ingest function's ``Deliveries`` count of one platform and outcome (``ingest.handler``)."""
+    return cloudwatch.Metric(
+        namespace=namespace,
+        metric_name="Deliveries",
+        dimensions_map={"platform": platform, "outcome": outcome, "service": "socialcrm-ingest"},
+        statistic="Sum",
+        period=period,
+    )
+
+
 def _search(dimension: str, label: str, *, namespace: str) -> cloudwatch.MathExpression:
     """One line per value of ``dimension`` of InteractionsCounted (CloudWatch SEARCH)."""
     return cloudwatch.MathExpression(
@@ -174,18 +185,7 @@ class Dashboard(Construct):
             outcome: self._graph(
                 f"Webhook deliveries {outcome}, by platform",
                 [
-                    cloudwatch.Metric(
-                        namespace=namespace,
-                        metric_name="Deliveries",
-                        dimensions_map={
-                            "platform": platform,
-                            "outcome": outcome,
-                            "service": "socialcrm-ingest",
-                        },
-                        statistic="Sum",
-                        period=PERIOD,
-                        label=platform,
-                    )
+                    deliveries_metric(namespace, platform, outcome, PERIOD).with_(label=platform)
                     for platform in ROUTE_PLATFORMS
                 ],
                 stacked=True,

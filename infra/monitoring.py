@@ -19,6 +19,7 @@ from aws_cdk.aws_apigatewayv2 import HttpApi
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
+from infra.dashboard import deliveries_metric
 from infra.lambdas import PipelineFunction
 from infra.stage import Stage, on_call_of, watched_platforms_of
 from infra.work_queues import DLQ_RETENTION, WorkQueue
@@ -166,14 +167,7 @@ class Monitoring(Construct):
         )
 
     def deliveries(self, platform: str, outcome: str, period: Duration) -> cloudwatch.Metric:
-        """The ingest function's ``Deliveries`` count of one platform and outcome."""
-        return cloudwatch.Metric(
-            namespace=Stage.of(self).metrics_namespace,
-            metric_name="Deliveries",
-            dimensions_map={"platform": platform, "outcome": outcome, "service": "socialcrm-ingest"},
-            statistic="Sum",
-            period=period,
-        )
+        return deliveries_metric(Stage.of(self).metrics_namespace, platform, outcome, period)
 
     def _platform_alarms(self) -> None:
         """Per platform: refusals over half of 10 or more deliveries in 15 minutes; silence of a platform

@@ -57,6 +57,7 @@ class HealthRuntime:
 def platforms_health(runtime: HealthRuntime) -> dict[str, Any]:
     until = runtime.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     since = until - WINDOW
+    pairs = [(platform, outcome) for platform in ROUTE_PLATFORMS for outcome in OUTCOMES]
     queries = [
         {
             "Id": f"q{n}",
@@ -75,11 +76,8 @@ def platforms_health(runtime: HealthRuntime) -> dict[str, Any]:
             },
             "ReturnData": True,
         }
-        for n, (platform, outcome) in enumerate(
-            (platform, outcome) for platform in ROUTE_PLATFORMS for outcome in OUTCOMES
-        )
+        for n, (platform, outcome) in enumerate(pairs)
     ]
-    pairs = [(platform, outcome) for platform in ROUTE_PLATFORMS for outcome in OUTCOMES]
     results: dict[str, tuple[list[datetime], list[float]]] = {}
     token: str | None = None
     try:

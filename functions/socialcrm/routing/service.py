@@ -130,26 +130,14 @@ class _Pending:
     case: Case | None = None  # the case a customer message joined
 
 
-def is_replay(body: str) -> bool:
-    """Whether the event is one EventBridge replayed from the bus's archive (it names its replay): routed
-    again as any redelivery, but never answered automatically — a replay is not a customer writing now.
-
-    >>> is_replay('{"replay-name": "after-outage", "detail": {}}'), is_replay('{"detail": {}}')
-    (True, False)
-    """
-    try:
-        envelope = json.loads(body)
-    except ValueError:
-        return False
-    return isinstance(envelope, dict) and bool(envelope.get("replay-name"))
-
-
-def parse_enriched(body: str) -> InteractionEnriched:
-    """The ``InteractionEnriched`` detail of an EventBridge event delivered by SQS."""
+def parse_enriched(body: str) -> tuple[InteractionEnriched, bool]:
+    """The ``InteractionEnriched`` detail of an EventBridge event delivered by SQS, and whether EventBridge
+    replayed it from the bus's archive (it names its replay): a replayed event is routed as any
+    redelivery, but never answered automatically — a replay is not a customer writing now."""
     envelope = json.loads(body)
     if not isinstance(envelope, dict) or envelope.get("detail-type") != InteractionEnriched.detail_type:
         raise ValueError("not an InteractionEnriched event")
-    return InteractionEnriched.model_validate(envelope["detail"])
+    return InteractionEnriched.model_validate(envelope["detail"]), bool(envelope.get("replay-name"))
 
 
 def route_batch(
@@ -162,7 +150,7 @@ def route_batch(
     seen: set[str] = set()
     for record in records:
         try:
-            detail = parse_enriched(record.body)
+            detail, replayed = parse_enriched(record.body)
         except (ValueError, ValidationError):
             logger.error("unreadable record", message_id=record.message_id)
             outcome.failed.append(record.message_id)
@@ -173,7 +161,7 @@ def route_batch(
         seen.add(detail.interaction_ref)
         try:
             work = _route_one(
-                record.message_id, detail, compiled, ports, now, outcome, automatic=not is_replay(record.body)
+                record.message_id, detail, compiled, ports, now, outcome, automatic=not replayed
             )
         except Exception:  # this record only: retried by SQS, then dead-lettered
             logger.exception("routing failed", interaction_ref=detail.interaction_ref)
