@@ -551,3 +551,32 @@ def test_a_replayed_event_is_routed_but_never_answered_automatically(automatic):
     # Then its case is opened as usual, and no automatic reply is queued
     assert CaseRepository().get(case_of("messenger:40", conversation=THREAD)) is not None
     assert queued_replies(env) == []
+
+
+def test_a_reply_that_could_not_be_queued_is_removed_and_the_same_key_queues_it_later(aws, monkeypatch):
+    from socialcrm.errors import QueueUnavailableError
+
+    api, route_handler, env, _, _ = aws
+    message = customer_message(41, "refund please", minutes_ago=5, platform="facebook", kind="comment")
+    route(route_handler, env, message)
+    case_id = case_of("facebook:41", conversation=THREAD)
+    outbound = api.cases_runtime().replies.outbound
+    real = outbound.enqueue
+
+    def down(*args, **kwargs):
+        raise QueueUnavailableError("The reply could not be queued: repeat the request.")
+
+    # Given the outbound queue fails once
+    monkeypatch.setattr(outbound, "enqueue", down)
+    key = {"idempotency-key": "retry-me"}
+    body = {"text": "DM sent", "visibility": "private"}
+    status, answer = call(api, "POST", f"/cases/{case_id}/replies", body, key)
+    # Then the caller is told to repeat (503), and nothing is left: no reply, the private reply free
+    assert status == 503 and answer["error"] == "queue_unavailable"
+    assert call(api, "GET", f"/cases/{case_id}/replies")[1]["items"] == []
+    # When the caller repeats with the same key once the queue is back
+    monkeypatch.setattr(outbound, "enqueue", real)
+    status, answer = call(api, "POST", f"/cases/{case_id}/replies", body, key)
+    # Then the reply is recorded and queued, once
+    assert status == 202
+    assert queued_replies(env) == [answer["reply_id"]]
