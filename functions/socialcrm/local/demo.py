@@ -503,14 +503,14 @@ class Demo:
 
     def _today_summary(self) -> dict[str, Any]:
         """Today's report as it stands (what the stack counted before the demo, when it ran before)."""
-        today = datetime.now(tz=UTC).date().isoformat()
-        response = self.http.get("/reports/summary", params={"from": today, "to": today})
+        response = self.http.get("/reports/summary", params=_report_days())
         return response.json() if response.status_code == 200 else {}
 
     def _print_report(self) -> None:
-        today = datetime.now(tz=UTC).date().isoformat()
+        days = _report_days()
+        today = days["from"] if days["from"] == days["to"] else f"{days['from']} to {days['to']}"
         response = _poll(
-            lambda: self.http.get("/reports/summary", params={"from": today, "to": today}),
+            lambda: self.http.get("/reports/summary", params=days),
             lambda r: (
                 r.status_code == 200
                 and _report_complete(r.json(), self.baseline, self.stored.values(), self.first_responses)
@@ -656,6 +656,13 @@ def _excerpt(text: str) -> str:
 
 def _pairs(values: dict[str, Any]) -> str:
     return "  ".join(f"{key}={value}" for key, value in values.items() if not isinstance(value, dict | list))
+
+
+def _report_days() -> dict[str, str]:
+    """The report's days: today's, and yesterday's too just after midnight, since the morning's messages
+    are dated up to 30 minutes back (they count on the day they were written)."""
+    now = datetime.now(tz=UTC)
+    return {"from": (now - timedelta(minutes=30)).date().isoformat(), "to": now.date().isoformat()}
 
 
 def _poll(
