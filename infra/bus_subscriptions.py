@@ -27,6 +27,7 @@ from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
+from infra.stage import Stage
 from infra.work_queues import DLQ_RETENTION, WorkQueue
 from socialcrm import topology
 
@@ -82,6 +83,8 @@ class BusSubscriptions(Construct):
                 self,
                 f"{key}-rule",
                 event_bus=bus,
+                # Named, so that `socialcrm events replay` can aim a replay at this consumer alone.
+                rule_name=topology.rule_name(Stage.of(self).bus_name, key),
                 description=f"socialcrm: {', '.join(spec.detail_types)} to the {key} queue",
                 event_pattern=event_pattern(spec.detail_types),
             )

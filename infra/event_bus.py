@@ -30,7 +30,7 @@ class Bus(Construct):
         # Every event of the pipeline's functions, kept to be replayed after an outage (ids only).
         self.archive = self.bus.archive(
             "Archive",
-            archive_name=f"{bus_name}-events",
+            archive_name=topology.archive_name(bus_name),
             description="socialcrm domain events, to replay after an outage (ids, no personal data)",
             event_pattern=events.EventPattern(source=events.Match.prefix(topology.EVENT_SOURCE_PREFIX)),
             retention=Duration.days(topology.RETENTION_DAYS["bus_archive"]),

@@ -38,5 +38,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         name="BrandRepliesWithoutCase", unit=MetricUnit.Count, value=outcome.replies_without_case
     )
     metrics.add_metric(name="SpikesDetected", unit=MetricUnit.Count, value=outcome.spikes)
+    metrics.add_metric(name="ReplayedSuppressed", unit=MetricUnit.Count, value=outcome.suppressed)
     metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=len(outcome.failed))
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in outcome.failed]}

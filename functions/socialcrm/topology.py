@@ -257,6 +257,21 @@ BUS_RETRY_HOURS = 24
 BUS_RETRY_ATTEMPTS = 185
 
 
+def archive_name(bus_name: str) -> str:
+    """The bus's archive (every socialcrm event, kept ``RETENTION_DAYS["bus_archive"]`` days)."""
+    return f"{bus_name}-events"
+
+
+def rule_name(bus_name: str, queue_key: str) -> str:
+    """The bus rule that feeds the work queue ``queue_key``: what ``socialcrm events replay`` targets."""
+    return f"{bus_name}-to-{queue_key}"
+
+
+def replay_consumers() -> tuple[str, ...]:
+    """The work queues fed by the bus (and so reachable by a replay of its archive), in topology order."""
+    return tuple(key for key, spec in QUEUES.items() if spec.detail_types)
+
+
 def queue_keys() -> tuple[str, ...]:
     """Every queue of the app: each work queue, its DLQ (``<key>-dlq``), and ``OTHER_QUEUES``."""
     return (*QUEUES, *(spec.dlq_key for spec in QUEUES.values()), *OTHER_QUEUES)

@@ -12,6 +12,7 @@ from aws_cdk.assertions import Template
 from infra.app import build_app
 from infra.layer import LAYER_DIR_CONTEXT
 from infra.stage import StageError, physical_names
+from socialcrm.topology import archive_name, replay_consumers, rule_name
 from tests.infra.conftest import cdk_context
 
 pytestmark = pytest.mark.infra
@@ -48,6 +49,10 @@ def test_two_stages_share_no_physical_name(stub_layer_dir, tmp_path):
     assert dev & prod == set()
     # And their metrics never mix
     assert json.dumps(Template.from_stack(prod_service).to_json()).count('"socialcrm/prod"') > 0
+    # And `socialcrm events replay --stage prod` finds the archive and each consumer's rule by name
+    assert ("AWS::Events::Archive", "ArchiveName", archive_name("socialcrm-prod")) in prod
+    rules = {value for kind, prop, value in prod if kind == "AWS::Events::Rule" and prop == "Name"}
+    assert {rule_name("socialcrm-prod", key) for key in replay_consumers()} <= rules
 
 
 @pytest.mark.parametrize(

@@ -298,3 +298,70 @@ def test_a_burst_of_negative_messages_is_one_spike_and_one_pr_case_per_topic(aws
         assert case.origin == "spike" and case.teams == ["pr"] and case.priority == "P1"
         assert case.topics == [spike["topic"]] and case.rules == ["spikes"]
     assert len([n for n in drain(team_queue("pr")) if n["reason"] == "spike"]) == 2
+
+
+def replayed(records: list[dict]) -> list[dict]:
+    """The records as a replay of the bus's archive delivers them: each event names its replay."""
+    for record in records:
+        envelope = json.loads(record["body"])
+        envelope["replay-name"] = "after-the-outage"
+        record["body"] = json.dumps(envelope)
+    return records
+
+
+def route_at(handler, env, now: datetime, *, replay: bool = False):
+    records = receive_all(env["ROUTE_QUEUE_URL"])
+    if replay:
+        records = replayed(records)
+    queued = [QueuedRecord(record["messageId"], record["body"]) for record in records]
+    return route_batch(queued, ports=handler.runtime(), now=now)
+
+
+def test_a_replay_never_adds_an_old_message_to_the_conversations_later_case(aws):
+    handler, env, _ = aws
+    thread = "dm:replay-thread"
+    # Given a complaint routed ten days ago, its case resolved, and a new message that opened the next case
+    first = recent(21, "The app is broken", "NEGATIVE", minutes_ago=14400, conversation=thread)
+    store(first, at=NOW - timedelta(days=10))
+    announce(first)
+    assert route_at(handler, env, NOW - timedelta(days=10)).opened == 1
+    earlier = case_of("x:21", conversation=thread)
+    resolved = CaseRepository().update(
+        earlier,
+        lambda case: case.model_copy(update={"status": "resolved", "resolved_at": NOW - timedelta(days=9)}),
+    )
+    assert resolved.written
+    later_message = recent(22, "Still broken", "NEGATIVE", conversation=thread)
+    store(later_message, at=NOW)
+    announce(later_message)
+    assert route_at(handler, env, NOW).opened == 1
+    later = case_of("x:22", conversation=thread, sequence=2)
+    before = CaseRepository().get(later)
+    # When the bus's archive replays the first message's event
+    announce(first)
+    outcome = route_at(handler, env, NOW, replay=True)
+    # Then it is recognised as routed: the later case is untouched and no third case is opened
+    assert (outcome.opened, outcome.joined, outcome.duplicates, outcome.failed) == (0, 0, 1, [])
+    assert CaseRepository().get(later) == before
+    assert CaseRepository().get(case_of("x:21", conversation=thread, sequence=3)) is None
+
+
+def test_a_replay_routes_what_was_never_routed_but_not_for_an_objecting_or_erased_subject(aws):
+    from socialcrm.privacy.suppression import SuppressionTable
+
+    handler, env, _ = aws
+    # Given three complaints whose events the route queue never received (lost in an outage)
+    lost = [recent(n, "The app is broken", "NEGATIVE", user=f"u{n}") for n in (31, 32, 33)]
+    store(*lost, at=NOW)
+    suppressions = SuppressionTable(env["SUPPRESSIONS_TABLE"])
+    # … and since then the second subject objected, and the third was erased
+    suppressions.object(lost[1].subject_id, at=NOW, reference="T-1", requested_by="dpo")
+    suppressions.tombstone(lost[2].subject_id, NOW + timedelta(seconds=1))
+    # When the archive replays them
+    announce(*lost)
+    outcome = route_at(handler, env, NOW + timedelta(minutes=1), replay=True)
+    # Then only the first is routed (its case opened); the others are skipped, not failed
+    assert (outcome.opened, outcome.suppressed, outcome.failed) == (1, 2, [])
+    assert CaseRepository().get(case_of("x:31")) is not None
+    assert CaseRepository().get(case_of("x:32")) is None
+    assert CaseRepository().get(case_of("x:33")) is None

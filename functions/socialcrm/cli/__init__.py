@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from importlib import import_module
 
 # Command groups: module names under socialcrm.cli.
-GROUPS: tuple[str, ...] = ("rules", "privacy", "cases", "secrets")
+GROUPS: tuple[str, ...] = ("rules", "privacy", "cases", "secrets", "events")
 
 
 class CliError(Exception):

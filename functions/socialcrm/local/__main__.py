@@ -42,6 +42,8 @@ def banner(stack: LocalStack) -> str:
         f"  HTTP API      {stack.url}",
         *(f"                {method:<6} {path}" for method, path, _function, _iam in ROUTES),
         f"  embedded AWS  {stack.aws_url}  (moto; AWS_ENDPOINT_URL={stack.aws_url} aws ... to look inside)",
+        f"  replay        AWS_ENDPOINT_URL={stack.aws_url} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
+        "AWS_REGION=eu-west-1 socialcrm events replay --bus socialcrm --from … --to …",
         f"  Comprehend    {stack.comprehend_url}  (offline analyser)",
         f"  daily report  {_shown_path(REPORTS_FOLDER)}/<day>/ at {DAILY_REPORT_AT:%H:%M} UTC (JSON, CSV, HTML with charts)",
         f"  secrets       {_shown(stack)}  (platforms: {', '.join(configured) or 'none'})",

@@ -1,4 +1,12 @@
-"""Make moto's DynamoDB transactions cost what they cost in AWS: time independent of table size.
+"""Make moto behave as AWS does where the local stack relies on it.
+
+``honour_replay_windows``: moto's EventBridge ``StartReplay`` sends every archived event, whatever its
+time, to every rule of the bus. AWS replays only the events that occurred between ``EventStartTime``
+and ``EventEndTime``, and only to the rules named in ``Destination.FilterArns`` when it names any; the
+patch does the same, so ``socialcrm events replay`` behaves locally as it does in AWS.
+
+``speed_up_transactions``: moto's DynamoDB transactions cost what they cost in AWS: time independent
+of table size.
 
 moto snapshots every table a ``TransactWriteItems`` touches with ``copy.deepcopy`` before it runs, to
 roll back on failure: each transaction costs time proportional to the table, so the local stack slows
@@ -10,9 +18,13 @@ snapshot of just the items the transaction touches, restored the same way on fai
 from __future__ import annotations
 
 import copy
+import time
+import uuid
+from datetime import datetime
 from typing import Any
 
 _applied = False
+_replays_patched = False
 
 
 def speed_up_transactions() -> None:
@@ -78,3 +90,44 @@ def speed_up_transactions() -> None:
 
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     _applied = True
+
+
+def honour_replay_windows() -> None:
+    """Apply once per process, before moto serves requests (see the module docstring)."""
+    global _replays_patched
+    if _replays_patched:
+        return
+    from moto.events.models import Replay, ReplayState, events_backends
+
+    def replay_events(self: Replay, archive: Any) -> None:
+        bus_name = self.destination["Arn"].split("/")[-1]
+        wanted = set(self.destination.get("FilterArns") or ())
+        start, end = _epoch(self.event_start_time), _epoch(self.event_end_time)
+        bus = events_backends[self.account_id][self.region].describe_event_bus(bus_name)
+        for event in list(archive.events):
+            if not start <= _epoch(event.get("time")) <= end:
+                continue
+            for rule in list(bus.rules.values()):
+                if wanted and rule.arn not in wanted:
+                    continue
+                replayed = dict(event, id=str(uuid.uuid4()), **{"replay-name": self.name})
+                rule.send_to_targets(replayed, transform_input=False)  # type: ignore[arg-type]
+        self.state = ReplayState.COMPLETED
+        self.end_time = time.time()
+
+    Replay.replay_events = replay_events  # type: ignore[method-assign]
+    _replays_patched = True
+
+
+def _epoch(value: Any) -> float:
+    """Seconds since the epoch of a time moto keeps as a number, a datetime or ISO 8601 text."""
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    return 0.0

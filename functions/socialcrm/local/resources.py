@@ -12,7 +12,16 @@ from typing import Any
 
 import boto3
 
-from socialcrm.topology import BUS_NAME, EVENT_SOURCE_PREFIX, QUEUES, TABLES, TableSpec
+from socialcrm.topology import (
+    BUS_NAME,
+    EVENT_SOURCE_PREFIX,
+    QUEUES,
+    RETENTION_DAYS,
+    TABLES,
+    TableSpec,
+    archive_name,
+    rule_name,
+)
 
 
 @dataclass
@@ -68,7 +77,8 @@ def create_resources(session: boto3.session.Session | None = None) -> LocalResou
                 )
         created.environment[spec.env_var] = spec.local_name
 
-    _ensure_bus(events)
+    bus_arn = _ensure_bus(events)
+    _ensure_archive(events, bus_arn)
     created.environment["EVENT_BUS_NAME"] = BUS_NAME
     for queue in QUEUES.values():
         dlq_url = sqs.create_queue(QueueName=queue.dlq_local_name)["QueueUrl"]
@@ -91,7 +101,7 @@ def create_resources(session: boto3.session.Session | None = None) -> LocalResou
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
                 "QueueArn"
             ]
-            rule = f"socialcrm-to-{queue.key}"
+            rule = rule_name(BUS_NAME, queue.key)
             events.put_rule(
                 Name=rule,
                 EventBusName=BUS_NAME,
@@ -108,3 +118,17 @@ def _ensure_bus(events: Any) -> str:
         return events.describe_event_bus(Name=BUS_NAME)["Arn"]  # type: ignore[no-any-return]
     except events.exceptions.ResourceNotFoundException:
         return events.create_event_bus(Name=BUS_NAME)["EventBusArn"]  # type: ignore[no-any-return]
+
+
+def _ensure_archive(events: Any, bus_arn: str) -> None:
+    """The bus's archive, as in AWS: every socialcrm event, to replay (``socialcrm events replay``)."""
+    name = archive_name(BUS_NAME)
+    try:
+        events.describe_archive(ArchiveName=name)
+    except events.exceptions.ResourceNotFoundException:
+        events.create_archive(
+            ArchiveName=name,
+            EventSourceArn=bus_arn,
+            EventPattern=json.dumps({"source": [{"prefix": EVENT_SOURCE_PREFIX}]}),
+            RetentionDays=RETENTION_DAYS["bus_archive"],
+        )

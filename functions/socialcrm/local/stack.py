@@ -277,11 +277,12 @@ class LocalStack:
     def _start_aws(self) -> None:
         from moto.server import ThreadedMotoServer
 
-        from socialcrm.local.moto_patches import speed_up_transactions
+        from socialcrm.local.moto_patches import honour_replay_windows, speed_up_transactions
         from socialcrm.local.moto_speedups import speed_up_events_and_queues
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per AWS request
         speed_up_transactions()
+        honour_replay_windows()
         speed_up_events_and_queues()
         self._moto = ThreadedMotoServer(ip_address=self.host, port=0, verbose=False)
         self._moto.start()

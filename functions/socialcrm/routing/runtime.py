@@ -131,6 +131,7 @@ def build_route_runtime(settings: RouteSettings) -> RoutePorts:
     replies = ReplyRepository()
     counters = CounterRepository()
     interactions = InteractionRepository()
+    suppressions = SuppressionTable(settings.suppressions_table)
     if isinstance(scheduler, InProcessTimer) and not scheduler.started:
         sla = SlaRuntime(
             cases=cases, publisher=EventPublisher(settings.event_bus_name, SLA_SOURCE), notifier=notifier
@@ -148,11 +149,12 @@ def build_route_runtime(settings: RouteSettings) -> RoutePorts:
         routing=InteractionRouting(),
         replies=replies,
         echoes=counters,
+        suppressions=suppressions,
         automation=ReplyPorts(
             cases=cases,
             replies=replies,
             interactions=interactions,
-            suppressions=SuppressionTable(settings.suppressions_table),
+            suppressions=suppressions,
             secrets=settings.secrets_source().get,
             rules=rules,
             outbound=SqsOutbound(settings.outbound_queue_url),

@@ -75,6 +75,10 @@ class RoutingRecorder(Protocol):
     def record(self, interaction_ref: str, routing: Routing) -> bool: ...
 
 
+class SuppressionLookup(Protocol):
+    def blocks(self, subject_id: str, occurred_at: datetime) -> bool: ...
+
+
 @dataclass(frozen=True)
 class QueuedRecord:
     message_id: str
@@ -98,6 +102,8 @@ class RoutePorts:
     automation: ReplyPorts | None = None
     # Where echoes of our replies were seen (the send function trusts an echo's absence only then).
     echoes: EchoLedger | None = None
+    # Erasure tombstones and objections: a replayed event of a suppressed subject is not routed again.
+    suppressions: SuppressionLookup | None = None
 
 
 @dataclass
@@ -115,6 +121,7 @@ class RouteOutcome:
     duplicates: int = 0
     waiting: int = 0  # sentiment still PENDING: routed when it arrives
     missing: int = 0  # the interaction is gone (erased)
+    suppressed: int = 0  # replayed events of erased or objecting subjects, not routed
     spikes: int = 0
     by_priority: dict[str, int] = field(default_factory=dict)
 
@@ -132,8 +139,9 @@ class _Pending:
 
 def parse_enriched(body: str) -> tuple[InteractionEnriched, bool]:
     """The ``InteractionEnriched`` detail of an EventBridge event delivered by SQS, and whether EventBridge
-    replayed it from the bus's archive (it names its replay): a replayed event is routed as any
-    redelivery, but never answered automatically — a replay is not a customer writing now."""
+    replayed it from the bus's archive (it names its replay). A replay routes only what was never
+    routed (an event the bus could not deliver), never for a subject erased or objecting since, and never
+    answers automatically: a replay is not a customer writing now."""
     envelope = json.loads(body)
     if not isinstance(envelope, dict) or envelope.get("detail-type") != InteractionEnriched.detail_type:
         raise ValueError("not an InteractionEnriched event")
@@ -160,9 +168,7 @@ def route_batch(
             continue
         seen.add(detail.interaction_ref)
         try:
-            work = _route_one(
-                record.message_id, detail, compiled, ports, now, outcome, automatic=not replayed
-            )
+            work = _route_one(record.message_id, detail, compiled, ports, now, outcome, replayed=replayed)
         except Exception:  # this record only: retried by SQS, then dead-lettered
             logger.exception("routing failed", interaction_ref=detail.interaction_ref)
             outcome.failed.append(record.message_id)
@@ -197,7 +203,7 @@ def _route_one(
     now: datetime,
     outcome: RouteOutcome,
     *,
-    automatic: bool = True,
+    replayed: bool = False,
 ) -> _Pending | None:
     if detail.sentiment_status == "PENDING" and detail.kind != BRAND_REPLY:
         outcome.waiting += 1  # the enrich stage announces it again once its sentiment is in
@@ -207,8 +213,11 @@ def _route_one(
         outcome.missing += 1
         logger.warning("interaction gone", interaction_ref=detail.interaction_ref)
         return None
+    if replayed and _replay_skips(interaction, ports, outcome):
+        return None
     if interaction.from_brand:
         return _brand_reply(message_id, interaction, compiled, ports, now, outcome)
+    automatic = not replayed
     conversation_ref = conversation_of(interaction)
     window = _reopen_window(compiled)
     decision: Decision | None = None
@@ -265,6 +274,23 @@ def _route_one(
             return opened
         # Another consumer changed the conversation meanwhile (opened its case, kept a reply): again.
     raise ConversationBusyError("The conversation kept changing; retry.")
+
+
+def _replay_skips(interaction: Interaction, ports: RoutePorts, outcome: RouteOutcome) -> bool:
+    """True when a replayed event must not be routed: its message was routed already (a replay never
+    reopens or duplicates a case), or its subject was erased or objects since (nothing of theirs is
+    processed again)."""
+    if interaction.routing is not None:
+        outcome.duplicates += 1
+        logger.info("replayed, already routed", interaction_ref=interaction.interaction_ref)
+        return True
+    if ports.suppressions is not None and ports.suppressions.blocks(
+        interaction.subject_id, interaction.occurred_at
+    ):
+        outcome.suppressed += 1
+        logger.info("replayed, subject suppressed", interaction_ref=interaction.interaction_ref)
+        return True
+    return False
 
 
 def _again(
