@@ -21,6 +21,7 @@ ALARM_EMAIL_CONTEXT = "alarm_email"
 ALARM_TOPIC_CONTEXT = "alarm_topic_arn"
 WATCHED_CONTEXT = "watched_platforms"
 SILENCE_CONTEXT = "silent_after_hours"
+YOUTUBE_CHANNELS_CONTEXT = "youtube_channels"
 DEFAULT_SILENCE_HOURS = 24
 ACCOUNT_CONTEXT = "account"
 REGION_CONTEXT = "region"
@@ -121,6 +122,18 @@ def watched_platforms_of(scope: Construct, known: tuple[str, ...]) -> tuple[tupl
     if not 1 <= value <= 24 * 7:
         raise StageError(f"context value {SILENCE_CONTEXT}={hours!r} is not a number of hours from 1 to 168")
     return names, value
+
+
+def youtube_channels_of(scope: Construct) -> tuple[str, ...]:
+    """The YouTube channels to follow over WebSub, from ``-c youtube_channels=UC…,UC…`` (none by default)."""
+    raw = scope.node.try_get_context(YOUTUBE_CHANNELS_CONTEXT) or ""
+    from socialcrm.errors import ConfigurationError
+    from socialcrm.subscriptions.websub import parse_channels
+
+    try:
+        return parse_channels(str(raw))
+    except ConfigurationError as exc:
+        raise StageError(f"context value {YOUTUBE_CHANNELS_CONTEXT}={raw!r}: {exc.message}") from exc
 
 
 def environment_of(scope: Construct) -> Environment | None:

@@ -25,6 +25,7 @@ from infra.monitoring import Monitoring
 from infra.privacy import Privacy
 from infra.reporting import Reporting
 from infra.routing import Routing
+from infra.websub import WebSub
 from socialcrm import topology
 
 
@@ -70,6 +71,10 @@ class StatelessStack(Stack):
             shared=shared,
             inbound_queue=self.consumers.queues["inbound"].queue,
             secret=secret,
+            subscriptions=tables["subscriptions"],
+        )
+        self.websub = WebSub(
+            self, "WebSub", shared=shared, subscriptions=tables["subscriptions"], secret=secret
         )
         self.crm_api = CrmApi(
             self,
@@ -116,6 +121,7 @@ class StatelessStack(Stack):
             **self.privacy.functions,
             **self.reporting.functions,
             **self.routing.functions,
+            "websub": self.websub.function,
         }
         unbuilt = set(topology.FUNCTIONS) - set(self.functions)
         if unbuilt:
@@ -126,6 +132,7 @@ class StatelessStack(Stack):
         self.http = HttpEndpoint(
             self, "Http", handlers={key: function.fn for key, function in self.functions.items()}
         )
+        self.websub.call_back_at(self.http.stage.url)
         self.monitoring = Monitoring(self, "Monitoring", key=key, queues=self.consumers.queues)
         self.monitoring.watch(api=self.http.api, functions=self.functions, tables=tables)
         self.monitoring.grant_health(self.crm_api.function)

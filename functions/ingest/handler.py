@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
@@ -16,6 +17,9 @@ from socialcrm.observability import MetricUnit, logger, metrics
 from socialcrm.platforms import ROUTE_PLATFORMS
 from socialcrm.queueing import InboundQueue
 from socialcrm.settings import IngestSettings
+
+if TYPE_CHECKING:
+    from socialcrm.subscriptions.websub import IntentStore
 
 
 def record_metrics(platform: str, outcome: IngestOutcome) -> None:
@@ -31,7 +35,22 @@ def runtime() -> IngestRuntime:
         secrets=settings.secrets_source(),
         queue=InboundQueue(settings.inbound_queue_url),
         on_outcome=record_metrics,
+        intents=_subscriptions(settings.subscriptions_table),
     )
+
+
+def _subscriptions(table_name: str | None) -> Callable[[], IntentStore] | None:
+    """The subscriptions table, opened on the first verification of intent (a rare GET)."""
+    if table_name is None:
+        return None
+
+    @lru_cache(maxsize=1)
+    def opened() -> IntentStore:
+        from socialcrm.subscriptions.store import SubscriptionTable
+
+        return SubscriptionTable(table_name)
+
+    return opened
 
 
 app = APIGatewayHttpResolver()

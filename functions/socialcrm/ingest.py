@@ -9,20 +9,28 @@ behind that could turn the platform's retry into a "duplicate".
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
-from socialcrm.errors import PayloadTooLargeError, PlatformNotConfiguredError, QueueUnavailableError
+from socialcrm.errors import (
+    NotFoundError,
+    PayloadTooLargeError,
+    PlatformNotConfiguredError,
+    QueueUnavailableError,
+)
 from socialcrm.models import Interaction, InteractionDraft, needs_repair
 from socialcrm.observability import logger
 from socialcrm.platforms import Delivery, HandshakeReply, PlatformAdapter, adapter_for
 from socialcrm.queueing import SQS_BATCH_BYTES, SendReport
 from socialcrm.secrets import PlatformSecrets
 from socialcrm.topology import MAX_WEBHOOK_BYTES
+
+if TYPE_CHECKING:
+    from socialcrm.subscriptions.websub import IntentStore
 
 
 class QueuePort(Protocol):
@@ -45,10 +53,30 @@ def _configured(route: str, secrets: PlatformSecrets) -> tuple[PlatformAdapter, 
     return adapter, secret
 
 
-def answer_handshake(route: str, query: Mapping[str, str], secrets: PlatformSecrets) -> HandshakeReply:
-    """Answer a platform's GET verification (Meta hub.challenge, X CRC, LinkedIn challengeCode, WebSub)."""
+def answer_handshake(
+    route: str,
+    query: Mapping[str, str],
+    secrets: PlatformSecrets,
+    *,
+    intents: Callable[[], IntentStore] | None = None,
+    now: datetime | None = None,
+) -> HandshakeReply:
+    """Answer a platform's GET verification (Meta hub.challenge, X CRC, LinkedIn challengeCode, WebSub).
+
+    A WebSub verification of intent is answered only when it matches a subscription request socialcrm made
+    and that is still pending (``intents``, the subscriptions table); otherwise it is 404."""
     adapter, secret = _configured(route, secrets)
-    return adapter.handshake(query, secret)
+    reply = adapter.handshake(query, secret)
+    if reply.intent is not None:
+        from socialcrm.subscriptions.websub import confirm_intent
+
+        at = now or datetime.now(tz=UTC)
+        if intents is None or not confirm_intent(reply.intent, intents(), at):
+            raise NotFoundError(
+                "No subscription request of this deployment is pending for this topic and mode."
+            )
+        logger.info("subscription verified", platform=route, mode=reply.intent.mode)
+    return reply
 
 
 def ingest_delivery(

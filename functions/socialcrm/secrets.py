@@ -62,8 +62,12 @@ class TikTokSecret(_Secret):
 
 
 class YouTubeSecret(_Secret):
-    hub_secret: SecretStr = Field(min_length=1)
-    verify_token: SecretStr = Field(min_length=1)
+    # Sent to the hub with each subscription (hub.secret) and keyed into X-Hub-Signature; WebSub caps it
+    # at 200 bytes.
+    hub_secret: SecretStr = Field(min_length=1, max_length=200)
+    # No longer used: each subscription request carries its own one-time token. Kept so that documents
+    # written before still validate.
+    verify_token: SecretStr | None = Field(default=None, min_length=1)
 
 
 class GenericSecret(_Secret):

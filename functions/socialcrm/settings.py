@@ -40,6 +40,16 @@ class SecretsSettings(_Settings):
 
 class IngestSettings(SecretsSettings):
     inbound_queue_url: str = Field(alias="INBOUND_QUEUE_URL")
+    # The WebSub requests a hub's verification of intent must match (absent: every verification is 404).
+    subscriptions_table: str | None = Field(default=None, alias="SUBSCRIPTIONS_TABLE")
+
+
+class WebSubSettings(SecretsSettings):
+    subscriptions_table: str = Field(alias="SUBSCRIPTIONS_TABLE")
+    youtube_channels: str = Field(default="", alias="YOUTUBE_CHANNELS")
+    # Where the hub sends verifications and notifications: the API's /webhooks/youtube.
+    callback_url: str = Field(alias="WEBSUB_CALLBACK_URL")
+    hub_url: str = Field(default="https://pubsubhubbub.appspot.com/subscribe", alias="WEBSUB_HUB_URL")
 
 
 class _AwsSettings(_Settings):

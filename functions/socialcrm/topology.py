@@ -36,6 +36,9 @@ RETENTION_DAYS: dict[str, int] = {
     "counters": 2,
     # The bus's archive (pseudonymous ids, no content): long enough to replay a week's outage.
     "bus_archive": 7,
+    # WebSub subscriptions (the brand's channel feeds, no personal data): an item outlives its lease by
+    # this many days (socialcrm.subscriptions.store).
+    "subscriptions": 30,
 }
 
 
@@ -177,6 +180,13 @@ TABLES: dict[str, TableSpec] = {
         key="report_seen",
         env_var="REPORT_SEEN_TABLE",
         partition_key=Attribute("fact"),
+        ttl_attribute="expires_at",
+    ),
+    # WebSub topics socialcrm subscribes to: the request waiting for the hub's verification and the lease.
+    "subscriptions": TableSpec(
+        key="subscriptions",
+        env_var="SUBSCRIPTIONS_TABLE",
+        partition_key=Attribute("topic"),
         ttl_attribute="expires_at",
     ),
 }
@@ -321,6 +331,11 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     ),
     "send": FunctionSpec(
         key="send", handler="send.handler.lambda_handler", memory_mb=256, timeout_seconds=30, queue="outbound"
+    ),
+    # Invoked hourly by EventBridge Scheduler: subscribes the configured YouTube channels at the WebSub
+    # hub and renews each lease at 80% of its length (socialcrm.subscriptions.websub; no queue).
+    "websub": FunctionSpec(
+        key="websub", handler="websub.handler.lambda_handler", memory_mb=256, timeout_seconds=60
     ),
     "daily_report": FunctionSpec(
         key="daily_report",

@@ -8,6 +8,11 @@ import hmac
 
 import pytest
 
+from socialcrm.local import deliveries as d
+from socialcrm.local.stack import LOCAL_YOUTUBE_CHANNEL
+from socialcrm.subscriptions.websub import topic_of
+from tests.e2e.pipeline import now, unique_number
+
 pytestmark = pytest.mark.e2e
 
 
@@ -71,22 +76,33 @@ def test_linkedin_validation_is_answered_with_the_hex_hmac_of_the_challenge(pipe
     }
 
 
-def test_the_youtube_hub_gets_its_challenge_back_when_subscribing(pipeline, stack):
-    # Given the hub's verification of intent with our verify token
+def test_the_followed_youtube_channel_is_subscribed_verified_and_its_notifications_arrive(pipeline, stack):
+    # Given the stack started: its websub run asked the hub to subscribe the configured channel
+    topic = topic_of(LOCAL_YOUTUBE_CHANNEL)
+    assert stack.hub.wait_verified(topic), stack.hub.subscriptions()
+    # Then the hub's verification went through the webhook route and got its challenge back (200)
+    (subscription,) = [s for s in stack.hub.subscriptions() if s.topic == topic]
+    assert (
+        subscription.verification_status == 200 and subscription.callback == f"{stack.url}/webhooks/youtube"
+    )
+    # And the hub holds the hub secret of the secrets file, so what it publishes is accepted
+    video = d.youtube_upload(f"vid{unique_number()}", LOCAL_YOUTUBE_CHANNEL, "Reviews", "A review", now())
+    assert stack.hub.publish(topic, video.body) == [200]
+    stored = pipeline.interaction(video.interaction_ids[0])
+    assert stored["platform"] == "youtube" and stored["kind"] == "post"
+    # And the next hourly run leaves the fresh lease alone
+    assert stack.websub.run() == {"asked": 0, "current": 1}
+
+
+def test_a_youtube_verification_nobody_asked_for_is_404_and_echoes_nothing(pipeline):
     query = {
         "hub.mode": "subscribe",
-        "hub.topic": "https://www.youtube.com/xml/feeds/videos.xml?channel_id=UCupvZG-5ko_eiXAupbDfxWw",
+        "hub.topic": topic_of("UC0123456789abcdefghijkl"),
         "hub.challenge": "14395213598451417372",
         "hub.lease_seconds": "432000",
-        "hub.verify_token": stack.secrets.youtube.verify_token.get_secret_value(),
     }
-
-    # When the hub calls the callback
     response = pipeline.http.get("/webhooks/youtube", params=query)
-
-    # Then the challenge is echoed
-    assert response.status_code == 200
-    assert response.text == "14395213598451417372"
+    assert response.status_code == 404 and "14395213598451417372" not in response.text
 
 
 @pytest.mark.parametrize("platform", ["tiktok", "generic"])

@@ -27,7 +27,10 @@ SETTINGS = {
 
 # The resources whose names each function is told about, and nothing else.
 EXPECTED_RESOURCE_ENV = {
-    "ingest": {"INBOUND_QUEUE_URL", "SECRETS_NAME"},
+    # a WebSub hub's verification of intent is confirmed against the subscriptions table
+    "ingest": {"INBOUND_QUEUE_URL", "SECRETS_NAME", "SUBSCRIPTIONS_TABLE"},
+    # the YouTube channels to follow, the hub secret, and the callback the hub verifies and notifies
+    "websub": {"SUBSCRIPTIONS_TABLE", "SECRETS_NAME", "YOUTUBE_CHANNELS", "WEBSUB_CALLBACK_URL"},
     "api": {
         "INTERACTIONS_TABLE",
         "SUBJECTS_TABLE",

@@ -39,10 +39,18 @@ SET_CLOCKS = _pairs({"scheduler:CreateSchedule", "scheduler:DeleteSchedule"}, "s
 }
 
 EXPECTED: dict[str, set[tuple[str, str]]] = {
-    # ingest: the inbound queue and the secret, and no table at all (duplicates are dropped downstream)
+    # ingest: the inbound queue and the secret (duplicates are dropped downstream), and only UpdateItem on
+    # the subscriptions table (a WebSub hub's verification confirms a pending request of ours)
     "ingest": _baseline("ingest")
     | {("sqs:SendMessage", "queue:inbound")}
     | _pairs({"kms:Decrypt", "kms:GenerateDataKey"}, "key via sqs")
+    | {("secretsmanager:GetSecretValue", "secret"), ("kms:Decrypt", "key via secretsmanager")}
+    | {("dynamodb:UpdateItem", "table:subscriptions")}
+    | _pairs(TABLE_KEY_WRITE, "key via dynamodb"),
+    # websub: hourly; the subscriptions (read them all, update one), the hub secret; no customer data
+    "websub": _baseline("websub")
+    | _pairs({"dynamodb:Scan", "dynamodb:UpdateItem"}, "table:subscriptions")
+    | _pairs(TABLE_KEY_WRITE, "key via dynamodb")
     | {("secretsmanager:GetSecretValue", "secret"), ("kms:Decrypt", "key via secretsmanager")},
     "api": _baseline("api")
     | _pairs({"dynamodb:GetItem", "dynamodb:Query"}, "table:interactions")

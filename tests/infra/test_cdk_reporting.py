@@ -161,9 +161,13 @@ def test_the_reports_bucket_is_private_encrypted_tls_only_logged_and_expiring(sy
 
 def test_the_daily_report_runs_after_midnight_utc_with_a_role_that_can_only_invoke_it(synthesis):
     # Given the schedule
-    (schedule,) = _resources(synthesis, "AWS::Scheduler::Schedule").values()
-    props = schedule["Properties"]
     daily_id = synthesis.service_id(synthesis.service.functions["daily_report"].fn)
+    (schedule,) = [
+        schedule
+        for schedule in _resources(synthesis, "AWS::Scheduler::Schedule").values()
+        if schedule["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": [daily_id, "Arn"]}
+    ]
+    props = schedule["Properties"]
     # Then it runs daily at 00:30 UTC and invokes the daily report with the scheduled time
     assert (
         props["ScheduleExpression"] == "cron(30 0 * * ? *)"

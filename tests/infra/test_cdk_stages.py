@@ -65,6 +65,10 @@ def test_two_stages_share_no_physical_name(stub_layer_dir, tmp_path):
         ({"watched_platforms": "meta,evil"}, "watched_platforms='meta,evil'"),
         ({"silent_after_hours": "0"}, "silent_after_hours='0'"),
         ({"alarm_topic_arn": "arn:aws:sqs:eu-west-1:123456789012:q"}, "alarm_topic_arn="),
+        (
+            {"youtube_channels": "UCupvZG-5ko_eiXAupbDfxWw,@acme"},
+            "youtube_channels='UCupvZG-5ko_eiXAupbDfxWw,@acme'",
+        ),
     ],
 )
 def test_a_bad_context_value_fails_the_synth_naming_it(stub_layer_dir, tmp_path, context, named):

@@ -25,7 +25,7 @@ VALID: dict[str, tuple[type[BaseModel], dict[str, str]]] = {
     "x": (XSecret, {"consumer_secret": "consumer-secret"}),
     "linkedin": (LinkedInSecret, {"client_secret": "client-secret"}),
     "tiktok": (TikTokSecret, {"client_secret": "client-secret"}),
-    "youtube": (YouTubeSecret, {"hub_secret": "hub-secret", "verify_token": "verify-token"}),
+    "youtube": (YouTubeSecret, {"hub_secret": "hub-secret"}),
     "generic": (GenericSecret, {"webhook_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}),
 }
 SECRET_FIELDS = [

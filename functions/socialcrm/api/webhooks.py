@@ -7,6 +7,7 @@ import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -18,6 +19,9 @@ from socialcrm.observability import logger
 from socialcrm.platforms import Delivery
 from socialcrm.secrets import SecretsSource
 
+if TYPE_CHECKING:
+    from socialcrm.subscriptions.websub import IntentStore
+
 
 @dataclass(frozen=True)
 class IngestRuntime:
@@ -27,6 +31,8 @@ class IngestRuntime:
     queue: QueuePort
     # Called with each delivery's outcome (the Lambda handler records business metrics with it).
     on_outcome: Callable[[str, IngestOutcome], None] | None = None
+    # The WebSub requests a hub's verification of intent must match (socialcrm.subscriptions).
+    intents: Callable[[], IntentStore] | None = None
 
 
 def build_router(runtime: Callable[[], IngestRuntime]) -> Router:
@@ -35,12 +41,14 @@ def build_router(runtime: Callable[[], IngestRuntime]) -> Router:
     @router.get(
         "/webhooks/<platform>",
         summary="Answer a platform's verification handshake",
-        description="Meta and WebSub: the challenge echoed as text/plain. X and LinkedIn: a JSON challenge response.",
+        description="Meta and WebSub: the challenge echoed as text/plain (WebSub: only for a subscription request "
+        "this deployment made and that is pending, else 404). X and LinkedIn: a JSON challenge response.",
         responses={200: {"description": "Handshake answered"}, **documented_errors(400, 403, 404, 405)},
     )
     def verify_subscription(platform: str) -> Response[str]:
         query = router.current_event.query_string_parameters or {}
-        reply = answer_handshake(platform, query, runtime().secrets.get())
+        env = runtime()
+        reply = answer_handshake(platform, query, env.secrets.get(), intents=env.intents)
         logger.info("handshake answered", platform=platform)
         return Response(status_code=reply.status, content_type=reply.content_type, body=reply.body)
 

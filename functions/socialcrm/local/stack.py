@@ -77,6 +77,10 @@ LOCAL_DEFAULTS = {
 }
 # When the daily report runs each day (UTC), as the schedule of the CDK app: cron(30 0 * * ? *).
 DAILY_REPORT_AT = dt_time(0, 30)
+# The YouTube channel the local stack follows over WebSub (the demo's reviewer), unless YOUTUBE_CHANNELS says.
+LOCAL_YOUTUBE_CHANNEL = "UC9ReviewsWithRahul00001"
+# How often the websub function runs, as the schedule of the CDK app: rate(1 hour).
+WEBSUB_EVERY = timedelta(hours=1)
 
 
 # How long after accepting a message the fake platform posts its echo (Meta's arrive within seconds).
@@ -192,6 +196,8 @@ class LocalStack:
         self._moto: Any = None
         self._analyser: Any = None
         self.platform: Any = None  # the fake platform API (socialcrm.local.fake_platform.FakePlatform)
+        self.hub: Any = None  # the fake WebSub hub (socialcrm.local.fake_hub.FakeHub)
+        self.websub: WebSubSchedule | None = None
         self._runtime_dir: Any = None
         self._sla_timer: Any = None
         self.daily_report: DailyReportSchedule | None = None
@@ -255,6 +261,12 @@ class LocalStack:
             self._sla_timer.stop()
         if self.daily_report is not None:
             self.daily_report.stop()
+        if self.websub is not None:
+            self.websub.stop()
+            self.websub = None
+        if self.hub is not None:
+            self.hub.stop()
+            self.hub = None
         if self._analyser is not None:
             self._analyser.shutdown()
             self._analyser.server_close()
@@ -328,6 +340,16 @@ class LocalStack:
         secrets.write_text(json.dumps(document), encoding="utf-8")
         self.secrets = load_secrets_file(secrets)  # the functions' view, validated now
         self._set({"SOCIALCRM_SECRETS_FILE": str(secrets)})
+        from socialcrm.local.fake_hub import FakeHub
+
+        self.hub = FakeHub(self.host, 0).start()
+        self._set(
+            {
+                "WEBSUB_HUB_URL": self.hub.subscribe_url,
+                "WEBSUB_CALLBACK_URL": f"{self.url}/webhooks/youtube",
+                "YOUTUBE_CHANNELS": os.environ.get("YOUTUBE_CHANNELS", LOCAL_YOUTUBE_CHANNEL),
+            }
+        )
 
     def _echo(self, platform: str, body: dict[str, Any]) -> None:
         """Post what the platform sends back after accepting a message (Meta's echo or status) to the
@@ -406,6 +428,8 @@ class LocalStack:
         self._sla_timer = start_local_sla_timer()
         self.daily_report = DailyReportSchedule(REGION)
         self.daily_report.start()
+        self.websub = WebSubSchedule(REGION)
+        self.websub.start()
 
     # --- environment -------------------------------------------------------------------------------
 
@@ -509,6 +533,48 @@ class DailyReportSchedule:
                 self.run(scheduled_time=due)  # the function logs where it wrote the report
             except Exception:  # as a failed scheduled invocation: logged, and tomorrow's still runs
                 logger.exception("daily report failed", scheduled_time=_iso(due))
+
+
+class WebSubSchedule:
+    """The websub function's schedule, in process: it runs at start (the channels are subscribed at the
+    fake hub and verified through the local webhook route) and then every :data:`WEBSUB_EVERY`."""
+
+    def __init__(self, region: str) -> None:
+        from socialcrm.local.poller import import_handler
+
+        self.region = region
+        self.function = FUNCTIONS["websub"]
+        self.handler = import_handler(self.function.handler)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run(self) -> dict[str, Any]:
+        from socialcrm.local.logs import FUNCTION
+        from socialcrm.local.poller import LocalLambdaContext
+
+        token = FUNCTION.set(self.function.key)
+        try:
+            return dict(self.handler({}, LocalLambdaContext(self.function, self.region)))
+        finally:
+            FUNCTION.reset(token)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="websub-schedule", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.function.timeout_seconds)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run()
+            except Exception:  # as a failed scheduled invocation: logged, and the next hour's still runs
+                logger.exception("websub run failed")
+            if self._stop.wait(WEBSUB_EVERY.total_seconds()):
+                return
 
 
 def _utcnow() -> datetime:

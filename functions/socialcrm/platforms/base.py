@@ -42,10 +42,24 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Intent:
+    """A WebSub hub's verification of intent: what it asks socialcrm to confirm (``hub.mode``
+    ``subscribe``, ``unsubscribe`` or ``denied``, for ``hub.topic``). Ingest answers only when it matches a
+    request socialcrm made (``socialcrm.subscriptions.websub``)."""
+
+    mode: str
+    topic: str
+    lease_seconds: int | None = None
+    verify_token: str | None = None
+
+
+@dataclass(frozen=True)
 class HandshakeReply:
     body: str
     content_type: str = "text/plain"
     status: int = 200
+    # Set when the answer stands only if the intent matches a request of ours (WebSub).
+    intent: Intent | None = None
 
 
 class PlatformAdapter(Protocol):

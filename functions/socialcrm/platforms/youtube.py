@@ -1,13 +1,14 @@
 """YouTube push notifications over WebSub / PubSubHubbub (``docs/webhook-protocols.md`` §6).
 
 Handshake (verification of intent, W3C WebSub §5.3): the hub GETs
-``?hub.mode=subscribe|unsubscribe&hub.topic=...&hub.challenge=...&hub.lease_seconds=...`` and, since we
-subscribe with ``hub.verify_token``, echoes that token too. We require the token (compared in
-constant time; missing or wrong → ``VerifyTokenError``, 403) so nobody else can subscribe our
-callback to a feed, then echo ``hub.challenge`` as ``text/plain``. ``hub.mode=denied`` (the hub
-refusing a subscription; it carries ``hub.topic`` and ``hub.reason``, no token and no challenge) is
-acknowledged with an empty 200: answering it changes nothing. Any other mode, or no challenge, is
-``BadRequestError`` (400).
+``?hub.mode=subscribe|unsubscribe&hub.topic=...&hub.challenge=...&hub.lease_seconds=...`` (and, for the
+PubSubHubbub 0.3 hubs such as Google's, the ``hub.verify_token`` socialcrm sent with its request). The
+adapter reads it into an :class:`Intent` and the challenge to echo as ``text/plain``; ingest answers only
+when the intent matches a request socialcrm made and that is still pending
+(``socialcrm.subscriptions.websub``), else 404, so nobody can subscribe the callback to a feed or use it
+to echo text. ``hub.mode=denied`` (the hub refusing or revoking a subscription; ``hub.topic`` and
+``hub.reason``, no challenge) is an intent too, acknowledged with an empty 200 for a topic of ours. Any
+other mode, no topic, or no challenge is ``BadRequestError`` (400).
 
 Signature (WebSub §7.1): ``X-Hub-Signature: <method>=<hex>`` with method ``sha1`` (what Google's hub
 uses), ``sha256``, ``sha384`` or ``sha512``; HMAC of the raw body keyed by ``hub_secret``.
@@ -48,9 +49,9 @@ from typing import Any, ClassVar, Final
 
 from pydantic import BaseModel, ValidationError
 
-from socialcrm.errors import BadRequestError, SignatureError, UnparseableError, VerifyTokenError
+from socialcrm.errors import BadRequestError, SignatureError, UnparseableError
 from socialcrm.models import Author, InteractionDraft
-from socialcrm.platforms.base import Delivery, HandshakeReply, from_iso8601
+from socialcrm.platforms.base import Delivery, HandshakeReply, Intent, from_iso8601
 from socialcrm.secrets import YouTubeSecret
 
 PLATFORM: Final = "youtube"
@@ -72,31 +73,42 @@ _VIDEO_ID_PREFIX = "yt:video:"
 
 
 class YouTubeAdapter:
-    """YouTube (WebSub): verification of intent with a verify token, ``X-Hub-Signature``, Atom entries."""
+    """YouTube (WebSub): verification of intent against our requests, ``X-Hub-Signature``, Atom entries."""
 
     name: ClassVar[str] = "youtube"
     secret_model: ClassVar[type[BaseModel]] = YouTubeSecret
 
     def handshake(self, query: Mapping[str, str], secret: YouTubeSecret) -> HandshakeReply:
-        """Answer the hub's verification of intent by echoing ``hub.challenge``.
+        """The hub's verification of intent: the challenge to echo, and the intent ingest must match first.
 
         >>> from socialcrm.secrets import YouTubeSecret
-        >>> secret = YouTubeSecret(hub_secret="h", verify_token="tok")
-        >>> adapter.handshake({"hub.mode": "subscribe", "hub.challenge": "42", "hub.verify_token": "tok"}, secret)
-        HandshakeReply(body='42', content_type='text/plain', status=200)
+        >>> query = {"hub.mode": "subscribe", "hub.topic": "t", "hub.challenge": "42", "hub.lease_seconds": "432000"}
+        >>> adapter.handshake(query, YouTubeSecret(hub_secret="h"))
+        HandshakeReply(body='42', content_type='text/plain', status=200, intent=Intent(mode='subscribe', topic='t', lease_seconds=432000, verify_token=None))
         """
         mode = query.get("hub.mode")
-        if mode == "denied":
-            return HandshakeReply(body="")
-        token = query.get("hub.verify_token")
-        if not token or not _same(token, secret.verify_token.get_secret_value()):
-            raise VerifyTokenError("The hub.verify_token is missing or wrong.")
-        if mode not in ("subscribe", "unsubscribe"):
+        if mode not in ("subscribe", "unsubscribe", "denied"):
             raise BadRequestError("hub.mode must be 'subscribe', 'unsubscribe' or 'denied'.")
+        topic = query.get("hub.topic")
+        if not topic:
+            raise BadRequestError("The verification of intent needs the query parameter 'hub.topic'.")
+        if mode == "denied":
+            return HandshakeReply(body="", intent=Intent(mode, topic))
         challenge = query.get("hub.challenge")
         if not challenge:
             raise BadRequestError("The handshake needs the query parameter 'hub.challenge'.")
-        return HandshakeReply(body=challenge)
+        lease = query.get("hub.lease_seconds", "")
+        return HandshakeReply(
+            body=challenge,
+            intent=Intent(
+                mode,
+                topic,
+                lease_seconds=int(lease)
+                if lease.isascii() and lease.isdigit() and len(lease) <= 10
+                else None,
+                verify_token=query.get("hub.verify_token"),
+            ),
+        )
 
     def verify(self, delivery: Delivery, secret: YouTubeSecret, now: float) -> None:
         """Check ``X-Hub-Signature: <method>=<hex>`` against the raw body (WebSub signs no time)."""
@@ -128,7 +140,7 @@ def signed_headers(body: bytes, secret: YouTubeSecret, now: float, **extra: Any)
     """The header the hub would send with ``body``; ``method="sha256"`` etc. to pick another method.
 
     >>> from socialcrm.secrets import YouTubeSecret
-    >>> signed_headers(b"<feed/>", YouTubeSecret(hub_secret="websub_secret", verify_token="t"), 0)
+    >>> signed_headers(b"<feed/>", YouTubeSecret(hub_secret="websub_secret"), 0)
     {'x-hub-signature': 'sha1=e28b5809b59f74255244ce8ce05fc37daa958a2f'}
     """
     method = extra.pop("method", "sha1")
@@ -136,13 +148,6 @@ def signed_headers(body: bytes, secret: YouTubeSecret, now: float, **extra: Any)
         raise TypeError(f"Unexpected arguments: {sorted(extra)}")
     digest = hmac.new(secret.hub_secret.get_secret_value().encode(), body, ALGORITHMS[method]).hexdigest()
     return {SIGNATURE_HEADER: f"{method}={digest}"}
-
-
-def _same(received: str, expected: str) -> bool:
-    """Constant-time equality of two strings, whatever characters they hold."""
-    return hmac.compare_digest(
-        received.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
-    )
 
 
 class _DtdRefusedError(Exception):

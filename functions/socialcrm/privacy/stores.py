@@ -57,6 +57,8 @@ CLASSIFIED: dict[str, str] = {
     "reference; no raw identifier, no content",
     "counters": "spike counters: sums per topic, platform and time window; no id of anyone",
     "report_counters": "report counters: sums per day and dimension (platform, team, sentiment); no id of anyone",
+    "subscriptions": "the WebSub topics socialcrm subscribes to (the brand's own YouTube channels' feeds, "
+    "configuration), their pending requests and leases; no id of a customer",
     "claims": "the enrich stage's leases on the messages it is analysing: keyed interaction refs, deleted when "
     "their batch ends and leased for one invocation at most",
 }
@@ -94,7 +96,8 @@ NOT_REACHED: tuple[str, ...] = (
     "the subject's user id inside other people's messages (a mention, a reply's parent): that is their data",
     "the event bus's archive: the pipeline's events (pseudonymous subject ids and interaction refs, no "
     "content) for 7 days, then deleted by EventBridge; replayed, the consumers drop what an erasure removed "
-    "(an erased interaction cannot be read, and the report consumer checks the tombstone)",
+    "(an erased interaction cannot be read, the route consumer skips erased and objecting subjects, and the "
+    "report consumer checks the tombstone)",
 )
 
 

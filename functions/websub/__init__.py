@@ -1,0 +1,1 @@
+"""The websub function's Lambda entry point."""

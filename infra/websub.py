@@ -1,0 +1,92 @@
+"""YouTube subscriptions: the hourly ``websub`` function and its schedule.
+
+EventBridge Scheduler invokes the function every hour; it subscribes the channels of ``-c youtube_channels``
+at the WebSub hub (with the hub secret from the platform-secrets document), renews each lease at 80% of its
+length and unsubscribes channels taken out of the list (``socialcrm.subscriptions.websub``). It reads and
+writes the ``subscriptions`` table (Scan, UpdateItem) and reads the secret: nothing else. The ingest
+function confirms the hub's verifications against the same table (``infra.ingest``).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.grants import grant_secret_value, grant_table
+from infra.lambdas import PipelineFunction, SharedCode, resource_environment
+from infra.stage import youtube_channels_of
+from socialcrm import topology
+
+HOURLY = "rate(1 hour)"
+CALLBACK_ENV = "WEBSUB_CALLBACK_URL"
+
+
+class WebSub(Construct):
+    """``function``: the ``websub`` function; ``schedule``: its hourly run."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        shared: SharedCode,
+        subscriptions: dynamodb.ITable,
+        secret: secretsmanager.ISecret,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.channels = youtube_channels_of(self)
+        self.function = PipelineFunction(
+            self,
+            "WebSub",
+            spec=topology.FUNCTIONS["websub"],
+            shared=shared,
+            environment={
+                **resource_environment(tables={"subscriptions": subscriptions}, secret=secret),
+                "YOUTUBE_CHANNELS": ",".join(self.channels),
+            },
+        )
+        grant_table(self.function.fn, subscriptions, ("dynamodb:Scan", "dynamodb:UpdateItem"))
+        grant_secret_value(self.function.fn, secret)
+        self.schedule = self._schedule()
+
+    def call_back_at(self, api_url: str) -> None:
+        """The URL the hub verifies and notifies: the API's ``/webhooks/youtube``."""
+        self.function.fn.add_environment(CALLBACK_ENV, f"{api_url.rstrip('/')}/webhooks/youtube")
+
+    def _schedule(self) -> scheduler.CfnSchedule:
+        role = iam.Role(
+            self,
+            "ScheduleRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            ),
+            description="EventBridge Scheduler: invoke the socialcrm websub function, nothing else",
+            inline_policies={
+                "InvokeWebSub": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(
+                            actions=["lambda:InvokeFunction"], resources=[self.function.fn.function_arn]
+                        )
+                    ]
+                )
+            },
+        )
+        return scheduler.CfnSchedule(
+            self,
+            "HourlySchedule",
+            description="socialcrm: subscribe and renew the YouTube channels at the WebSub hub",
+            schedule_expression=HOURLY,
+            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            target=scheduler.CfnSchedule.TargetProperty(
+                arn=self.function.fn.function_arn,
+                role_arn=role.role_arn,
+                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                    maximum_retry_attempts=2, maximum_event_age_in_seconds=3600
+                ),
+            ),
+        )
