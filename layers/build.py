@@ -30,6 +30,10 @@ BUILD_DIR = ROOT / "layers" / "build"
 STAMP_NAME = "stamp.json"
 # Optional-dependency groups built as layers of their own (inside BUILD_DIR, each in its own folder).
 LAYER_GROUPS = ("language", "plotting")
+# Groups installed without their packages' dependencies: the enrich function reads py3langid's model with
+# the standard library (socialcrm.enrichment.langid_model) and never imports py3langid, so numpy, which
+# py3langid requires and which would be 52 MB of the function's asset, stays out of its layer.
+WITHOUT_DEPENDENCIES = ("language",)
 
 # The Lambda runtime the layer is built for (infra/ deploys python3.13 on arm64; a test checks they agree).
 PYTHON_VERSION = "3.13"
@@ -62,17 +66,18 @@ def runtime_dependencies(pyproject: Path | None = None, group: str | None = None
     return [str(requirement) for requirement in dependencies]
 
 
-def build_options() -> dict[str, object]:
+def build_options(group: str | None = None) -> dict[str, object]:
     """Everything besides the dependency list that decides the layer's content (recorded in the stamp)."""
     return {
         "python_version": PYTHON_VERSION,
         "implementation": IMPLEMENTATION,
         "platforms": list(PLATFORMS),
         "removed": list(RUNTIME_PROVIDED),
+        "no_deps": group in WITHOUT_DEPENDENCIES,
     }
 
 
-def pip_command(dependencies: list[str], target: Path) -> list[str]:
+def pip_command(dependencies: list[str], target: Path, *, no_deps: bool = False) -> list[str]:
     """The pip invocation that installs ``dependencies`` for Lambda's platform into ``target``."""
     platform_args = [arg for platform in PLATFORMS for arg in ("--platform", platform)]
     return [
@@ -91,6 +96,7 @@ def pip_command(dependencies: list[str], target: Path) -> list[str]:
         IMPLEMENTATION,
         "--target",
         str(target),
+        *(["--no-deps"] if no_deps else []),
         *dependencies,
     ]
 
@@ -115,17 +121,17 @@ def drop_shared(site_packages: Path, base: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink()
 
 
-def _stamp(dependencies: list[str]) -> dict[str, object]:
-    return {"dependencies": dependencies, **build_options()}
+def _stamp(dependencies: list[str], group: str | None = None) -> dict[str, object]:
+    return {"dependencies": dependencies, **build_options(group)}
 
 
-def is_up_to_date(build_dir: Path, dependencies: list[str]) -> bool:
+def is_up_to_date(build_dir: Path, dependencies: list[str], group: str | None = None) -> bool:
     """True when ``build_dir`` holds a layer built from exactly these dependencies and options."""
     stamp_file = build_dir / STAMP_NAME
     if not (build_dir / "python").is_dir() or not stamp_file.is_file():
         return False
     try:
-        return json.loads(stamp_file.read_text(encoding="utf-8")) == _stamp(dependencies)
+        return json.loads(stamp_file.read_text(encoding="utf-8")) == _stamp(dependencies, group)
     except ValueError:
         return False
 
@@ -146,7 +152,7 @@ def build_layer(
     """
     build_dir = build_dir or (BUILD_DIR if group is None else BUILD_DIR / group)
     dependencies = runtime_dependencies(pyproject, group)
-    if not force and is_up_to_date(build_dir, dependencies):
+    if not force and is_up_to_date(build_dir, dependencies, group):
         print(f"layer: up to date ({build_dir / 'python'}); pass --force to rebuild")
         return build_dir
 
@@ -154,7 +160,8 @@ def build_layer(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     print(f"layer: installing {len(dependencies)} dependencies for python{PYTHON_VERSION} arm64 …")
-    result = subprocess.run(pip_command(dependencies, staging), check=False)  # noqa: S603 (fixed argv)
+    command = pip_command(dependencies, staging, no_deps=group in WITHOUT_DEPENDENCIES)
+    result = subprocess.run(command, check=False)  # noqa: S603 (fixed argv)
     if result.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
         raise LayerBuildError(
@@ -170,7 +177,9 @@ def build_layer(
     target = build_dir / "python"
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
-    (build_dir / STAMP_NAME).write_text(json.dumps(_stamp(dependencies), indent=2) + "\n", encoding="utf-8")
+    (build_dir / STAMP_NAME).write_text(
+        json.dumps(_stamp(dependencies, group), indent=2) + "\n", encoding="utf-8"
+    )
     size_mb = sum(f.stat().st_size for f in target.rglob("*") if f.is_file()) / 1_000_000
     print(f"layer: built {target} ({size_mb:.1f} MB unzipped)")
     return build_dir

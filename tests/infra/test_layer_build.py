@@ -87,6 +87,24 @@ def test_pip_installs_only_binary_wheels_for_cpython_313_on_arm64():
     assert argv[-1] == "pydantic>=2.7"
 
 
+def test_the_language_layer_carries_py3langids_model_without_numpy(tmp_path, monkeypatch):
+    # Given pip, as the build calls it for each layer
+    calls: list[list[str]] = []
+
+    def pip(argv, check):
+        calls.append(argv)
+        target = Path(argv[argv.index("--target") + 1])
+        (target / "py3langid" / "data").mkdir(parents=True)
+        return subprocess.CompletedProcess(argv, 0)
+
+    monkeypatch.setattr(build.subprocess, "run", pip)
+    build.build_layer(tmp_path / "language", group="language", force=True)
+    build.build_layer(tmp_path / "plotting", group="plotting", force=True)
+    # Then the language group is installed without its dependencies (numpy), the plotting one with them
+    assert "--no-deps" in calls[0] and "--no-deps" not in calls[1]
+    assert any(arg.startswith("py3langid") for arg in calls[0])
+
+
 def test_layer_python_version_matches_the_lambda_runtime_infra_deploys():
     assert RUNTIME.name == f"python{build.PYTHON_VERSION}"
     assert ARCHITECTURE.name == "arm64"

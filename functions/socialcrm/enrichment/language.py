@@ -1,4 +1,4 @@
-"""Language: the in-process identifier (py3langid) and the mapping of language tags to Comprehend's.
+"""Language: the in-process identifier (py3langid's model) and the mapping of language tags to Comprehend's.
 
 The identifier answers only when it is confident, so that Comprehend's ``BatchDetectDominantLanguage``
 (paid per document) is asked about the rest. py3langid 0.4 normalises its naive-Bayes scores with a
@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from socialcrm.enrichment.langid_model import NaiveBayesLanguageModel
 
 # Languages BatchDetectSentiment accepts (its LanguageCode enum).
 SENTIMENT_LANGUAGES = frozenset({"en", "es", "fr", "de", "it", "pt", "ar", "hi", "ja", "ko", "zh", "zh-TW"})
@@ -39,12 +42,11 @@ _NOISE = re.compile(r"https?://\S+|www\.\S+|@\w+", re.UNICODE)
 
 
 @lru_cache(maxsize=1)
-def _model() -> Any:
+def _model() -> NaiveBayesLanguageModel:
     """py3langid's bundled model with normalised probabilities, loaded once on first use (~0.5 s)."""
-    from py3langid.langid import MODEL_FILE
-    from py3langid.langid import LanguageIdentifier as Model
+    from socialcrm.enrichment.langid_model import NaiveBayesLanguageModel
 
-    return Model.from_model_file(MODEL_FILE, norm_probs=True)
+    return NaiveBayesLanguageModel.bundled()
 
 
 class LanguageIdentifier:
