@@ -35,7 +35,11 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = [QueuedRecord(r.message_id, r.body) for r in SQSEvent(event).records]
     counters, suppressions = runtime()
     outcome = process_batch(
-        records, counters=counters, now=datetime.now(tz=UTC), erased_at=suppressions.erased_at
+        records,
+        counters=counters,
+        now=datetime.now(tz=UTC),
+        erased_at=suppressions.erased_at,
+        objects=suppressions.objects,
     )
     business_metrics.publish(outcome, metrics)
     logger.info(
@@ -43,6 +47,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         facts=outcome.counted,
         duplicates=outcome.duplicates,
         erased=outcome.erased,
+        objected=outcome.objected,
         failed=len(outcome.failed),
     )
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in outcome.failed]}

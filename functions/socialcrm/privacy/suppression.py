@@ -247,6 +247,11 @@ class DynamoSuppressionCheck:
         found = self.lookup(interaction.subject_id)
         return found is not None and found.blocks(interaction.occurred_at)
 
+    def objects(self, subject_id: str) -> bool:
+        """True when the subject objects to processing (GDPR Art. 21)."""
+        found = self.lookup(subject_id)
+        return found is not None and found.objected_at is not None
+
     def erased_at(self, subject_id: str) -> datetime | None:
         """The subject's erasure tombstone, if any (an objection does not count: it erases nothing)."""
         found = self.lookup(subject_id)

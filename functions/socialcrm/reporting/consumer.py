@@ -57,6 +57,8 @@ class BusEvent(BaseModel):
     detail_type: str = Field(alias="detail-type")
     source: str
     detail: dict[str, Any]
+    # Set when EventBridge replayed the event from the bus's archive (``socialcrm events replay``).
+    replay_name: str | None = Field(default=None, alias="replay-name")
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class ReportOutcome:
     counted: int = 0  # new facts
     duplicates: int = 0
     erased: int = 0  # events about an erased subject's data, dropped
+    objected: int = 0  # replayed events of subjects who object to processing, not counted
     interactions_by_platform: Counter[str] = field(default_factory=Counter)
     # Interactions by their final sentiment (a PENDING one counts here once its sentiment arrives).
     interactions_by_sentiment: Counter[str] = field(default_factory=Counter)
@@ -106,11 +109,16 @@ class ReportOutcome:
 
 def parse(body: str) -> EventDetail:
     """The detail model of a queued bus event; ValueError when it is not one reporting counts."""
+    return parse_event(body)[0]
+
+
+def parse_event(body: str) -> tuple[EventDetail, bool]:
+    """The detail model of a queued bus event, and whether it was replayed from the bus's archive."""
     event = BusEvent.model_validate_json(body)
     model = COUNTED_DETAILS.get(event.detail_type)
     if model is None:
         raise ValueError(f"detail-type {event.detail_type!r} is not counted by reports")
-    return model.model_validate(event.detail)
+    return model.model_validate(event.detail), event.replay_name is not None
 
 
 def erased_data(detail: EventDetail, erased_at: Callable[[str], datetime | None]) -> bool:
@@ -130,16 +138,18 @@ def process_batch(
     counters: FactRecorder,
     now: datetime,
     erased_at: Callable[[str], datetime | None],
+    objects: Callable[[str], bool] | None = None,
 ) -> ReportOutcome:
     """Record the facts of every record; a record fails alone (see the module docstring).
 
     ``erased_at`` gives a subject's erasure tombstone, if any; it raises when it cannot tell, and the
-    record is retried (nothing is counted unchecked).
+    record is retried (nothing is counted unchecked). ``objects`` says whether a subject objects to
+    processing (GDPR Art. 21): a replayed event of theirs is not counted (a replay is processing now).
     """
     outcome = ReportOutcome()
     for record in records:
         try:
-            detail = parse(record.body)
+            detail, replayed = parse_event(record.body)
         except (ValidationError, ValueError):
             logger.error("unreadable event", message_id=record.message_id)
             outcome.failed.append(record.message_id)
@@ -147,6 +157,10 @@ def process_batch(
         try:
             if erased_data(detail, erased_at):
                 outcome.erased += 1
+                continue
+            subject = getattr(detail, "subject_id", None)
+            if replayed and objects is not None and isinstance(subject, str) and objects(subject):
+                outcome.objected += 1
                 continue
             for fact in facts_of(detail):
                 outcome.note(fact, counters.record(fact, now=now))

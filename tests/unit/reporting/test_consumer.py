@@ -192,3 +192,22 @@ def test_an_unreadable_tombstone_fails_the_record_rather_than_count_it_unchecked
     recorder = MemoryRecorder()
     outcome = process_batch(records(body(enriched(1))), counters=recorder, now=NOW, erased_at=unavailable)
     assert outcome.failed == ["m-0"] and recorder.seen == set()
+
+
+def test_a_replayed_event_of_a_subject_who_objects_is_not_counted_but_a_live_one_is():
+    # Given an interaction of a subject who objects to processing, delivered live and replayed
+    live = body(enriched(7))
+    envelope = json.loads(body(enriched(8)))
+    envelope["replay-name"] = "after-the-outage"
+    replayed = json.dumps(envelope)
+    objecting = {enriched(7).subject_id, enriched(8).subject_id}
+    # When the batch is processed
+    outcome = process_batch(
+        records(live, replayed),
+        counters=MemoryRecorder(),
+        now=NOW,
+        erased_at=NOT_ERASED,
+        objects=lambda subject: subject in objecting,
+    )
+    # Then the live event counts (its message was stored before the objection), the replayed one does not
+    assert (outcome.counted, outcome.objected, outcome.failed) == (1, 1, [])
