@@ -136,6 +136,7 @@ class StatelessStack(Stack):
         self.monitoring = Monitoring(self, "Monitoring", key=key, queues=self.consumers.queues)
         self.monitoring.watch(api=self.http.api, functions=self.functions, tables=tables)
         self.monitoring.grant_health(self.crm_api.function)
+        self.websub.grant_health(self.crm_api.function)
         self.bus_subscriptions.alarm_to(self.monitoring.topic)
         self.routing.alarm_to(self.monitoring.topic)
         self.dashboard = Dashboard(

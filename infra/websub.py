@@ -38,6 +38,7 @@ class WebSub(Construct):
         secret: secretsmanager.ISecret,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.subscriptions = subscriptions
         self.channels = youtube_channels_of(self)
         self.function = PipelineFunction(
             self,
@@ -52,6 +53,11 @@ class WebSub(Construct):
         grant_table(self.function.fn, subscriptions, ("dynamodb:Scan", "dynamodb:UpdateItem"))
         grant_secret_value(self.function.fn, secret)
         self.schedule = self._schedule()
+
+    def grant_health(self, api: PipelineFunction) -> None:
+        """Let the api function show each subscription in ``GET /health/platforms`` (Scan of a few items)."""
+        api.fn.add_environment(topology.TABLES["subscriptions"].env_var, self.subscriptions.table_name)
+        grant_table(api.fn, self.subscriptions, ("dynamodb:Scan",))
 
     def call_back_at(self, api_url: str) -> None:
         """The URL the hub verifies and notifies: the API's ``/webhooks/youtube``."""

@@ -48,9 +48,13 @@ def reports_runtime() -> reports.ReportsRuntime:
 def health_runtime() -> health.HealthRuntime:
     import boto3
 
+    from socialcrm.subscriptions.store import SubscriptionTable
+
+    table = os.environ.get("SUBSCRIPTIONS_TABLE")
     return health.HealthRuntime(
         cloudwatch=boto3.client("cloudwatch"),
         namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "socialcrm",
+        subscriptions=SubscriptionTable(table).all if table else None,
     )
 
 

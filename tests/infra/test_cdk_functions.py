@@ -55,6 +55,8 @@ EXPECTED_RESOURCE_ENV = {
         "RULES_APPCONFIG_PROFILE",
         # replies: the outbound queue (SUPPRESSIONS_TABLE and SECRETS_NAME are listed above)
         "OUTBOUND_QUEUE_URL",
+        # GET /health/platforms shows each YouTube subscription
+        "SUBSCRIPTIONS_TABLE",
     },
     "enrich": {
         "INTERACTIONS_TABLE",

@@ -66,6 +66,8 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     | {("dynamodb:Query", "table:cases"), ("dynamodb:Query", "table:cases/index/by_subject")}
     # GET /reports/summary reads the report counters
     | {("dynamodb:Query", "table:report_counters")}
+    # GET /health/platforms lists the YouTube subscriptions (a few items)
+    | {("dynamodb:Scan", "table:subscriptions")}
     # the work queues (/cases): read and update cases, stop their SLA clocks, announce CaseUpdated
     | _pairs({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "table:cases")
     | {("dynamodb:Query", "table:cases/index/by_queue")}

@@ -68,3 +68,45 @@ def test_the_route_answers_through_the_api_function(cloudwatch, monkeypatch):
     handler.health_runtime.cache_clear()
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["platforms"]["generic"]["malformed"] == 3
+
+
+def test_each_followed_youtube_channel_shows_its_lease_or_what_it_waits_for(cloudwatch):
+    from socialcrm.local.resources import create_resources
+    from socialcrm.platforms.base import Intent
+    from socialcrm.subscriptions.hub import HubAnswer
+    from socialcrm.subscriptions.store import SubscriptionTable
+    from socialcrm.subscriptions.websub import confirm_intent, renew, topic_of
+
+    table = SubscriptionTable(create_resources().environment["SUBSCRIPTIONS_TABLE"])
+    tokens = iter(["first", "second"])
+    accepted = type("Hub", (), {"ask": lambda self, request: HubAnswer(202)})()
+    # Given two channels asked for an hour ago, the first verified by the hub, the second not yet
+    asked = NOW - timedelta(hours=1)
+    channels = ("UC0123456789abcdefghijkl", "UCupvZG-5ko_eiXAupbDfxWw")  # asked in this order
+    renew(
+        channels,
+        store=table,
+        hub=accepted,
+        callback="https://api/webhooks/youtube",
+        secret="s",
+        now=asked,
+        token=lambda: next(tokens),
+    )
+    assert confirm_intent(Intent("subscribe", topic_of(channels[0]), 432000, "first"), table, asked)
+    # When the operator reads the health summary
+    runtime = HealthRuntime(
+        cloudwatch=cloudwatch, namespace="socialcrm/prod", now=lambda: NOW, subscriptions=table.all
+    )
+    shown = {s["channel_id"]: s for s in platforms_health(runtime)["youtube_subscriptions"]}
+    # Then the first is active with its lease and renewal time, the second waits for the hub
+    assert shown[channels[0]]["status"] == "active" and shown[channels[0]]["waiting_for_hub"] is False
+    assert shown[channels[0]]["lease_until"] == (asked + timedelta(seconds=432000)).isoformat()
+    assert shown[channels[1]]["status"] == "requested" and shown[channels[1]]["waiting_for_hub"] is True
+    # And a lease that ran out unrenewed shows as expired
+    later = HealthRuntime(
+        cloudwatch=cloudwatch,
+        namespace="socialcrm/prod",
+        now=lambda: NOW + timedelta(days=6),
+        subscriptions=table.all,
+    )
+    assert platforms_health(later)["youtube_subscriptions"][0]["status"] == "expired"

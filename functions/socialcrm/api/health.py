@@ -3,7 +3,9 @@
 Read from the ingest function's ``Deliveries`` metric (by platform and outcome) with one CloudWatch
 ``GetMetricData`` call: how many deliveries were accepted, refused (401/403: a wrong secret or token, or
 forgeries), malformed (400/413/415) and failed (5xx), and the last hour one was accepted — what an
-operator looks at when a platform seems to have stopped sending. No personal data.
+operator looks at when a platform seems to have stopped sending. With them, each followed YouTube
+channel's subscription at the WebSub hub: active until when, due for renewal when, waiting for the hub's
+verification, or denied. No personal data.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from botocore.exceptions import BotoCoreError, ClientError
@@ -20,6 +22,9 @@ from pydantic import AwareDatetime, BaseModel
 from socialcrm.api.responses import JSON, documented_errors
 from socialcrm.errors import SocialCrmError
 from socialcrm.platforms import ROUTE_PLATFORMS
+
+if TYPE_CHECKING:
+    from socialcrm.subscriptions.store import Subscription
 
 OUTCOMES = ("accepted", "refused", "malformed", "failed")
 WINDOW = timedelta(hours=24)
@@ -39,12 +44,23 @@ class PlatformHealth(BaseModel):
     last_accepted_hour: AwareDatetime | None
 
 
+class SubscriptionHealth(BaseModel):
+    """A followed YouTube channel's subscription at the hub."""
+
+    channel_id: str
+    status: str  # active, expired, denied, unsubscribed, or requested (not yet verified)
+    lease_until: AwareDatetime | None
+    renew_at: AwareDatetime | None
+    waiting_for_hub: bool  # a subscribe or unsubscribe request the hub has not verified yet
+
+
 class PlatformsHealth(BaseModel):
-    """Each platform's webhook deliveries over the last 24 hours, by outcome."""
+    """Each platform's webhook deliveries over the last 24 hours, by outcome, and the YouTube subscriptions."""
 
     since: AwareDatetime
     until: AwareDatetime
     platforms: dict[str, PlatformHealth]
+    youtube_subscriptions: list[SubscriptionHealth]
 
 
 @dataclass(frozen=True)
@@ -52,6 +68,8 @@ class HealthRuntime:
     cloudwatch: Any  # a boto3 CloudWatch client
     namespace: str
     now: Callable[[], datetime] = lambda: datetime.now(tz=UTC)
+    # Every subscription the websub function keeps (socialcrm.subscriptions.store), when the table is named.
+    subscriptions: Callable[[], list[Subscription]] | None = None
 
 
 def platforms_health(runtime: HealthRuntime) -> dict[str, Any]:
@@ -106,7 +124,39 @@ def platforms_health(runtime: HealthRuntime) -> dict[str, Any]:
         if outcome == "accepted":
             hours = [t for t, v in zip(times, values, strict=False) if v > 0]
             platforms[platform]["last_accepted_hour"] = max(hours).isoformat() if hours else None
-    return {"since": since.isoformat(), "until": until.isoformat(), "platforms": platforms}
+    return {
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "platforms": platforms,
+        "youtube_subscriptions": _subscriptions(runtime),
+    }
+
+
+def _subscriptions(runtime: HealthRuntime) -> list[dict[str, Any]]:
+    if runtime.subscriptions is None:
+        return []
+    from socialcrm.subscriptions.websub import channel_of
+
+    now = runtime.now()
+    try:
+        found = runtime.subscriptions()
+    except SocialCrmError as exc:
+        raise HealthUnavailableError("The subscriptions could not be read; try again.") from exc
+    shown = []
+    for item in sorted(found, key=lambda s: s.topic):
+        status = item.status or "requested"
+        if status == "active" and not item.active(now):
+            status = "expired"
+        shown.append(
+            {
+                "channel_id": channel_of(item.topic) or item.topic,
+                "status": status,
+                "lease_until": item.lease_until.isoformat() if item.lease_until else None,
+                "renew_at": item.renew_at.isoformat() if item.renew_at else None,
+                "waiting_for_hub": item.pending(now),
+            }
+        )
+    return shown
 
 
 def build_router(runtime: Callable[[], HealthRuntime]) -> Router:
@@ -117,7 +167,8 @@ def build_router(runtime: Callable[[], HealthRuntime]) -> Router:
         summary="Each platform's webhook deliveries over the last 24 hours",
         description=(
             "Accepted, refused (401/403: a wrong secret or token, or forgeries), malformed and failed "
-            "deliveries per platform, and the last hour one was accepted."
+            "deliveries per platform, the last hour one was accepted, and each followed YouTube channel's "
+            "subscription at the WebSub hub."
         ),
         responses={
             200: {"description": "Per platform", "content": {JSON: {"model": PlatformsHealth}}},
