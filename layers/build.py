@@ -52,7 +52,7 @@ class LayerBuildError(RuntimeError):
 def runtime_dependencies(pyproject: Path | None = None, group: str | None = None) -> list[str]:
     """The requirement strings of ``[project].dependencies`` (or of the optional group), in file order.
 
-    >>> "pydantic>=2.7" in runtime_dependencies(), "py3langid>=0.3" in runtime_dependencies(group="language")
+    >>> "pydantic>=2.7" in runtime_dependencies(), "py3langid>=0.4,<0.5" in runtime_dependencies(group="language")
     (True, True)
     """
     pyproject = pyproject or PYPROJECT

@@ -71,7 +71,8 @@ def answer_handshake(
         from socialcrm.subscriptions.websub import confirm_intent
 
         at = now or datetime.now(tz=UTC)
-        if intents is None or not confirm_intent(reply.intent, intents(), at):
+        hub_secret = secret.hub_secret.get_secret_value()
+        if intents is None or not confirm_intent(reply.intent, intents(), at, hub_secret=hub_secret):
             raise NotFoundError(
                 "No subscription request of this deployment is pending for this topic and mode."
             )

@@ -62,12 +62,19 @@ class TikTokSecret(_Secret):
 
 
 class YouTubeSecret(_Secret):
-    # Sent to the hub with each subscription (hub.secret) and keyed into X-Hub-Signature; WebSub caps it
-    # at 200 bytes.
-    hub_secret: SecretStr = Field(min_length=1, max_length=200)
+    # Sent to the hub with each subscription (hub.secret) and keyed into X-Hub-Signature; WebSub: "MUST be
+    # less than 200 bytes" (checked on its UTF-8 below).
+    hub_secret: SecretStr = Field(min_length=1, max_length=199)
     # No longer used: each subscription request carries its own one-time token. Kept so that documents
     # written before still validate.
     verify_token: SecretStr | None = Field(default=None, min_length=1)
+
+    @field_validator("hub_secret")
+    @classmethod
+    def _under_200_bytes(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value().encode("utf-8", "surrogatepass")) >= 200:
+            raise ValueError("must be less than 200 bytes (WebSub's limit for hub.secret)")
+        return value
 
 
 class GenericSecret(_Secret):

@@ -82,9 +82,8 @@ def test_the_followed_youtube_channel_is_subscribed_verified_and_its_notificatio
     assert stack.hub.wait_verified(topic), stack.hub.subscriptions()
     # Then the hub's verification went through the webhook route and got its challenge back (200)
     (subscription,) = [s for s in stack.hub.subscriptions() if s.topic == topic]
-    assert (
-        subscription.verification_status == 200 and subscription.callback == f"{stack.url}/webhooks/youtube"
-    )
+    assert subscription.verification_status == 200
+    assert subscription.callback.startswith(f"{stack.url}/webhooks/youtube?key=")
     # And the hub holds the hub secret of the secrets file, so what it publishes is accepted
     video = d.youtube_upload(f"vid{unique_number()}", LOCAL_YOUTUBE_CHANNEL, "Reviews", "A review", now())
     assert stack.hub.publish(topic, video.body) == [200]

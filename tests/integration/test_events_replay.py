@@ -137,3 +137,31 @@ def test_the_status_of_a_replay(aws, capsys):
     assert main(follow) == 0
     assert f"replay {follow[2]}: COMPLETED" in capsys.readouterr().out
     assert main(["events", "replay-status", "--bus", BUS_NAME, "no-such-replay"]) == 2
+
+
+def test_a_bus_given_as_an_arn_is_refused_naming_what_is_expected(aws, capsys):
+    arn = "arn:aws:events:eu-west-1:123456789012:event-bus/socialcrm"
+    code = main(
+        ["events", "replay", "--bus", arn, "--from", "2026-11-25T09:00Z", "--to", "2026-11-25T11:00Z"]
+    )
+    assert code == 2 and "is not a bus name" in capsys.readouterr().err
+
+
+def test_a_window_ending_in_the_last_minutes_is_replayed_with_a_note(aws, capsys):
+    assert (
+        main(
+            [
+                "events",
+                "replay",
+                "--bus",
+                BUS_NAME,
+                "--from",
+                "2026-11-25T11:00Z",
+                "--to",
+                "2026-11-25T11:55Z",
+                "--yes",
+            ]
+        )
+        == 0
+    )
+    assert "may not be in the archive yet" in capsys.readouterr().out

@@ -75,7 +75,7 @@ def test_each_followed_youtube_channel_shows_its_lease_or_what_it_waits_for(clou
     from socialcrm.platforms.base import Intent
     from socialcrm.subscriptions.hub import HubAnswer
     from socialcrm.subscriptions.store import SubscriptionTable
-    from socialcrm.subscriptions.websub import confirm_intent, renew, topic_of
+    from socialcrm.subscriptions.websub import callback_key, confirm_intent, renew, topic_of
 
     table = SubscriptionTable(create_resources().environment["SUBSCRIPTIONS_TABLE"])
     tokens = iter(["first", "second"])
@@ -92,7 +92,9 @@ def test_each_followed_youtube_channel_shows_its_lease_or_what_it_waits_for(clou
         now=asked,
         token=lambda: next(tokens),
     )
-    assert confirm_intent(Intent("subscribe", topic_of(channels[0]), 432000, "first"), table, asked)
+    key = callback_key("s", topic_of(channels[0]))
+    intent = Intent("subscribe", topic_of(channels[0]), 432000, "first", callback_key=key)
+    assert confirm_intent(intent, table, asked, hub_secret="s")
     # When the operator reads the health summary
     runtime = HealthRuntime(
         cloudwatch=cloudwatch, namespace="socialcrm/prod", now=lambda: NOW, subscriptions=table.all

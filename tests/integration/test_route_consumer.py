@@ -365,3 +365,61 @@ def test_a_replay_routes_what_was_never_routed_but_not_for_an_objecting_or_erase
     assert CaseRepository().get(case_of("x:31")) is not None
     assert CaseRepository().get(case_of("x:32")) is None
     assert CaseRepository().get(case_of("x:33")) is None
+
+
+def test_a_replayed_brand_reply_of_an_earlier_round_is_not_added_to_the_later_case(aws):
+    handler, env, _ = aws
+    thread = "dm:replay-brand"
+    # Given a complaint and the brand's reply ten days ago, that case resolved, and a new case since
+    first = recent(41, "The app is broken", "NEGATIVE", minutes_ago=14400, conversation=thread)
+    store(first, at=NOW - timedelta(days=10))
+    announce(first)
+    assert route_at(handler, env, NOW - timedelta(days=10)).opened == 1
+    reply = recent(42, "Sorry, fixed now", "NEUTRAL", minutes_ago=14390, conversation=thread, brand=True)
+    store(reply, at=NOW - timedelta(days=10))
+    announce(reply)
+    assert route_at(handler, env, NOW - timedelta(days=10)).replies == 1
+    CaseRepository().update(
+        case_of("x:41", conversation=thread),
+        lambda case: case.model_copy(update={"status": "resolved", "resolved_at": NOW - timedelta(days=9)}),
+    )
+    later_message = recent(43, "Broken again", "NEGATIVE", conversation=thread)
+    store(later_message, at=NOW)
+    announce(later_message)
+    assert route_at(handler, env, NOW).opened == 1
+    later = case_of("x:43", conversation=thread, sequence=2)
+    before = CaseRepository().get(later)
+    # When the archive replays the old reply's event
+    announce(reply)
+    outcome = route_at(handler, env, NOW, replay=True)
+    # Then the later case is as it was
+    assert (outcome.replies, outcome.duplicates, outcome.failed) == (0, 1, [])
+    assert CaseRepository().get(later) == before
+
+
+def test_a_lost_message_written_before_its_case_was_resolved_is_recorded_not_reopening_it(aws):
+    handler, env, _ = aws
+    thread = "dm:replay-reopen"
+    # Given a message whose event never reached the route queue, and a later one whose case was resolved since
+    lost = recent(51, "Where is my order", "NEGATIVE", minutes_ago=600, conversation=thread)
+    store(lost, at=NOW - timedelta(hours=10))
+    later = recent(52, "Hello?", "NEGATIVE", minutes_ago=60, conversation=thread)
+    store(later, at=NOW - timedelta(hours=1))
+    announce(later)
+    assert route_at(handler, env, NOW - timedelta(hours=1)).opened == 1
+    case_id = case_of("x:52", conversation=thread)
+    CaseRepository().update(
+        case_id,
+        lambda case: case.model_copy(
+            update={"status": "resolved", "resolved_at": NOW - timedelta(minutes=5)}
+        ),
+    )
+    before = CaseRepository().get(case_id)
+    # When the archive replays the lost message
+    announce(lost)
+    outcome = route_at(handler, env, NOW, replay=True)
+    # Then it is recorded (its routing shown on it), and the resolved case is neither reopened nor changed
+    assert (outcome.recorded, outcome.joined, outcome.reopened, outcome.opened) == (1, 0, 0, 0)
+    assert CaseRepository().get(case_id) == before
+    stored_lost = InteractionRepository().get(lost.interaction_ref)
+    assert stored_lost is not None and stored_lost.routing is not None and stored_lost.routing.case_id is None

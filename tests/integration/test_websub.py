@@ -13,13 +13,15 @@ from socialcrm.local.resources import create_resources
 from socialcrm.settings import WebSubSettings
 from socialcrm.subscriptions.hub import HubAnswer, HubRequest
 from socialcrm.subscriptions.store import SubscriptionTable
-from socialcrm.subscriptions.websub import RETRY_AFTER, renew, topic_of
+from socialcrm.subscriptions.websub import RETRY_AFTER, callback_key, renew, topic_of
 from tests.conftest import DEV_SECRETS
 from tests.support.apigw import LambdaContext, http_event
 
 NOW = datetime.now(tz=UTC).replace(microsecond=0)
 CHANNEL, OTHER = "UCupvZG-5ko_eiXAupbDfxWw", "UC0123456789abcdefghijkl"
 CALLBACK = "https://api.example.com/webhooks/youtube"
+# The hub secret the ingest handler reads (the development secrets file): the callback's key comes from it.
+HUB_SECRET = json.loads(DEV_SECRETS.read_text())["youtube"]["hub_secret"]
 
 
 class FakeHub:
@@ -53,7 +55,14 @@ def aws(monkeypatch):
 
 
 def run(table, hub, channels=(CHANNEL,), *, at=NOW):
-    return renew(channels, store=table, hub=hub, callback=CALLBACK, secret="hub-secret", now=at)
+    return renew(channels, store=table, hub=hub, callback=CALLBACK, secret=HUB_SECRET, now=at)
+
+
+def key_of(request: HubRequest) -> str:
+    """The key of the callback URL socialcrm gave the hub (the hub repeats it with every verification)."""
+    base, _, key = request.callback.partition("?key=")
+    assert base == CALLBACK and key
+    return key
 
 
 def verify(handler, request: HubRequest | None = None, **query: str) -> dict:
@@ -63,7 +72,7 @@ def verify(handler, request: HubRequest | None = None, **query: str) -> dict:
         "hub.topic": request.topic if request else topic_of(CHANNEL),
         "hub.challenge": "challenge-7",
         "hub.lease_seconds": "432000",
-        **({"hub.verify_token": request.verify_token} if request else {}),
+        **({"hub.verify_token": request.verify_token, "key": key_of(request)} if request else {}),
         **query,
     }
     params = {key: value for key, value in params.items() if value != ""}
@@ -81,7 +90,8 @@ def test_a_channel_is_subscribed_verified_and_renewed_at_80_percent_of_its_lease
     # Then it asks the hub to subscribe, with the hub secret and a one-time token, asynchronously verified
     request = hub.last()
     assert outcome.asked == [("subscribe", CHANNEL)]
-    assert (request.topic, request.callback, request.secret) == (topic_of(CHANNEL), CALLBACK, "hub-secret")
+    assert (request.topic, request.secret) == (topic_of(CHANNEL), HUB_SECRET)
+    assert request.callback == f"{CALLBACK}?key={callback_key(HUB_SECRET, topic_of(CHANNEL))}"
     # When the hub verifies the intent with that token
     answer = verify(handler, request)
     # Then the challenge is echoed and the lease the hub granted is recorded
@@ -119,6 +129,11 @@ def test_a_channel_no_longer_configured_is_unsubscribed(aws):
         pytest.param({"hub.mode": "unsubscribe"}, id="another-mode"),
         pytest.param({"hub.topic": topic_of(OTHER)}, id="a-topic-we-never-asked-for"),
         pytest.param({"hub.topic": "https://evil.example/feed"}, id="any-url"),
+        pytest.param({"key": ""}, id="no-callback-key"),
+        pytest.param({"key": "0" * 32}, id="another-callback-key"),
+        pytest.param({"key": "", "hub.verify_token": ""}, id="neither-key-nor-token"),
+        pytest.param({"hub.topic": "https://[www.youtube.com/"}, id="a-topic-urlsplit-refuses"),
+        pytest.param({"hub.topic": topic_of(CHANNEL) + "&pad=" + "x" * 3000}, id="a-topic-past-a-key"),
         pytest.param({"hub.topic": topic_of(CHANNEL) + "x" * 3000}, id="longer-than-a-key"),
     ],
 )
@@ -132,24 +147,24 @@ def test_a_verification_that_matches_no_pending_request_is_404_and_echoes_nothin
     assert verify(handler, hub.last())["statusCode"] == 200
 
 
-def test_a_verification_is_confirmed_once_and_not_after_its_request_expired(aws, monkeypatch):
+def test_the_hub_may_verify_our_subscription_again_but_a_spent_or_expired_request_is_404(aws):
     handler, table, hub = aws
     run(table, hub)
     request = hub.last()
     assert verify(handler, request)["statusCode"] == 200
-    assert verify(handler, request)["statusCode"] == 404  # spent
+    # The hub verifying the subscription again (a 0.3 hub refreshing it, the spent token repeated) is ours
+    assert verify(handler, request, **{"hub.lease_seconds": "400000"})["statusCode"] == 200
+    assert stored(table).lease_seconds == 400000
+    # … but an unsubscribe nobody asked for is not, even with the callback's key
+    assert verify(handler, request, **{"hub.mode": "unsubscribe"})["statusCode"] == 404
+    assert stored(table).status == "active"
     # A request the hub never verified in time
     run(table, hub, channels=(OTHER,), at=NOW - timedelta(days=2))
-    late = hub.last()
+    late = [r for r in hub.requests if r.topic == topic_of(OTHER)][-1]
     assert verify(handler, late)["statusCode"] == 404
-    # Nothing at all was asked for: an outsider's verification is 404
-    assert (
-        verify(handler, None, **{"hub.topic": topic_of(OTHER), "hub.mode": "unsubscribe"})["statusCode"]
-        == 404
-    )
 
 
-def test_a_hub_that_sends_no_token_is_confirmed_by_topic_and_mode(aws):
+def test_a_hub_that_sends_no_token_is_confirmed_by_the_callbacks_key(aws):
     handler, table, hub = aws
     run(table, hub)
     assert verify(handler, hub.last(), **{"hub.verify_token": ""})["statusCode"] == 200
@@ -160,9 +175,17 @@ def test_a_denial_is_recorded_for_our_topic_only_and_the_next_run_asks_again(aws
     handler, table, hub = aws
     run(table, hub)
     verify(handler, hub.last())
-    denial = {"hub.mode": "denied", "hub.topic": topic_of(CHANNEL), "hub.reason": "x"}
+    key = callback_key(HUB_SECRET, topic_of(CHANNEL))
+    denial = {"hub.mode": "denied", "hub.topic": topic_of(CHANNEL), "hub.reason": "x", "key": key}
+    # A denial without the callback's key (anyone's) is 404 and changes nothing
+    assert verify(handler, None, **{**denial, "key": ""})["statusCode"] == 404
+    assert stored(table).status == "active"
     # A denial for a topic we never subscribed is 404
-    assert verify(handler, None, **{**denial, "hub.topic": topic_of(OTHER)})["statusCode"] == 404
+    other_key = callback_key(HUB_SECRET, topic_of(OTHER))
+    assert (
+        verify(handler, None, **{**denial, "hub.topic": topic_of(OTHER), "key": other_key})["statusCode"]
+        == 404
+    )
     # The hub revoking our subscription is acknowledged and recorded
     answer = verify(handler, None, **denial, **{"hub.challenge": "", "hub.lease_seconds": ""})
     assert (answer["statusCode"], answer["body"]) == (200, "")
@@ -227,10 +250,27 @@ def test_the_scheduled_function_fails_when_the_hub_refuses_so_its_alarm_fires(aw
 
 @pytest.mark.parametrize(
     ("lease", "recorded"),
-    [("9" * 40, 10 * 24 * 3600), ("1", 300), ("99999999", 30 * 24 * 3600), ("-5", 10 * 24 * 3600)],
+    [("9" * 40, 10 * 24 * 3600), ("1", 300), ("99999999", 10 * 24 * 3600), ("-5", 10 * 24 * 3600)],
 )
 def test_a_lease_the_hub_states_is_kept_within_bounds(aws, lease, recorded):
     handler, table, hub = aws
     run(table, hub)
     assert verify(handler, hub.last(), **{"hub.lease_seconds": lease})["statusCode"] == 200
     assert stored(table).lease_seconds == recorded
+
+
+def test_a_rotated_hub_secret_subscribes_again_at_the_next_run_with_the_new_key(aws):
+    handler, table, hub = aws
+    run(table, hub)
+    assert verify(handler, hub.last())["statusCode"] == 200
+    # When the hub secret is changed, the next hourly run asks again (with the new secret and callback key)
+    outcome = renew(
+        (CHANNEL,), store=table, hub=hub, callback=CALLBACK, secret="rotated", now=NOW + timedelta(hours=1)
+    )
+    assert outcome.asked == [("subscribe", CHANNEL)]
+    assert hub.last().secret == "rotated" and key_of(hub.last()) == callback_key("rotated", topic_of(CHANNEL))
+    # And the run after it leaves the subscription alone
+    later = renew(
+        (CHANNEL,), store=table, hub=hub, callback=CALLBACK, secret="rotated", now=NOW + timedelta(hours=3)
+    )
+    assert later.asked == [] and later.current == 1

@@ -103,3 +103,12 @@ def test_a_secret_with_text_around_whitespace_is_kept_as_given():
     # When validated / Then it is accepted and kept exactly
     secret = MetaSecret.model_validate({"app_secret": " app secret ", "verify_token": "t"})
     assert secret.app_secret.get_secret_value() == " app secret "
+
+
+@pytest.mark.parametrize(("secret", "valid"), [("a" * 199, True), ("a" * 200, False), ("é" * 100, False)])
+def test_the_hub_secret_is_under_200_bytes_as_websub_requires(secret, valid):
+    if valid:
+        assert YouTubeSecret(hub_secret=secret).hub_secret.get_secret_value() == secret
+    else:
+        with pytest.raises(ValueError):
+            YouTubeSecret(hub_secret=secret)

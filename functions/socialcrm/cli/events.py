@@ -7,9 +7,10 @@ The bus's archive (``<bus>-events``) keeps every socialcrm event for ``RETENTION
 days. A replay sends the events that occurred in the window back to the consumers' rules (all of them,
 or those named by ``--consumer``) through EventBridge ``StartReplay``; each event carries the replay's
 name. Replays are safe to run over events already handled: the route consumer routes only messages
-never routed (it never reopens or duplicates a case), skips subjects erased or objecting since, and
-never answers automatically; the report consumer counts no fact twice and drops erased subjects' facts;
-an erasure already completed is not run again.
+never routed (a message written before its case was resolved is recorded, never reopening it; a brand
+reply of an earlier round is left out of the conversation's case), skips subjects erased or objecting
+since, and never answers automatically; the report consumer counts no fact twice and drops erased and
+objecting subjects' facts; an erasure already completed is not run again.
 
 The bus is ``socialcrm-<stage>`` (``--stage``), or named with ``--bus`` (the local stack's is
 ``socialcrm``). AWS is reached with the default credential chain; ``AWS_ENDPOINT_URL`` (or
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 import sys
 import time
@@ -34,6 +36,9 @@ from socialcrm.topology import RETENTION_DAYS, archive_name, replay_consumers, r
 
 FINAL = ("COMPLETED", "FAILED", "CANCELLED")
 _STAGE_PREFIX = "socialcrm-"
+_BUS_NAME = re.compile(r"[A-Za-z0-9._-]{1,40}")
+# EventBridge may take a few minutes to archive an event: a window ending later than this ago may miss some.
+ARCHIVE_DELAY = timedelta(minutes=10)
 
 # Seams for the tests: how to wait, what time it is, and whether a person is at the terminal.
 sleep: Callable[[float], None] = time.sleep
@@ -90,14 +95,18 @@ def _bus_arguments(parser: argparse.ArgumentParser) -> None:
 
 def bus_of(args: argparse.Namespace) -> str:
     """The bus the command acts on: ``--bus``, ``socialcrm-<--stage>``, else ``$EVENT_BUS_NAME``."""
-    if args.bus:
-        return str(args.bus)
-    if args.stage:
-        return f"{_STAGE_PREFIX}{args.stage}"
-    named = os.environ.get("EVENT_BUS_NAME")
-    if named:
-        return named
-    raise CliError("name the bus: --stage STAGE (the bus socialcrm-STAGE) or --bus NAME")
+    named = (
+        str(args.bus)
+        if args.bus
+        else f"{_STAGE_PREFIX}{args.stage}"
+        if args.stage
+        else os.environ.get("EVENT_BUS_NAME")
+    )
+    if not named:
+        raise CliError("name the bus: --stage STAGE (the bus socialcrm-STAGE) or --bus NAME")
+    if not _BUS_NAME.fullmatch(named):
+        raise CliError(f"{named!r} is not a bus name (letters, digits, '.', '-', '_'; not an ARN)")
+    return named
 
 
 def parse_time(text: str, option: str) -> datetime:
@@ -122,7 +131,7 @@ def window(start_text: str, end_text: str, *, at: datetime) -> tuple[datetime, d
     start, end = parse_time(start_text, "--from"), parse_time(end_text, "--to")
     if start >= end:
         raise CliError("--from must be before --to")
-    if end > at + timedelta(minutes=1):
+    if end > at:
         raise CliError(f"--to is in the future (it is {at:%Y-%m-%dT%H:%MZ} now)")
     kept = RETENTION_DAYS["bus_archive"]
     oldest = at - timedelta(days=kept)
@@ -174,11 +183,16 @@ def _replay(args: argparse.Namespace) -> int:
     if archive.get("State") not in (None, "ENABLED"):
         raise CliError(f"archive {archive_name(bus)} is {archive['State']}: nothing to replay from")
     rules = [_rule_arn(client, bus, key) for key in consumers]
+    if end > now() - ARCHIVE_DELAY:
+        print(
+            f"note: events of the last {ARCHIVE_DELAY.seconds // 60} minutes may not be in the archive yet; "
+            "replay that part again later if some are missing"
+        )
     print(
         f"replay the events of {start:%Y-%m-%dT%H:%M:%SZ} to {end:%Y-%m-%dT%H:%M:%SZ} from {archive_name(bus)} "
         f"to: {', '.join(consumers)}\n"
-        "  messages already routed are not routed again, erased and objecting subjects are skipped, "
-        "no reply is sent"
+        "  messages already routed are not routed again, no resolved case is reopened by a message written "
+        "before it was resolved, erased and objecting subjects are skipped, no reply is sent"
     )
     if not args.yes:
         if not interactive():

@@ -25,6 +25,8 @@ import zipfile
 from array import array
 from collections import Counter
 from dataclasses import dataclass
+from itertools import repeat
+from operator import add, mul
 from pathlib import Path
 from typing import Any
 
@@ -126,9 +128,9 @@ class NaiveBayesLanguageModel:
         if not found:
             return [0.0] * self._classes_count  # nothing to read: every label alike
         scores = list(self._pc)
-        size = self._row.size
+        size, unpack, table = self._row.size, self._row.unpack_from, self._ptc
         for feature, count in Counter(found).items():
             weight = math.log1p(count)
-            row = self._row.unpack_from(self._ptc, feature * size)
-            scores = [score + weight * value for score, value in zip(scores, row, strict=True)]
+            row = unpack(table, feature * size)
+            scores = list(map(add, scores, map(mul, repeat(weight), row)))
         return scores

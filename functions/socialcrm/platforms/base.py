@@ -51,6 +51,7 @@ class Intent:
     topic: str
     lease_seconds: int | None = None
     verify_token: str | None = None
+    callback_key: str | None = None  # the ``key`` socialcrm put in the callback URL it gave the hub
 
 
 @dataclass(frozen=True)

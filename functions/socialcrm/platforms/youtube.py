@@ -84,7 +84,7 @@ class YouTubeAdapter:
         >>> from socialcrm.secrets import YouTubeSecret
         >>> query = {"hub.mode": "subscribe", "hub.topic": "t", "hub.challenge": "42", "hub.lease_seconds": "432000"}
         >>> adapter.handshake(query, YouTubeSecret(hub_secret="h"))
-        HandshakeReply(body='42', content_type='text/plain', status=200, intent=Intent(mode='subscribe', topic='t', lease_seconds=432000, verify_token=None))
+        HandshakeReply(body='42', content_type='text/plain', status=200, intent=Intent(mode='subscribe', topic='t', lease_seconds=432000, verify_token=None, callback_key=None))
         """
         mode = query.get("hub.mode")
         if mode not in ("subscribe", "unsubscribe", "denied"):
@@ -92,8 +92,9 @@ class YouTubeAdapter:
         topic = query.get("hub.topic")
         if not topic:
             raise BadRequestError("The verification of intent needs the query parameter 'hub.topic'.")
+        key = query.get("key")
         if mode == "denied":
-            return HandshakeReply(body="", intent=Intent(mode, topic))
+            return HandshakeReply(body="", intent=Intent(mode, topic, callback_key=key))
         challenge = query.get("hub.challenge")
         if not challenge:
             raise BadRequestError("The handshake needs the query parameter 'hub.challenge'.")
@@ -107,6 +108,7 @@ class YouTubeAdapter:
                 if lease.isascii() and lease.isdigit() and len(lease) <= 10
                 else None,
                 verify_token=query.get("hub.verify_token"),
+                callback_key=key,
             ),
         )
 

@@ -140,8 +140,10 @@ class _Pending:
 def parse_enriched(body: str) -> tuple[InteractionEnriched, bool]:
     """The ``InteractionEnriched`` detail of an EventBridge event delivered by SQS, and whether EventBridge
     replayed it from the bus's archive (it names its replay). A replay routes only what was never
-    routed (an event the bus could not deliver), never for a subject erased or objecting since, and never
-    answers automatically: a replay is not a customer writing now."""
+    routed (an event the bus could not deliver), never for a subject erased or objecting since, never
+    reopens a case with a message written before it was resolved (the message is recorded), never adds
+    a brand reply of an earlier round to the conversation's case, and never answers automatically: a
+    replay is not a customer writing now."""
     envelope = json.loads(body)
     if not isinstance(envelope, dict) or envelope.get("detail-type") != InteractionEnriched.detail_type:
         raise ValueError("not an InteractionEnriched event")
@@ -229,6 +231,21 @@ def _route_one(
             # Business hours as when the message reached us (a dry run replays it the same way).
             at = min(interaction.received_at, now)
             decision = compiled.evaluate(interaction, at=at, history=ports.history)
+        if replayed and case is not None and _resolved_after(case, interaction):
+            # A message written before its case was resolved, whose event was lost: kept, never reopening it
+            outcome.recorded += 1
+            routing = Routing(
+                teams=list(decision.teams),
+                priority=decision.priority,
+                sla_due_at=None,
+                rules=list(decision.rules),
+            )
+            ports.routing.record(interaction.interaction_ref, routing)
+            logger.info(
+                "replayed, written before its case was resolved: recorded",
+                interaction_ref=interaction.interaction_ref,
+            )
+            return None
         if case is not None and not reopen_window_passed(case, now=now, window=window):
             joined = _join(message_id, case, interaction, decision, compiled, ports, now, outcome)
             if automatic and joined is not None and joined.case is not None:
@@ -284,6 +301,22 @@ def _replay_skips(interaction: Interaction, ports: RoutePorts, outcome: RouteOut
         outcome.duplicates += 1
         logger.info("replayed, already routed", interaction_ref=interaction.interaction_ref)
         return True
+    if interaction.from_brand:
+        # A reply is never routed, so its case says whether it was handled: one that is not in the
+        # conversation's case and was written before that case opened, or before it was resolved, belongs
+        # to an earlier round of the conversation and changes nothing now.
+        _, case = _where(conversation_of(interaction), ports)
+        handled = case is not None and any(
+            m.interaction_ref == interaction.interaction_ref for m in case.messages
+        )
+        if (
+            case is not None
+            and not handled
+            and (case.opened_at > interaction.occurred_at or _resolved_after(case, interaction))
+        ):
+            outcome.duplicates += 1
+            logger.info("replayed reply of an earlier case", interaction_ref=interaction.interaction_ref)
+            return True
     if ports.suppressions is not None and ports.suppressions.blocks(
         interaction.subject_id, interaction.occurred_at
     ):
@@ -291,6 +324,15 @@ def _replay_skips(interaction: Interaction, ports: RoutePorts, outcome: RouteOut
         logger.info("replayed, subject suppressed", interaction_ref=interaction.interaction_ref)
         return True
     return False
+
+
+def _resolved_after(case: Case, interaction: Interaction) -> bool:
+    """The case was resolved after ``interaction`` was written (it had its chance to be seen)."""
+    return (
+        case.status == "resolved"
+        and case.resolved_at is not None
+        and case.resolved_at >= interaction.occurred_at
+    )
 
 
 def _again(

@@ -36,6 +36,8 @@ class Subscription:
     lease_seconds: int | None = None
     renew_at: datetime | None = None
     lease_until: datetime | None = None
+    # SHA-256 of the callback key of the last request (the hub secret it was made with changed if it differs)
+    callback_digest: str | None = None
 
     def pending(self, now: datetime) -> bool:
         return self.pending_mode is not None and self.pending_until is not None and now < self.pending_until
@@ -66,6 +68,7 @@ def _from_item(item: dict[str, Any]) -> Subscription:
         lease_seconds=int(seconds) if seconds else None,
         renew_at=_time(item, "renew_at"),
         lease_until=_time(item, "lease_until"),
+        callback_digest=item.get("callback_digest", {}).get("S"),
     )
 
 
@@ -102,8 +105,8 @@ class SubscriptionTable:
                 TableName=self.table_name, Key={"topic": {"S": topic}}, ReturnValues="ALL_NEW", **request
             )
         except ClientError as exc:
-            if _failed_condition(exc):
-                return None
+            if _failed_condition(exc) or exc.response.get("Error", {}).get("Code") == "ValidationException":
+                return None  # not ours (a key DynamoDB refuses cannot be a topic we stored)
             code = exc.response.get("Error", {}).get("Code", "ClientError")
             raise StoreFailure(STORE, f"UpdateItem failed ({code})") from exc
         except BotoCoreError as exc:
@@ -119,6 +122,7 @@ class SubscriptionTable:
         now: datetime,
         pending_for: timedelta,
         retry_after: timedelta,
+        callback_digest: str = "",
     ) -> bool:
         """Record a request to the hub before it is made; False when another request for the topic is younger
         than ``retry_after`` (another run made it)."""
@@ -126,11 +130,12 @@ class SubscriptionTable:
             self._update(
                 topic,
                 UpdateExpression="SET pending_mode = :mode, pending_token = :token, pending_since = :now, "
-                "pending_until = :until, expires_at = if_not_exists(expires_at, :expires)",
+                "pending_until = :until, expires_at = :expires, callback_digest = :callback",
                 ConditionExpression="attribute_not_exists(pending_since) OR pending_since < :stale",
                 ExpressionAttributeValues={
                     ":mode": {"S": mode},
                     ":token": {"S": token_digest},
+                    ":callback": {"S": callback_digest},
                     ":now": {"S": _iso(now)},
                     ":until": {"S": _iso(now + pending_for)},
                     ":stale": {"S": _iso(now - retry_after)},
@@ -159,13 +164,19 @@ class SubscriptionTable:
         lease_seconds: int,
         renew_after: float,
     ) -> Subscription | None:
-        """Confirm the pending request of ``mode`` for ``topic`` (with this token, when the hub sent one) and
-        record its outcome; None when no such request is pending."""
-        condition = "pending_mode = :mode AND pending_until > :now"
+        """Confirm the pending request of ``mode`` for ``topic`` (with this token, when the hub sent one), or
+        for ``subscribe`` a subscription of ours the hub verifies again, and record the outcome; None when
+        there is no such request or subscription."""
+        pending = "pending_mode = :mode AND pending_until > :now"
         values: dict[str, Any] = {":mode": {"S": mode}, ":now": {"S": _iso(now)}}
         if token_digest is not None:
-            condition += " AND pending_token = :token"
+            pending += " AND pending_token = :token"
             values[":token"] = {"S": token_digest}
+        condition = f"({pending})"
+        if mode == "subscribe":  # a hub refreshing a lease of ours (PubSubHubbub 0.3 §6.2.1)
+            condition += (
+                " OR (#status = :active AND (attribute_not_exists(pending_mode) OR pending_mode = :mode))"
+            )
         forget = " REMOVE pending_mode, pending_token, pending_since, pending_until"
         if mode == "subscribe":
             lease_until = now + timedelta(seconds=lease_seconds)

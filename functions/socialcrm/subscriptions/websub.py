@@ -5,28 +5,34 @@ The channels are configuration (``YOUTUBE_CHANNELS``: channel ids, ``UC`` and 22
 of the scheduled function, for every channel's topic
 (``https://www.youtube.com/xml/feeds/videos.xml?channel_id=<id>``):
 
-- with no lease, a lease past :data:`RENEW_AT` of its length, or a denied subscription, it records a request
+- with no lease, a lease past :data:`RENEW_AT` of its length, a lease made under another hub secret (it was
+  rotated: the hub would sign with the old one), or a denied subscription, it records a request
   (a fresh one-time ``hub.verify_token``, kept as its SHA-256) and then asks the hub to subscribe;
 - a topic no longer configured whose lease still runs is unsubscribed the same way;
 - a request the hub has not verified within :data:`RETRY_AFTER` is made again (a new token).
 
-The hub's verification of intent (a ``GET`` anyone can send) is confirmed only when it matches a request
-that is pending: same topic and mode, not expired, and the same token when the hub sends one. It then
-records the lease the hub granted (``hub.lease_seconds``, kept within :data:`LEASE_BOUNDS`) and the request
-is spent. Anything else is 404: the callback never echoes a challenge for a subscription socialcrm did not
-ask for, so it is no oracle. ``hub.mode=denied`` is recorded for a topic of ours (pending or active) only.
+The callback socialcrm gives the hub carries a key of its own, ``?key=<callback_key(hub secret, topic)>``:
+an HMAC of the topic under the hub secret, the same for every renewal of a topic (so the hub keeps one
+subscription), which the hub repeats on every verification and which nobody without the hub secret can
+compute. The hub's verification of intent (a ``GET`` anyone can send) is looked at only with the right key,
+and then confirmed when it matches a pending request (same topic and mode, not expired, the same token
+when the hub sends one) or, for ``subscribe``, a subscription of ours the hub is verifying again (a 0.3 hub
+refreshing a lease). It records the lease the hub granted (``hub.lease_seconds``, at most what was asked).
+Anything else is 404 without a read: the callback never echoes a challenge for anyone but the hub, so it
+is no oracle, and nobody else can spend, deny or fake a subscription. ``hub.mode=denied`` is recorded for
+a topic of ours the same way.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
-from urllib.parse import parse_qs, urlsplit
 
 from socialcrm.errors import ConfigurationError
 from socialcrm.platforms.base import Intent
@@ -38,7 +44,7 @@ CHANNEL_ID = re.compile(r"UC[0-9A-Za-z_-]{22}")
 GOOGLE_HUB = "https://pubsubhubbub.appspot.com/subscribe"
 # What socialcrm asks for; the hub decides (Google's grants about five days) and says so when it verifies.
 REQUESTED_LEASE_SECONDS = 10 * 24 * 3600
-LEASE_BOUNDS = (300, 30 * 24 * 3600)
+LEASE_BOUNDS = (300, REQUESTED_LEASE_SECONDS)  # a lease is recorded as at most what was asked
 RENEW_AT = 0.8  # of the lease's length
 # A request may be verified for this long; one still unverified after RETRY_AFTER is made again.
 PENDING_FOR = timedelta(hours=24)
@@ -72,6 +78,7 @@ class SubscriptionStore(IntentStore, Protocol):
         now: datetime,
         pending_for: timedelta,
         retry_after: timedelta,
+        callback_digest: str = "",
     ) -> bool: ...
 
     def abandon(self, topic: str, token_digest: str) -> None: ...
@@ -100,26 +107,43 @@ def topic_of(channel_id: str) -> str:
 
 
 def channel_of(topic: str) -> str | None:
-    """The channel id of a YouTube feed topic, else None.
+    """The channel id of a YouTube feed topic exactly as socialcrm writes it, else None.
 
-    >>> channel_of(topic_of("UCabcdefghijklmnopqrstuv"))
-    'UCabcdefghijklmnopqrstuv'
+    >>> channel_of(topic_of("UCabcdefghijklmnopqrstuv")), channel_of(topic_of("UCabcdefghijklmnopqrstuv") + "&x=1")
+    ('UCabcdefghijklmnopqrstuv', None)
     """
-    parts = urlsplit(topic)
-    values = parse_qs(parts.query).get("channel_id", [])
-    if parts.scheme != "https" or parts.netloc != "www.youtube.com" or len(values) != 1:
+    if not topic.startswith(TOPIC_PREFIX):
         return None
-    return values[0] if CHANNEL_ID.fullmatch(values[0]) else None
+    channel = topic[len(TOPIC_PREFIX) :]
+    return channel if CHANNEL_ID.fullmatch(channel) else None
+
+
+def callback_key(hub_secret: str, topic: str) -> str:
+    """The key the callback of ``topic`` carries: only the hub it was given to repeats it."""
+    message = f"socialcrm websub callback\n{topic}".encode("utf-8", "surrogatepass")
+    return hmac.new(hub_secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def callback_for(base: str, hub_secret: str, topic: str) -> str:
+    """The callback URL given to the hub for ``topic`` (the API's ``/webhooks/youtube`` with its key)."""
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}key={callback_key(hub_secret, topic)}"
 
 
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def confirm_intent(intent: Intent, store: IntentStore, now: datetime) -> bool:
-    """True when the hub's verification matches a request of ours (and records its outcome)."""
-    if channel_of(intent.topic) is None:
-        return False  # socialcrm subscribes to YouTube channel feeds only: nothing else can be pending
+def confirm_intent(intent: Intent, store: IntentStore, now: datetime, *, hub_secret: str) -> bool:
+    """True when the hub's verification is for a request (or subscription) of ours; records its outcome.
+
+    Without the callback's key nothing is read or written: the verification is not the hub's."""
+    if channel_of(intent.topic) is None or intent.callback_key is None:
+        return False
+    if not hmac.compare_digest(
+        intent.callback_key.encode("utf-8", "surrogatepass"), callback_key(hub_secret, intent.topic).encode()
+    ):
+        return False
     if intent.mode == "denied":
         return store.deny(intent.topic, now=now) is not None
     low, high = LEASE_BOUNDS
@@ -155,12 +179,23 @@ def renew(
 
     def ask(mode: str, topic: str) -> None:
         one_time = token()
-        if not store.request(
-            topic, mode, digest(one_time), now=now, pending_for=PENDING_FOR, retry_after=RETRY_AFTER
-        ):
+        asked = store.request(
+            topic,
+            mode,
+            digest(one_time),
+            now=now,
+            pending_for=PENDING_FOR,
+            retry_after=RETRY_AFTER,
+            callback_digest=digest(callback_key(secret, topic)),
+        )
+        if not asked:
             outcome.current += 1  # another run asked a moment ago
             return
-        answer = hub.ask(HubRequest(mode, topic, callback, secret, one_time, REQUESTED_LEASE_SECONDS))
+        answer = hub.ask(
+            HubRequest(
+                mode, topic, callback_for(callback, secret, topic), secret, one_time, REQUESTED_LEASE_SECONDS
+            )
+        )
         channel = channel_of(topic) or "?"
         if answer.accepted:
             outcome.asked.append((mode, channel))
@@ -170,8 +205,10 @@ def renew(
 
     for topic in sorted(wanted):
         subscription = known.get(topic)
+        current_key = digest(callback_key(secret, topic))
         if subscription is not None and (
-            _waiting(subscription, "subscribe", now) or _leased(subscription, now)
+            _waiting(subscription, "subscribe", now)
+            or (_leased(subscription, now) and subscription.callback_digest == current_key)
         ):
             outcome.current += 1
         else:
