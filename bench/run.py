@@ -31,6 +31,7 @@ MODULES = [
     "reporting",
     "local",
     "fuzz",
+    "cost",
 ]
 RESULTS = HERE / "results.json"
 
