@@ -387,15 +387,29 @@ def _import_ms(statement: str) -> float:
     return float(out.stdout.strip())
 
 
-def measure_import(runs: int = 7) -> dict[str, Any]:
+def measure_import(runs: int = 7, others: int = 3) -> dict[str, Any]:
+    """The ingest handler's cold import against boto3's (interleaved, fresh interpreters), and every other
+    function's handler's cold import (its own code and what it imports at load: what a cold start pays
+    before the first event)."""
+    from socialcrm.topology import FUNCTIONS
+
     ours, boto = [], []
     for _ in range(runs):  # interleaved, in fresh interpreters
         boto.append(_import_ms("import boto3"))
         ours.append(_import_ms("import ingest.handler"))
+    per_function = {
+        key: round(
+            statistics.median(_import_ms(f"import {spec.handler.rsplit('.', 1)[0]}") for _ in range(others)),
+            1,
+        )
+        for key, spec in FUNCTIONS.items()
+    }
+    per_function["ingest"] = round(statistics.median(ours), 1)
     return {
         "ingest_import_ms": round(statistics.median(ours), 1),
         "boto3_import_ms": round(statistics.median(boto), 1),
         "ingest_import_ratio": round(statistics.median(ours) / statistics.median(boto), 2),
+        "import_ms": dict(sorted(per_function.items())),
     }
 
 
