@@ -10,8 +10,8 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 
 from socialcrm.api import cases, health, reports
+from socialcrm.api.composition import Composition, RouterSource
 from socialcrm.api.crm import CrmRuntime, build_router
-from socialcrm.api.responses import register_error_handlers
 from socialcrm.dal.models import bind
 from socialcrm.dal.repository import InteractionRepository, SubjectRepository
 from socialcrm.observability import logger
@@ -63,12 +63,16 @@ def cases_runtime() -> CasesRuntime:
     return build_cases_runtime(CasesApiSettings.from_env())
 
 
-app = APIGatewayHttpResolver(enable_validation=True)
-app.include_router(build_router(runtime))
-app.include_router(reports.build_router(reports_runtime))
-app.include_router(cases.build_router(cases_runtime))
-app.include_router(health.build_router(health_runtime))
-register_error_handlers(app)
+COMPOSITION = Composition(
+    routers=(
+        RouterSource(build_router, runtime),
+        RouterSource(reports.build_router, reports_runtime),
+        RouterSource(cases.build_router, cases_runtime),
+        RouterSource(health.build_router, health_runtime),
+    ),
+    options={"enable_validation": True},
+)
+app = COMPOSITION.compose(APIGatewayHttpResolver(**COMPOSITION.options))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import EphemeralMetrics
 
-from socialcrm.api.responses import register_error_handlers
+from socialcrm.api.composition import Composition, RouterSource
 from socialcrm.api.webhooks import IngestRuntime, build_router
 from socialcrm.ingest import IngestOutcome
 from socialcrm.observability import MetricUnit, logger, metrics
@@ -53,9 +53,8 @@ def _subscriptions(table_name: str | None) -> Callable[[], IntentStore] | None:
     return opened
 
 
-app = APIGatewayHttpResolver()
-app.include_router(build_router(runtime))
-register_error_handlers(app)
+COMPOSITION = Composition(routers=(RouterSource(build_router, runtime),))
+app = COMPOSITION.compose(APIGatewayHttpResolver(**COMPOSITION.options))
 
 
 # What a delivery's answer says about the platform's health: refusals (a wall of them is an expired

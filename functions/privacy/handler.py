@@ -8,8 +8,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 
+from socialcrm.api.composition import Composition, RouterSource
 from socialcrm.api.privacy import PrivacyRuntime, build_router
-from socialcrm.api.responses import register_error_handlers
 from socialcrm.observability import logger
 from socialcrm.privacy.runtime import privacy_runtime
 from socialcrm.settings import PrivacySettings
@@ -21,9 +21,8 @@ def runtime() -> PrivacyRuntime:
     return privacy_runtime(PrivacySettings.from_env())
 
 
-app = APIGatewayHttpResolver(enable_validation=True)
-app.include_router(build_router(runtime))
-register_error_handlers(app)
+COMPOSITION = Composition(routers=(RouterSource(build_router, runtime),), options={"enable_validation": True})
+app = COMPOSITION.compose(APIGatewayHttpResolver(**COMPOSITION.options))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from socialcrm.dedupe import ClaimResult
 from socialcrm.events.models import InteractionEnriched
+from socialcrm.events.ports import Publisher
 from socialcrm.models import Interaction
 from socialcrm.observability import logger
 from socialcrm.privacy import SuppressionCheck
@@ -41,12 +42,6 @@ class ClaimPort(Protocol):
     def claim(self, refs: Sequence[str], *, until: datetime, now: datetime) -> ClaimResult: ...
 
     def release(self, refs: Sequence[str]) -> None: ...
-
-
-class Publisher(Protocol):
-    def publish(
-        self, details: Sequence[InteractionEnriched], trace_header: str | None = None
-    ) -> list[int]: ...
 
 
 class PendingQueue(Protocol):

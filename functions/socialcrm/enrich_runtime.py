@@ -9,10 +9,11 @@ from functools import partial
 from socialcrm.dal.models import bind
 from socialcrm.dal.repository import InteractionRepository
 from socialcrm.dedupe import ClaimTable
-from socialcrm.enrich_batch import ClaimPort, PendingQueue, Publisher
+from socialcrm.enrich_batch import ClaimPort, PendingQueue
 from socialcrm.enrichment.comprehend import ComprehendAnalyser
 from socialcrm.enrichment.language import LanguageIdentifier
 from socialcrm.enrichment.service import enrich
+from socialcrm.events.ports import Publisher
 from socialcrm.events.publisher import EventPublisher
 from socialcrm.models import Interaction
 from socialcrm.privacy import SuppressionCheck

@@ -8,10 +8,10 @@ The access export (Art. 15) is ``GET /subjects/{platform}/{user_id}/export`` on 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 from uuid import uuid4
 
 from aws_lambda_powertools.event_handler import Response
@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from socialcrm.api.path_ids import UserIdSegment, decode_path_id
 from socialcrm.api.responses import JSON, ErrorBody, documented_errors
 from socialcrm.errors import NotFoundError, SocialCrmError
-from socialcrm.events.models import ErasureRequested, EventDetail
+from socialcrm.events.models import ErasureRequested
+from socialcrm.events.ports import Publisher
 from socialcrm.models import Platform
 from socialcrm.observability import logger
 from socialcrm.privacy.access import subject_of
@@ -37,10 +38,6 @@ MAX_SUBJECTS = 25
 REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}$"
 # Who asked, when the request did not come through API Gateway's IAM authoriser (the local stack).
 LOCAL_PRINCIPAL = "local-stack (unauthenticated loopback)"
-
-
-class Publisher(Protocol):
-    def publish(self, details: Sequence[EventDetail], trace_header: str | None = None) -> list[int]: ...
 
 
 @dataclass(frozen=True)

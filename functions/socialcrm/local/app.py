@@ -1,8 +1,8 @@
 """The local HTTP API: every route of ``topology.ROUTES``, served by Powertools' ``HttpResolverLocal``.
 
-Each function that serves routes gets its own resolver, built as its Lambda ``app`` is: the same
-routers (each handler's ``app.include_router(build(runtime))`` lines, read from its source) over the
-handler's own runtimes, the same resolver options (request validation), and the shared error handlers.
+Each function that serves routes gets its own resolver, built as its Lambda ``app`` is: from the
+``COMPOSITION`` its handler declares (``socialcrm.api.composition``: the same routers over the handler's
+own runtimes, the same resolver options, the shared error handlers).
 :class:`LocalApi`, the ASGI callable, plays API Gateway's part in front of them:
 
 * it routes by ``topology.ROUTES`` (a request no route declares is a 404, as in API Gateway) and sets
@@ -21,19 +21,16 @@ rule (``socialcrm.api.responses.JsonBodyValidation``) on the resolvers that vali
 
 from __future__ import annotations
 
-import ast
 import importlib
-import inspect
 import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 from aws_lambda_powertools.event_handler import HttpResolverLocal
 
-from socialcrm.api.responses import register_error_handlers
+from socialcrm.api.composition import Composition
 from socialcrm.local.logs import FUNCTION
 from socialcrm.observability import logger, metrics
 from socialcrm.topology import FUNCTIONS, MAX_WEBHOOK_BYTES, ROUTES
@@ -65,86 +62,14 @@ def compile_routes(routes: tuple[tuple[str, str, str, bool], ...] = ROUTES) -> l
     return compiled
 
 
-@dataclass(frozen=True)
-class RouterSource:
-    """One ``app.include_router(build(runtime))`` of a handler module, which the local resolver repeats."""
-
-    build: Callable[[Callable[[], Any]], Any]
-    runtime: Callable[[], Any]
-    prefix: str | None = None
-
-
-def handler_composition(module: ModuleType) -> tuple[dict[str, Any], list[RouterSource]]:
-    """How a handler module composes its Lambda ``app``: the resolver's options and its routers.
-
-    Read from the module's source, so whatever a function serves in AWS (``app =
-    APIGatewayHttpResolver(...)``, then ``app.include_router(x.build_router(y_runtime))``) is served
-    locally by the same router builders over the handler's own runtimes.
-    """
-    options: dict[str, Any] = {}
-    routers: list[RouterSource] = []
-    for node in ast.parse(inspect.getsource(module)).body:
-        if isinstance(node, ast.Assign) and [_dotted(t) for t in node.targets] == ["app"]:
-            if isinstance(node.value, ast.Call):
-                options = {kw.arg: _evaluate(kw.value, module) for kw in node.value.keywords if kw.arg}
-        elif _is_call_of(node, "app.include_router"):
-            routers.append(_router_source(node.value, module))  # type: ignore[attr-defined]
-    if not routers:
-        raise RuntimeError(f"{module.__name__} serves routes but its app includes no router")
-    return options, routers
-
-
-def _is_call_of(node: ast.stmt, name: str) -> bool:
-    return (
-        isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and _dotted(node.value.func) == name
-    )
-
-
-def _router_source(call: ast.Call, module: ModuleType) -> RouterSource:
-    built = call.args[0] if len(call.args) == 1 else None
-    if not isinstance(built, ast.Call) or len(built.args) != 1:
-        raise RuntimeError(
-            f"{module.__name__}: the local stack reads `app.include_router(build(runtime))`, "
-            f"not {ast.unparse(call)!r}"
-        )
-    keywords = {kw.arg: _evaluate(kw.value, module) for kw in call.keywords if kw.arg}
-    return RouterSource(
-        _evaluate(built.func, module), _evaluate(built.args[0], module), keywords.get("prefix")
-    )
-
-
-def _dotted(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr}" if base else None
-    return None
-
-
-def _evaluate(node: ast.expr, module: ModuleType) -> Any:
-    """A literal, or a (dotted) name looked up in the module's namespace."""
-    if isinstance(node, ast.Constant | ast.List | ast.Tuple | ast.Dict):
-        return ast.literal_eval(node)
-    name = _dotted(node)
-    if name is None:
-        raise RuntimeError(f"{module.__name__}: cannot read {ast.unparse(node)!r} without running it")
-    head, *rest = name.split(".")
-    value = getattr(module, head)
-    for part in rest:
-        value = getattr(value, part)
-    return value
-
-
-def function_resolver(function: str) -> tuple[HttpResolverLocal, list[RouterSource]]:
-    """A resolver serving ``function``'s routes as its Lambda ``app`` does, and the routers it includes."""
+def function_resolver(function: str) -> tuple[HttpResolverLocal, Composition]:
+    """A resolver serving ``function``'s routes as its Lambda ``app`` does: from the ``COMPOSITION`` its
+    handler declares (``socialcrm.api.composition``)."""
     module = importlib.import_module(FUNCTIONS[function].handler.rpartition(".")[0])
-    options, routers = handler_composition(module)
-    resolver = HttpResolverLocal(**options)
-    for source in routers:
-        resolver.include_router(source.build(source.runtime), prefix=source.prefix)
-    register_error_handlers(resolver)
-    return resolver, routers
+    composition = getattr(module, "COMPOSITION", None)
+    if not isinstance(composition, Composition):
+        raise RuntimeError(f"{module.__name__} serves routes but declares no COMPOSITION")
+    return composition.compose(HttpResolverLocal(**composition.options)), composition
 
 
 class LocalApi:
@@ -153,14 +78,14 @@ class LocalApi:
     def __init__(self) -> None:
         self.routes = compile_routes()
         self.resolvers: dict[str, HttpResolverLocal] = {}
-        self._routers: list[RouterSource] = []
+        self._compositions: list[Composition] = []
         for name in dict.fromkeys(route.function for route in self.routes):
-            self.resolvers[name], routers = function_resolver(name)
-            self._routers += routers
+            self.resolvers[name], composition = function_resolver(name)
+            self._compositions.append(composition)
 
     def runtimes(self) -> list[Callable[[], Any]]:
         """The runtimes the routes use, to build them at start-up rather than on a first request."""
-        return [source.runtime for source in self._routers]
+        return [runtime for composition in self._compositions for runtime in composition.runtimes()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

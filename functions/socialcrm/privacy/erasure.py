@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Literal
 
-from socialcrm.events.models import ErasureCompleted, EventDetail
+from socialcrm.events.models import ErasureCompleted
+from socialcrm.events.ports import Publisher
 from socialcrm.observability import logger
 from socialcrm.privacy.dynamo import StoreFailure
 from socialcrm.privacy.requests import ConflictError, ErasureRecord, ErasureRequests, Failure
@@ -36,10 +37,6 @@ from socialcrm.privacy.suppression import SuppressionTable
 TIME_MARGIN_MS = 30_000
 # SQS's longest message delay.
 MAX_DELAY_SECONDS = 900
-
-
-class Publisher(Protocol):
-    def publish(self, details: Sequence[EventDetail], trace_header: str | None = None) -> list[int]: ...
 
 
 @dataclass(frozen=True)

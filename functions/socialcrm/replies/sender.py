@@ -33,12 +33,13 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from socialcrm.events.models import EventDetail
+from socialcrm.events.ports import Publisher
 from socialcrm.models import BRAND_REPLY, Interaction, interaction_ref
 from socialcrm.observability import logger
 from socialcrm.replies.outbound import Adapter, Outcome, Target, Transport
 from socialcrm.replies.reply import FINAL, Reply, holds_private_reply
 from socialcrm.replies.service import CaseReader, InteractionReader, Outbound, SuppressionReader
-from socialcrm.routing.case import Case, CaseChange, CaseMessage, Publisher, updated_event
+from socialcrm.routing.case import Case, CaseChange, CaseMessage, updated_event
 from socialcrm.routing.conversation import add_message
 from socialcrm.routing.evaluator import CompiledRules
 from socialcrm.routing.sla import SlaScheduler

@@ -20,7 +20,6 @@ from socialcrm.events.models import (
     CaseStatus,
     CaseUpdated,
     Clock,
-    EventDetail,
     InteractionRouted,
     Priority,
     ResponseRound,
@@ -325,7 +324,3 @@ class WorkQueues(CaseStore, Protocol):
     def queue(
         self, *, team: str | None, status: str, priority: str | None, limit: int, cursor: str | None = None
     ) -> tuple[list[Case], str | None]: ...
-
-
-class Publisher(Protocol):
-    def publish(self, details: Sequence[EventDetail], trace_header: str | None = None) -> list[int]: ...

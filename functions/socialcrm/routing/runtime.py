@@ -22,11 +22,12 @@ from socialcrm.dal.routing import (
     InteractionHistory,
     InteractionRouting,
 )
+from socialcrm.events.ports import Publisher
 from socialcrm.events.publisher import EventPublisher
 from socialcrm.privacy.suppression import SuppressionTable
 from socialcrm.replies.queue import SqsOutbound
 from socialcrm.replies.service import ReplyPorts
-from socialcrm.routing.case import CaseStore, Publisher, WorkQueues
+from socialcrm.routing.case import CaseStore, WorkQueues
 from socialcrm.routing.evaluator import CompiledRules
 from socialcrm.routing.notify import LogNotifier, Notifier, SnsNotifier
 from socialcrm.routing.service import RoutePorts

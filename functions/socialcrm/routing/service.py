@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from socialcrm.errors import SocialCrmError
 from socialcrm.events.models import EventDetail, InteractionEnriched
+from socialcrm.events.ports import Publisher
 from socialcrm.models import BRAND_REPLY, Interaction, Routing
 from socialcrm.observability import logger
 from socialcrm.replies.automation import AutomaticReplyStore, answer_automatically
@@ -35,7 +36,6 @@ from socialcrm.routing.case import (
     CaseMessage,
     CaseStore,
     Conversation,
-    Publisher,
     conversation_of,
     routed_event,
     spike_case_id,

@@ -23,8 +23,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from socialcrm.errors import SocialCrmError
 from socialcrm.events.models import Clock
+from socialcrm.events.ports import Publisher
 from socialcrm.observability import logger
-from socialcrm.routing.case import Case, CaseStore, Publisher, breached_event, updated_event
+from socialcrm.routing.case import Case, CaseStore, breached_event, updated_event
 from socialcrm.routing.notify import Notifier
 
 Check = Literal["warning", "due", "next-warning", "next-due", "resolution-warning", "resolution-due"]

@@ -16,8 +16,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from socialcrm.errors import BadRequestError, NotFoundError, SocialCrmError
 from socialcrm.events.models import CaseStatus
+from socialcrm.events.ports import Publisher
 from socialcrm.observability import logger
-from socialcrm.routing.case import Case, CaseStore, Publisher, updated_event
+from socialcrm.routing.case import Case, CaseStore, updated_event
 from socialcrm.routing.conversation import ServiceLevels, reopening, settle
 from socialcrm.routing.sla import SlaScheduler
 
