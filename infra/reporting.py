@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -30,6 +30,7 @@ from constructs import Construct
 from infra.consumers import subscribe
 from infra.grants import grant_table
 from infra.lambdas import PipelineFunction, SharedCode, resource_environment
+from infra.schedules import invoke_on_schedule
 from infra.work_queues import WorkQueue
 from socialcrm import topology
 from socialcrm.reporting.daily import S3_PREFIX
@@ -123,39 +124,19 @@ class Reporting(Construct):
         Its role is assumable by EventBridge Scheduler of this account only and may invoke the daily
         report function (that exact ARN), nothing else.
         """
-        role = iam.Role(
+        return invoke_on_schedule(
             self,
-            "ScheduleRole",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
-            ),
-            description="EventBridge Scheduler: invoke the socialcrm daily report, nothing else",
-            inline_policies={
-                "InvokeDailyReport": iam.PolicyDocument(
-                    statements=[
-                        iam.PolicyStatement(
-                            actions=["lambda:InvokeFunction"], resources=[self.daily.fn.function_arn]
-                        )
-                    ]
-                )
-            },
-        )
-        return scheduler.CfnSchedule(
-            self,
-            "DailySchedule",
+            function=self.daily.fn,
+            what="daily report",
             description="socialcrm daily report (the UTC day that has just ended)",
-            schedule_expression=DAILY_SCHEDULE,
-            schedule_expression_timezone="Etc/UTC",
-            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-            target=scheduler.CfnSchedule.TargetProperty(
-                arn=self.daily.fn.function_arn,
-                role_arn=role.role_arn,
-                input=json.dumps({"scheduled_time": "<aws.scheduler.scheduled-time>"}),
-                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
-                    maximum_retry_attempts=3, maximum_event_age_in_seconds=6 * 3600
-                ),
-            ),
+            expression=DAILY_SCHEDULE,
+            timezone="Etc/UTC",
+            event=json.dumps({"scheduled_time": "<aws.scheduler.scheduled-time>"}),
+            role_id="ScheduleRole",
+            schedule_id="DailySchedule",
+            policy_name="InvokeDailyReport",
+            retry_attempts=3,
+            max_event_age_seconds=6 * 3600,
         )
 
     def _bucket(self) -> s3.Bucket:

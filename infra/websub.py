@@ -9,15 +9,14 @@ function confirms the hub's verifications against the same table (``infra.ingest
 
 from __future__ import annotations
 
-from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.grants import grant_secret_value, grant_table
 from infra.lambdas import PipelineFunction, SharedCode, resource_environment
+from infra.schedules import invoke_on_schedule
 from infra.stage import youtube_channels_of
 from socialcrm import topology
 
@@ -64,35 +63,15 @@ class WebSub(Construct):
         self.function.fn.add_environment(CALLBACK_ENV, f"{api_url.rstrip('/')}/webhooks/youtube")
 
     def _schedule(self) -> scheduler.CfnSchedule:
-        role = iam.Role(
+        return invoke_on_schedule(
             self,
-            "ScheduleRole",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
-            ),
-            description="EventBridge Scheduler: invoke the socialcrm websub function, nothing else",
-            inline_policies={
-                "InvokeWebSub": iam.PolicyDocument(
-                    statements=[
-                        iam.PolicyStatement(
-                            actions=["lambda:InvokeFunction"], resources=[self.function.fn.function_arn]
-                        )
-                    ]
-                )
-            },
-        )
-        return scheduler.CfnSchedule(
-            self,
-            "HourlySchedule",
+            function=self.function.fn,
+            what="websub function",
             description="socialcrm: subscribe and renew the YouTube channels at the WebSub hub",
-            schedule_expression=HOURLY,
-            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-            target=scheduler.CfnSchedule.TargetProperty(
-                arn=self.function.fn.function_arn,
-                role_arn=role.role_arn,
-                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
-                    maximum_retry_attempts=2, maximum_event_age_in_seconds=3600
-                ),
-            ),
+            expression=HOURLY,
+            role_id="ScheduleRole",
+            schedule_id="HourlySchedule",
+            policy_name="InvokeWebSub",
+            retry_attempts=2,
+            max_event_age_seconds=3600,
         )

@@ -476,49 +476,63 @@ def _forget_runtimes() -> None:
             factory.cache_clear()
 
 
-class DailyReportSchedule:
+class _ScheduledFunction:
+    """A function EventBridge Scheduler invokes in AWS, invoked in process here on a thread of its own."""
+
+    def __init__(self, key: str, region: str) -> None:
+        from socialcrm.local.poller import import_handler
+
+        self.region = region
+        self.function = FUNCTIONS[key]
+        self.handler = import_handler(self.function.handler)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        """Invoke the function with ``event``, as the schedule does, under its name in the logs."""
+        from socialcrm.local.logs import FUNCTION
+        from socialcrm.local.poller import LocalLambdaContext
+
+        token = FUNCTION.set(self.function.key)
+        try:
+            return self.handler(event, LocalLambdaContext(self.function, self.region))
+        finally:
+            FUNCTION.reset(token)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name=f"{self.function.key}-schedule", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop; an invocation under way is finished first (the stack stops its AWS only after that)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.function.timeout_seconds)
+
+    def _loop(self) -> None:
+        raise NotImplementedError
+
+
+class DailyReportSchedule(_ScheduledFunction):
     """The daily report's schedule, in process: at ``DAILY_REPORT_AT`` each day (UTC) the daily_report
     function is invoked with the event EventBridge Scheduler sends it, and reports on the day before.
     :meth:`run` invokes it now, for any day (``make demo`` writes today's)."""
 
     def __init__(self, region: str, at: dt_time = DAILY_REPORT_AT) -> None:
-        from socialcrm.local.poller import import_handler
-
-        self.region, self.at = region, at
-        self.function = FUNCTIONS["daily_report"]
-        self.handler = import_handler(self.function.handler)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__("daily_report", region)
+        self.at = at
         self._last_due: datetime | None = None
 
     def run(self, day: date | None = None, *, scheduled_time: datetime | None = None) -> str:
         """Invoke the function for ``day`` (or as the schedule would at ``scheduled_time``); returns
         the folder the report was written to."""
-        from socialcrm.local.logs import FUNCTION
-        from socialcrm.local.poller import LocalLambdaContext
-
         event = {"day": day.isoformat()} if day else {"scheduled_time": _iso(scheduled_time or _utcnow())}
-        token = FUNCTION.set(self.function.key)
-        try:
-            result = self.handler(event, LocalLambdaContext(self.function, self.region))
-        finally:
-            FUNCTION.reset(token)
-        return str(result["location"])
+        return str(self.invoke(event)["location"])
 
     def next_run(self, now: datetime) -> datetime:
         """The first scheduled time after ``now``."""
         today = datetime.combine(now.date(), self.at, tzinfo=UTC)
         return today if today > now else today + timedelta(days=1)
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="daily-report-schedule", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop; a report being written is finished first (the stack stops its AWS only after that)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(self.function.timeout_seconds)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -535,37 +549,15 @@ class DailyReportSchedule:
                 logger.exception("daily report failed", scheduled_time=_iso(due))
 
 
-class WebSubSchedule:
+class WebSubSchedule(_ScheduledFunction):
     """The websub function's schedule, in process: it runs at start (the channels are subscribed at the
     fake hub and verified through the local webhook route) and then every :data:`WEBSUB_EVERY`."""
 
     def __init__(self, region: str) -> None:
-        from socialcrm.local.poller import import_handler
-
-        self.region = region
-        self.function = FUNCTIONS["websub"]
-        self.handler = import_handler(self.function.handler)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__("websub", region)
 
     def run(self) -> dict[str, Any]:
-        from socialcrm.local.logs import FUNCTION
-        from socialcrm.local.poller import LocalLambdaContext
-
-        token = FUNCTION.set(self.function.key)
-        try:
-            return dict(self.handler({}, LocalLambdaContext(self.function, self.region)))
-        finally:
-            FUNCTION.reset(token)
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="websub-schedule", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(self.function.timeout_seconds)
+        return dict(self.invoke({}))
 
     def _loop(self) -> None:
         while not self._stop.is_set():
