@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,12 +26,16 @@ from socialcrm.platforms.base import Delivery
 from socialcrm.platforms.generic import ENVELOPE_MODEL, GenericEnvelope, adapter, signed_headers
 from socialcrm.secrets import GenericSecret
 from tests.unit.platforms.hostile_inputs import (
+    ANY_TEXT,
     BLANK_IDS,
     CHALLENGE_KEYS,
+    JSON_VALUES,
     LONG_BODIES,
     NESTING_DEPTHS,
     last_base64_character_changed,
+    mutations,
     nested_arrays,
+    only_domain_errors,
 )
 
 EVENTS = Path(__file__).parents[2] / "events" / "generic"
@@ -348,12 +351,6 @@ def test_the_envelope_model_is_exported_for_the_schema_and_names_the_required_fi
 
 # --- robustness ------------------------------------------------------------------------------------
 
-ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=30)
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | ANY_TEXT,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(ANY_TEXT, inner, max_size=3),
-    max_leaves=8,
-)
 AUTHOR = st.fixed_dictionaries(
     {},
     optional={key: JSON_VALUES | ANY_TEXT for key in ("user_id", "handle", "display_name", "follower_count")},
@@ -374,41 +371,6 @@ ENVELOPES = st.fixed_dictionaries(
     {"type": st.just("interaction.created") | JSON_VALUES},
     optional={"data": DATA | JSON_VALUES, "timestamp": st.just("0001-01-01T00:00:00+23:59") | JSON_VALUES},
 )
-
-
-def paths_of(node: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    """Every key path of a JSON document, the root included."""
-    found = [prefix]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += paths_of(value, (*prefix, key))
-    return found
-
-
-def replaced(node: Any, path: tuple[str, ...], value: Any) -> Any:
-    """A copy of ``node`` with the value at ``path`` replaced (``...`` deletes it)."""
-    if not path:
-        return None if value is ... else value
-    copy = dict(node)
-    if len(path) == 1 and value is ...:
-        del copy[path[0]]
-    else:
-        copy[path[0]] = replaced(node[path[0]], path[1:], value)
-    return copy
-
-
-def mutations(documents: list[Any]) -> st.SearchStrategy[Any]:
-    """A real document with one value, at any depth, replaced by any JSON value or deleted."""
-    return st.sampled_from(documents).flatmap(
-        lambda doc: st.builds(
-            replaced, st.just(doc), st.sampled_from(paths_of(doc)), JSON_VALUES | st.just(...)
-        )
-    )
-
-
-def only_domain_errors(call, *args) -> None:
-    with contextlib.suppress(SocialCrmError):
-        call(*args)
 
 
 @settings(max_examples=300, deadline=None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,12 +23,16 @@ from socialcrm.platforms.base import Delivery
 from socialcrm.platforms.tiktok import adapter, signed_headers
 from socialcrm.secrets import TikTokSecret
 from tests.unit.platforms.hostile_inputs import (
+    ANY_TEXT,
     BLANK_IDS,
     CHALLENGE_KEYS,
+    JSON_VALUES,
     LONG_BODIES,
     NESTING_DEPTHS,
     last_hex_digit_changed,
+    mutations,
     nested_arrays,
+    only_domain_errors,
 )
 
 EVENTS = Path(__file__).parents[2] / "events" / "tiktok"
@@ -424,12 +427,6 @@ def test_tiktok_sends_one_event_per_delivery_so_a_json_array_is_unparseable():
 
 # --- robustness ------------------------------------------------------------------------------------
 
-ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=40)
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | ANY_TEXT,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(ANY_TEXT, inner, max_size=3),
-    max_leaves=8,
-)
 NESTED = st.fixed_dictionaries(
     {}, optional={"id": JSON_VALUES, "body": JSON_VALUES, "referenced_message_id": JSON_VALUES}
 )
@@ -468,41 +465,6 @@ PAYLOADS = st.fixed_dictionaries(
         "user_openid": st.just(BUSINESS) | JSON_VALUES,
     },
 )
-
-
-def paths_of(node: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    """Every key path of a JSON document, the root included."""
-    found = [prefix]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += paths_of(value, (*prefix, key))
-    return found
-
-
-def replaced(node: Any, path: tuple[str, ...], value: Any) -> Any:
-    """A copy of ``node`` with the value at ``path`` replaced (``...`` deletes it)."""
-    if not path:
-        return None if value is ... else value
-    copy = dict(node)
-    if len(path) == 1 and value is ...:
-        del copy[path[0]]
-    else:
-        copy[path[0]] = replaced(node[path[0]], path[1:], value)
-    return copy
-
-
-def mutations(documents: list[Any]) -> st.SearchStrategy[Any]:
-    """A real document with one value, at any depth, replaced by any JSON value or deleted."""
-    return st.sampled_from(documents).flatmap(
-        lambda doc: st.builds(
-            replaced, st.just(doc), st.sampled_from(paths_of(doc)), JSON_VALUES | st.just(...)
-        )
-    )
-
-
-def only_domain_errors(call, *args) -> None:
-    with contextlib.suppress(SocialCrmError):
-        call(*args)
 
 
 @settings(max_examples=300, deadline=None)

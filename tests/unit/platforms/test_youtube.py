@@ -20,7 +20,13 @@ from socialcrm.platforms import adapter_for
 from socialcrm.platforms.base import Delivery, Intent
 from socialcrm.platforms.youtube import adapter, signed_headers
 from socialcrm.secrets import YouTubeSecret
-from tests.unit.platforms.hostile_inputs import BLANK_IDS, LONG_BODIES, NESTING_DEPTHS, last_hex_digit_changed
+from tests.unit.platforms.hostile_inputs import (
+    ANY_TEXT,
+    BLANK_IDS,
+    LONG_BODIES,
+    NESTING_DEPTHS,
+    last_hex_digit_changed,
+)
 
 EVENTS = Path(__file__).parents[2] / "events" / "youtube"
 SECRET = YouTubeSecret(hub_secret="websub_secret")
@@ -356,7 +362,6 @@ def test_a_body_that_is_not_an_atom_feed_is_unparseable(body):
 
 # --- robustness ------------------------------------------------------------------------------------
 
-ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=40)
 FRAGMENTS = st.sampled_from(
     [
         "<entry>",
