@@ -49,6 +49,7 @@ class WebSubSettings(SecretsSettings):
     youtube_channels: str = Field(default="", alias="YOUTUBE_CHANNELS")
     # Where the hub sends verifications and notifications: the API's /webhooks/youtube.
     callback_url: str = Field(alias="WEBSUB_CALLBACK_URL")
+    # Google's hub, which YouTube publishes to.
     hub_url: str = Field(default="https://pubsubhubbub.appspot.com/subscribe", alias="WEBSUB_HUB_URL")
 
 

@@ -41,7 +41,6 @@ from socialcrm.subscriptions.store import Subscription
 
 TOPIC_PREFIX = "https://www.youtube.com/xml/feeds/videos.xml?channel_id="
 CHANNEL_ID = re.compile(r"UC[0-9A-Za-z_-]{22}")
-GOOGLE_HUB = "https://pubsubhubbub.appspot.com/subscribe"
 # What socialcrm asks for; the hub decides (Google's grants about five days) and says so when it verifies.
 REQUESTED_LEASE_SECONDS = 10 * 24 * 3600
 LEASE_BOUNDS = (300, REQUESTED_LEASE_SECONDS)  # a lease is recorded as at most what was asked
