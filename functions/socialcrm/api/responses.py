@@ -17,9 +17,6 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
-from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
-    OpenAPIRequestValidationMiddleware,
-)
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -112,29 +109,18 @@ def json_body(event: BaseProxyEvent) -> Any:
         raise UnparseableError(f"The body is not valid JSON: {exc}.") from exc
 
 
-class JsonBodyValidation(OpenAPIRequestValidationMiddleware):
-    """Powertools' request validation, reading the body of a route that takes one with :func:`json_body`.
-
-    Powertools calls ``_get_body`` only for routes that declare a body, so the webhook routes (which read
-    theirs raw) never reach it.
-    """
-
-    def _get_body(self, app: Any) -> Any:
-        return json_body(app.current_event)
-
-
 def register_error_handlers(app: ApiGatewayResolver) -> None:
     """Map domain errors, unmatched routes and request validation to JSON errors; anything else is a 500.
 
-    On a resolver that validates requests it also installs :class:`JsonBodyValidation`, so every route
+    On a resolver that validates requests it also installs ``socialcrm.api.validation.JsonBodyValidation``, so every route
     with a body takes JSON only (the Lambda handlers and the local stack both call this).
     """
     if getattr(app, "_enable_validation", False):
-        if not hasattr(app, "_request_validation_middleware") or not callable(
-            getattr(OpenAPIRequestValidationMiddleware, "_get_body", None)
-        ):  # pragma: no cover - a Powertools release that moved them: fail at start, not per request
-            raise RuntimeError("Powertools' request validation changed: JsonBodyValidation needs updating")
-        app._request_validation_middleware = JsonBodyValidation()
+        # Imported here: Powertools' validation middleware pulls in its OpenAPI models, which a function
+        # that validates nothing (the webhook) need not load at a cold start.
+        from socialcrm.api.validation import install_json_body_validation
+
+        install_json_body_validation(app)
 
     @app.exception_handler(SocialCrmError)
     def _domain_error(exc: SocialCrmError) -> Response:

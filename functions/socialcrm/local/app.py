@@ -16,7 +16,7 @@ own runtimes, the same resolver options, the shared error handlers).
 The path arrives percent-decoded (uvicorn turns ``%2F`` into ``/`` before routing) and is routed as it
 arrives, as a gateway may do: platform ids that hold such characters travel in the ``~`` form of
 ``socialcrm.api.path_ids``, which the routes decode. The shared error handlers also install the JSON body
-rule (``socialcrm.api.responses.JsonBodyValidation``) on the resolvers that validate requests.
+rule (``socialcrm.api.validation.JsonBodyValidation``) on the resolvers that validate requests.
 """
 
 from __future__ import annotations
