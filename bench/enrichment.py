@@ -243,16 +243,13 @@ def _interactions(hinted: bool) -> list[Any]:
     ]
 
 
-def _run(endpoint: str, hinted: bool) -> tuple[Counter[str], int, Counter[str]]:
-    """Enrich the workload in the batches SQS hands one invocation; requests, billed units, statuses."""
+def comprehend_client(endpoint: str) -> Any:
+    """A Comprehend client with the production adapter's configuration, pointed at ``endpoint``."""
     import boto3
 
-    from socialcrm.enrichment.comprehend import CLIENT_CONFIG, ComprehendAnalyser
-    from socialcrm.enrichment.language import LanguageIdentifier
-    from socialcrm.enrichment.service import enrich
-    from socialcrm.topology import QUEUES
+    from socialcrm.enrichment.comprehend import CLIENT_CONFIG
 
-    client = boto3.client(
+    return boto3.client(
         "comprehend",
         endpoint_url=endpoint,
         region_name="eu-west-1",
@@ -260,6 +257,17 @@ def _run(endpoint: str, hinted: bool) -> tuple[Counter[str], int, Counter[str]]:
         aws_secret_access_key="bench",
         config=CLIENT_CONFIG,
     )
+
+
+def _run(endpoint: str, hinted: bool) -> tuple[Counter[str], int, Counter[str]]:
+    """Enrich the workload in the batches SQS hands one invocation; requests, billed units, statuses."""
+
+    from socialcrm.enrichment.comprehend import ComprehendAnalyser
+    from socialcrm.enrichment.language import LanguageIdentifier
+    from socialcrm.enrichment.service import enrich
+    from socialcrm.topology import QUEUES
+
+    client = comprehend_client(endpoint)
     requests: Counter[str] = Counter()
     units = 0
 

@@ -29,6 +29,18 @@ for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
 MESSAGES = 1000
 
 
+def count_dynamodb(counted: Counter[str], operation: str, params: dict[str, Any]) -> None:
+    """Add a DynamoDB call's items written (``items``) and items read in batches (``reads``)."""
+    if operation == "TransactWriteItems":
+        counted["items"] += len(params["TransactItems"])
+    elif operation in {"PutItem", "UpdateItem", "DeleteItem"}:
+        counted["items"] += 1
+    elif operation == "BatchWriteItem":
+        counted["items"] += sum(len(r) for r in params["RequestItems"].values())
+    elif operation == "BatchGetItem":
+        counted["reads"] += sum(len(r["Keys"]) for r in params["RequestItems"].values())
+
+
 def measure() -> dict[str, Any]:
     import botocore.client
     from moto import mock_aws
@@ -49,14 +61,7 @@ def measure() -> dict[str, Any]:
     original_boto = botocore.client.BaseClient._make_api_call
 
     def count(operation_name: str, operation_kwargs: dict[str, Any]) -> None:
-        if operation_name == "TransactWriteItems":
-            writes["items"] += len(operation_kwargs["TransactItems"])
-        elif operation_name in {"PutItem", "UpdateItem", "DeleteItem"}:
-            writes["items"] += 1
-        elif operation_name == "BatchWriteItem":
-            writes["items"] += sum(len(r) for r in operation_kwargs["RequestItems"].values())
-        elif operation_name == "BatchGetItem":
-            writes["reads"] += sum(len(r["Keys"]) for r in operation_kwargs["RequestItems"].values())
+        count_dynamodb(writes, operation_name, operation_kwargs)
 
     def counting_boto(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
         if self.meta.service_model.service_name == "dynamodb":
@@ -136,13 +141,14 @@ def _redelivery_run(batches: list[list[Any]], endpoint: str, *, expected: int) -
     """Run the enrich stage over ``batches`` on a fresh moto; (Comprehend requests, DynamoDB items written)."""
     import boto3
     import botocore.client
+    from enrichment import comprehend_client
     from moto import mock_aws
 
     from socialcrm.dal.models import bind
     from socialcrm.dal.repository import InteractionRepository
     from socialcrm.dedupe import ClaimTable
     from socialcrm.enrich_batch import QueuedRecord, process_batch
-    from socialcrm.enrichment.comprehend import CLIENT_CONFIG, ComprehendAnalyser
+    from socialcrm.enrichment.comprehend import ComprehendAnalyser
     from socialcrm.enrichment.language import LanguageIdentifier
     from socialcrm.enrichment.service import enrich
     from socialcrm.events.publisher import EventPublisher
@@ -156,12 +162,7 @@ def _redelivery_run(batches: list[list[Any]], endpoint: str, *, expected: int) -
 
     def counting(self: Any, operation: str, params: dict[str, Any]) -> Any:
         if self.meta.service_model.service_name == "dynamodb":
-            if operation == "TransactWriteItems":
-                counted["items"] += len(params["TransactItems"])
-            elif operation in {"PutItem", "UpdateItem", "DeleteItem"}:
-                counted["items"] += 1
-            elif operation == "BatchWriteItem":
-                counted["items"] += sum(len(r) for r in params["RequestItems"].values())
+            count_dynamodb(counted, operation, params)
         return original_boto(self, operation, params)
 
     def count_comprehend(**_: Any) -> None:
@@ -170,14 +171,7 @@ def _redelivery_run(batches: list[list[Any]], endpoint: str, *, expected: int) -
     with mock_aws():
         resources = create_resources()
         bind({"interactions": "socialcrm-interactions", "subjects": "socialcrm-subjects"}, region="eu-west-1")
-        client = boto3.client(
-            "comprehend",
-            endpoint_url=endpoint,
-            region_name="eu-west-1",
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
-            config=CLIENT_CONFIG,
-        )
+        client = comprehend_client(endpoint)
         client.meta.events.register("before-send.comprehend", count_comprehend)
         analyser, identifier = ComprehendAnalyser(client=client), LanguageIdentifier()
         botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]

@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+
+from socialcrm.aws import LazyClient
 
 TRANSACTION_ITEMS = 100  # TransactWriteItems' limit
 DELETE_BATCH = 25  # BatchWriteItem's limit
@@ -48,11 +49,7 @@ class ClaimTable:
         self.table_name = table_name
         self._client = client
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = boto3.client("dynamodb")
-        return self._client
+    client = LazyClient("dynamodb")
 
     def claim(self, refs: Sequence[str], *, until: datetime, now: datetime) -> ClaimResult:
         """Claim every ref no live lease holds, until ``until``."""

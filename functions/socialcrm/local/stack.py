@@ -38,6 +38,7 @@ import sys
 import threading
 import time
 import urllib.request
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
@@ -476,8 +477,9 @@ def _forget_runtimes() -> None:
             factory.cache_clear()
 
 
-class _ScheduledFunction:
-    """A function EventBridge Scheduler invokes in AWS, invoked in process here on a thread of its own."""
+class _ScheduledFunction(ABC):
+    """A function EventBridge Scheduler invokes in AWS, invoked in process here on a thread of its own;
+    ``_loop`` says when."""
 
     def __init__(self, key: str, region: str) -> None:
         from socialcrm.local.poller import import_handler
@@ -509,8 +511,9 @@ class _ScheduledFunction:
         if self._thread is not None:
             self._thread.join(self.function.timeout_seconds)
 
+    @abstractmethod
     def _loop(self) -> None:
-        raise NotImplementedError
+        """Invoke the function at its times until :meth:`stop`."""
 
 
 class DailyReportSchedule(_ScheduledFunction):

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from socialcrm.aws import LazyClient
 from socialcrm.privacy.dynamo import ATTEMPTS, StoreFailure, batch_get, plain
 from socialcrm.routing.case import case_id_for
 
@@ -68,11 +68,7 @@ class SharedCaseEntries:
         self.table_name = table_name
         self._client = client
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = boto3.client("dynamodb")
-        return self._client
+    client = LazyClient("dynamodb")
 
     def _entries(self, scope: Any) -> list[tuple[dict[str, Any], list[int]]]:
         """(case row, positions in its messages list) of other people's cases listing the subject's messages."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-import boto3
 from botocore.exceptions import ClientError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from socialcrm.aws import LazyClient
 from socialcrm.privacy.dynamo import calling, plain, serialize
 from socialcrm.privacy.stores import NOT_REACHED
 from socialcrm.topology import RETENTION_DAYS
@@ -122,11 +122,7 @@ class ErasureRequests:
         self.table_name = table_name
         self._client = client
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = boto3.client("dynamodb")
-        return self._client
+    client = LazyClient("dynamodb")
 
     def _item(self, record: ErasureRecord) -> dict[str, Any]:
         expires = record.requested_at + timedelta(days=RETENTION_DAYS["erasure_requests"])

@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-import boto3
-
+from socialcrm.aws import LazyClient
 from socialcrm.errors import ConfigurationError
 from socialcrm.privacy.conversations import SharedCaseEntries, brand_reply_keys
 from socialcrm.privacy.dynamo import (
@@ -164,11 +163,7 @@ class IndexedStore:
         self._remember = tuple(remember)
         self._client = client
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = boto3.client("dynamodb")
-        return self._client
+    client = LazyClient("dynamodb")
 
     def found(self, scope: SubjectScope) -> list[dict[str, Any]]:
         """The subject's items as this pass found them (keys and remembered attributes), one query a pass."""
@@ -243,11 +238,7 @@ class ProfileStore:
         self.table_name = table_name
         self._client = client
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = boto3.client("dynamodb")
-        return self._client
+    client = LazyClient("dynamodb")
 
     def _key(self, scope: SubjectScope) -> Key:
         return {SUBJECT_ATTRIBUTE: {"S": scope.subject_id}}
@@ -306,11 +297,7 @@ class DerivedKeyStore:
         self.ttl_attribute = ttl_attribute
         self._client = client
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = boto3.client("dynamodb")
-        return self._client
+    client = LazyClient("dynamodb")
 
     def _existing(self, scope: SubjectScope, *, consistent: bool, keys_only: bool) -> list[dict[str, Any]]:
         keys = [key for _label, key in self.keys_of(scope)]

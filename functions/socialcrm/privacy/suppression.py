@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from socialcrm.aws import LazyClient
 from socialcrm.models import Interaction
 from socialcrm.privacy.dynamo import calling, iso, plain
 from socialcrm.topology import RETENTION_DAYS
@@ -59,11 +59,7 @@ class SuppressionTable:
         self.table_name = table_name
         self._client = client
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = boto3.client("dynamodb")
-        return self._client
+    client = LazyClient("dynamodb")
 
     def _key(self, subject_id: str) -> dict[str, Any]:
         return {"subject_id": {"S": subject_id}}

@@ -233,17 +233,8 @@ def _route_one(
             decision = compiled.evaluate(interaction, at=at, history=ports.history)
         if replayed and case is not None and _resolved_after(case, interaction):
             # A message written before its case was resolved, whose event was lost: kept, never reopening it
-            outcome.recorded += 1
-            routing = Routing(
-                teams=list(decision.teams),
-                priority=decision.priority,
-                sla_due_at=None,
-                rules=list(decision.rules),
-            )
-            ports.routing.record(interaction.interaction_ref, routing)
-            logger.info(
-                "replayed, written before its case was resolved: recorded",
-                interaction_ref=interaction.interaction_ref,
+            _record_only(
+                interaction, decision, ports, outcome, "replayed, written before its case was resolved"
             )
             return None
         if case is not None and not reopen_window_passed(case, now=now, window=window):
@@ -252,15 +243,7 @@ def _route_one(
                 _automatic_reply(joined.case, interaction, decision, compiled, ports, now, outcome)
             return joined
         if decision.case_action == "record":
-            outcome.recorded += 1
-            routing = Routing(
-                teams=list(decision.teams),
-                priority=decision.priority,
-                sla_due_at=None,
-                rules=list(decision.rules),
-            )
-            ports.routing.record(interaction.interaction_ref, routing)
-            logger.info("recorded", interaction_ref=interaction.interaction_ref, rules=list(decision.rules))
+            _record_only(interaction, decision, ports, outcome, "recorded")
             return None
         sequence = (conversation.sequence if conversation else 0) + 1
         candidate = open_case(
@@ -324,6 +307,18 @@ def _replay_skips(interaction: Interaction, ports: RoutePorts, outcome: RouteOut
         logger.info("replayed, subject suppressed", interaction_ref=interaction.interaction_ref)
         return True
     return False
+
+
+def _record_only(
+    interaction: Interaction, decision: Decision, ports: RoutePorts, outcome: RouteOutcome, why: str
+) -> None:
+    """Write the decision's routing onto the interaction, with no case."""
+    outcome.recorded += 1
+    routing = Routing(
+        teams=list(decision.teams), priority=decision.priority, sla_due_at=None, rules=list(decision.rules)
+    )
+    ports.routing.record(interaction.interaction_ref, routing)
+    logger.info(why, interaction_ref=interaction.interaction_ref, rules=list(decision.rules))
 
 
 def _resolved_after(case: Case, interaction: Interaction) -> bool:

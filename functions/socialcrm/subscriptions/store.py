@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from socialcrm.aws import LazyClient
 from socialcrm.privacy.dynamo import StoreFailure, calling
 from socialcrm.topology import RETENTION_DAYS
 
@@ -81,11 +81,7 @@ class SubscriptionTable:
         self.table_name = table_name
         self._client = client
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = boto3.client("dynamodb")
-        return self._client
+    client = LazyClient("dynamodb")
 
     def all(self) -> list[Subscription]:
         """Every topic's item: a scan of a table of a few items (one per channel), for the scheduled run."""
