@@ -274,3 +274,30 @@ def test_a_rotated_hub_secret_subscribes_again_at_the_next_run_with_the_new_key(
         (CHANNEL,), store=table, hub=hub, callback=CALLBACK, secret="rotated", now=NOW + timedelta(hours=3)
     )
     assert later.asked == [] and later.current == 1
+
+
+def test_a_store_failure_part_way_through_a_run_fails_it_and_the_next_run_finishes_the_work(aws, monkeypatch):
+    from socialcrm.privacy.dynamo import StoreFailure
+
+    _, table, hub = aws
+    real = table.request
+    calls = {"n": 0}
+
+    def second_fails(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise StoreFailure("subscriptions", "UpdateItem failed (InternalServerError)")
+        return real(*args, **kwargs)
+
+    # Given the store failing on the second of two channels
+    monkeypatch.setattr(table, "request", second_fails)
+    with pytest.raises(StoreFailure):
+        run(table, hub, channels=(CHANNEL, OTHER))
+    # Then the first channel's request was made once, and the second channel was never asked for
+    assert [r.topic for r in hub.requests] == [topic_of(OTHER)]  # asked in topic order: UC0… first
+    # When the next run finds the store back
+    monkeypatch.setattr(table, "request", real)
+    again = run(table, hub, channels=(CHANNEL, OTHER), at=NOW + timedelta(minutes=5))
+    # Then it asks only for the channel left out, and the first waits for its hub
+    assert again.asked == [("subscribe", CHANNEL)] and again.current == 1
+    assert len(hub.requests) == 2
