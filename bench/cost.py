@@ -18,10 +18,11 @@ What each service is billed on, and how it is counted here:
   minute per queue, left out).
 * **EventBridge**: each event put (64 KiB chunks); delivery to rule targets and the archive's
   processing ($0.10/GB, events of about 1 KB) are counted with it.
-* **DynamoDB (on demand)**: write request units (1 KB of item per unit, twice in a transaction) and read
-  request units (4 KB per unit, half for an eventually consistent read, twice in a transaction), from the
-  sizes of the items written and returned; an update or delete on the larger of the item before and
-  after it, read from the embedded AWS's own store around the call.
+* **DynamoDB (on demand)**: write request units (1 KB of item per unit, twice in a transaction), on the
+  larger of the item before and after the write (read from the embedded AWS around the call), plus each
+  global secondary index's writes as DynamoDB propagates them (:class:`WriteBilling`); read request units
+  (4 KB per unit, half for an eventually consistent read, twice in a transaction) from the sizes of the
+  items returned.
 * **Comprehend**: units of 100 characters, at least 3 per document, for every document sent.
 * **EventBridge Scheduler**: schedules that fire (created minus deleted before their time).
 * **CloudWatch Logs**: ingested bytes of the functions' JSON log lines, plus an EMF metrics document of
@@ -43,6 +44,7 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +90,10 @@ class Meter:
         self.seconds: defaultdict[str, float] = defaultdict(float)
         self.log_bytes: Counter[str] = Counter()
         self.wru_by_table: defaultdict[tuple[str, str], float] = defaultdict(float)
+        self.billing = threading.local()  # .seconds: time this thread spent reading items to bill them
+
+    def billing_seconds(self) -> float:
+        return float(getattr(self.billing, "seconds", 0.0))
 
     def add(self, function: str, kind: str, amount: float) -> None:
         with self.lock:
@@ -136,11 +142,7 @@ def _count_call(
 def _count_dynamodb(
     meter: Meter, function: str, operation: str, params: dict[str, Any], result: dict[str, Any]
 ) -> None:
-    def write(item: dict[str, Any], table: str, factor: float) -> None:
-        units = factor * max(1, math.ceil(_size(item) / 1024))
-        meter.add(function, "dynamodb_wru", units)
-        with meter.lock:
-            meter.wru_by_table[(function, table)] += units
+    """Reads, and transactions' condition checks (writes are billed by :class:`WriteBilling`)."""
 
     def read(items: list[dict[str, Any]], consistent: bool, factor: float = 1.0) -> None:
         size = sum(_size(item) for item in items)
@@ -148,19 +150,9 @@ def _count_dynamodb(
             function, "dynamodb_rru", factor * (1 if consistent else 0.5) * max(1, math.ceil(size / 4096))
         )
 
-    if operation == "PutItem":
-        write(params["Item"], params["TableName"], 1)
-    elif operation == "BatchWriteItem":
-        for table, requests in params["RequestItems"].items():
-            for request in requests:
-                if "PutRequest" in request:
-                    write(request["PutRequest"]["Item"], table, 1)
-    elif operation == "TransactWriteItems":
+    if operation == "TransactWriteItems":
         for entry in params["TransactItems"]:
-            kind, body = next(iter(entry.items()))
-            if kind == "Put":
-                write(body["Item"], body["TableName"], 2)
-            elif kind == "ConditionCheck":
+            if "ConditionCheck" in entry:
                 meter.add(function, "dynamodb_wru", 2)  # a condition check is billed as a transactional write
     elif operation == "GetItem":
         read([result["Item"]] if "Item" in result else [], bool(params.get("ConsistentRead")))
@@ -176,43 +168,145 @@ def _count_dynamodb(
             read([response.get("Item", {})], True, 2)
 
 
-def _touched(operation: str, params: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(table, key) of every item an update or delete changes (their size is read from the store)."""
-    if operation in ("UpdateItem", "DeleteItem"):
-        return [(params["TableName"], params["Key"])]
-    if operation == "BatchWriteItem":
-        return [
-            (table, request["DeleteRequest"]["Key"])
-            for table, requests in params["RequestItems"].items()
-            for request in requests
-            if "DeleteRequest" in request
-        ]
-    if operation == "TransactWriteItems":
-        return [
-            (body["TableName"], body["Key"])
-            for entry in params["TransactItems"]
-            for kind, body in entry.items()
-            if kind in ("Update", "Delete")
-        ]
-    return []
+WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
 
 
-def _stored_size(table: str, key: dict[str, Any]) -> int:
-    """The size of an item as the embedded AWS holds it now (0 when absent), read without an API call."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.dynamodb.models import dynamodb_backends
+@dataclass(frozen=True)
+class _Index:
+    name: str
+    keys: tuple[str, ...]
+    projection: str  # ALL, KEYS_ONLY or INCLUDE
+    included: tuple[str, ...]
 
-    try:
-        item = dynamodb_backends[DEFAULT_ACCOUNT_ID][os.environ.get("AWS_REGION", "eu-west-1")].get_item(
-            table, key
-        )
-    except Exception:
+
+@dataclass(frozen=True)
+class _Schema:
+    keys: tuple[str, ...]
+    indexes: tuple[_Index, ...]
+
+
+class WriteBilling:
+    """Write request units of every write, to the table and to each of its global secondary indexes.
+
+    The item before and after each write is read from the embedded AWS (``GetItem``, not counted). The
+    table is billed on the larger of the two (1 KB a unit, twice in a transaction; a write refused by its
+    condition is billed too); each index as DynamoDB bills its propagation: a put of the projected item when
+    the item enters the index, a delete when it leaves, both when its index key changes, and one put when a
+    projected attribute changes (a ``KEYS_ONLY`` index is not written when only other attributes change).
+    """
+
+    def __init__(self, meter: Meter, call: Any, client: Any) -> None:
+        self._meter, self._call, self._client = meter, call, client
+        self._schemas: dict[str, _Schema] = {}
+        self._lock = threading.Lock()
+
+    def schema(self, table: str) -> _Schema:
+        with self._lock:
+            if table not in self._schemas:
+                described = self._call(self._client, "DescribeTable", {"TableName": table})["Table"]
+                self._schemas[table] = _Schema(
+                    keys=tuple(k["AttributeName"] for k in described["KeySchema"]),
+                    indexes=tuple(
+                        _Index(
+                            index["IndexName"],
+                            tuple(k["AttributeName"] for k in index["KeySchema"]),
+                            index["Projection"]["ProjectionType"],
+                            tuple(index["Projection"].get("NonKeyAttributes", [])),
+                        )
+                        for index in described.get("GlobalSecondaryIndexes", [])
+                    ),
+                )
+            return self._schemas[table]
+
+    def targets(
+        self, operation: str, params: dict[str, Any]
+    ) -> list[tuple[str, dict[str, Any], dict[str, Any] | None, int]]:
+        """(table, key, item put or None, factor) of every item the write changes."""
+
+        def put(
+            table: str, item: dict[str, Any], factor: int
+        ) -> tuple[str, dict[str, Any], dict[str, Any], int]:
+            return table, {k: item[k] for k in self.schema(table).keys}, item, factor
+
+        if operation == "PutItem":
+            return [put(params["TableName"], params["Item"], 1)]
+        if operation in ("UpdateItem", "DeleteItem"):
+            return [(params["TableName"], params["Key"], None, 1)]
+        found: list[tuple[str, dict[str, Any], dict[str, Any] | None, int]] = []
+        if operation == "BatchWriteItem":
+            for table, requests in params["RequestItems"].items():
+                for request in requests:
+                    if "PutRequest" in request:
+                        found.append(put(table, request["PutRequest"]["Item"], 1))
+                    elif "DeleteRequest" in request:
+                        found.append((table, request["DeleteRequest"]["Key"], None, 1))
+        elif operation == "TransactWriteItems":
+            for entry in params["TransactItems"]:
+                kind, body = next(iter(entry.items()))
+                if kind == "Put":
+                    found.append(put(body["TableName"], body["Item"], 2))
+                elif kind in ("Update", "Delete"):
+                    found.append((body["TableName"], body["Key"], None, 2))
+        return found
+
+    def stored(self, table: str, key: dict[str, Any]) -> dict[str, Any]:
+        """The item as the embedded AWS holds it now; the time it takes is not the function's."""
+        started = time.perf_counter()
+        try:
+            answer = self._call(
+                self._client, "GetItem", {"TableName": table, "Key": key, "ConsistentRead": True}
+            )
+        finally:
+            self._meter.billing.seconds = self._meter.billing_seconds() + time.perf_counter() - started
+        return dict(answer.get("Item") or {})
+
+    def bill(
+        self,
+        function: str,
+        target: tuple[str, dict[str, Any], dict[str, Any] | None, int],
+        before: dict[str, Any],
+        after: dict[str, Any],
+    ) -> None:
+        table, _key, item, factor = target
+        largest = max(_size(before), _size(after), _size(item) if item else 0)
+        self._add(function, table, factor * max(1, math.ceil(largest / 1024)))
+        schema = self.schema(table)
+        for index in schema.indexes:
+            units = _index_units(schema, index, before, after)
+            if units:
+                self._add(function, f"{table}.{index.name}", units)
+
+    def _add(self, function: str, table: str, units: float) -> None:
+        self._meter.add(function, "dynamodb_wru", units)
+        with self._meter.lock:
+            self._meter.wru_by_table[(function, table)] += units
+
+
+def _index_units(schema: _Schema, index: _Index, before: dict[str, Any], after: dict[str, Any]) -> int:
+    def entry(item: dict[str, Any]) -> dict[str, Any] | None:
+        if not item or any(name not in item for name in index.keys):
+            return None
+        if index.projection == "ALL":
+            return item
+        names = {*schema.keys, *index.keys, *(index.included if index.projection == "INCLUDE" else ())}
+        return {name: value for name, value in item.items() if name in names}
+
+    def units(projected: dict[str, Any]) -> int:
+        return max(1, math.ceil(_size(projected) / 1024))
+
+    old, new = entry(before), entry(after)
+    if old is None and new is None:
         return 0
-    return _size(item.to_json()["Attributes"]) if item is not None else 0
+    if old is None or new is None:
+        return units(old or new)  # type: ignore[arg-type]
+    if any(old[name] != new[name] for name in index.keys):
+        return units(old) + units(new)
+    return units(new) if old != new else 0
 
 
 def _install(meter: Meter) -> Any:
     """Count every AWS call, time every invocation, measure every log line; returns an undo."""
+    import boto3
     import botocore.client
 
     from socialcrm.local import poller as poller_module
@@ -224,31 +318,34 @@ def _install(meter: Meter) -> Any:
     original_invoke = poller_module.QueuePoller._invoke
     original_api = LocalApi.__call__
 
+    billing = WriteBilling(meter, original_call, boto3.client("dynamodb"))
+
     def call(self: Any, operation: str, params: dict[str, Any]) -> Any:
         service = self.meta.service_model.service_name
-        touched = _touched(operation, params) if service == "dynamodb" else []
-        before = [_stored_size(table, key) for table, key in touched]
-        result = original_call(self, operation, params)
         function = FUNCTION.get("stack")
-        if touched:  # an update or delete is billed on the larger of the item before and after
-            factor = 2 if operation == "TransactWriteItems" else 1
-            for (table, key), size in zip(touched, before, strict=True):
-                units = factor * max(1, math.ceil(max(size, _stored_size(table, key)) / 1024))
-                meter.add(function, "dynamodb_wru", units)
-                with meter.lock:
-                    meter.wru_by_table[(function, table)] += units
+        if service == "dynamodb" and operation in WRITES:
+            targets = billing.targets(operation, params)
+            before = [billing.stored(table, key) for table, key, _item, _factor in targets]
+            try:
+                result = original_call(self, operation, params)
+            finally:  # a write refused by its condition is billed too
+                for target, old in zip(targets, before, strict=True):
+                    billing.bill(function, target, old, billing.stored(target[0], target[1]))
+        else:
+            result = original_call(self, operation, params)
         service = "eventbridge" if service == "events" else service
         _count_call(meter, function, service, operation, params, result)
         return result
 
     def invoke(self: Any, batch: list[dict[str, Any]]) -> None:
-        started = time.perf_counter()
+        started, billing = time.perf_counter(), meter.billing_seconds()
         try:
             original_invoke(self, batch)
         finally:
+            elapsed = time.perf_counter() - started - (meter.billing_seconds() - billing)
             with meter.lock:
                 meter.invocations[self.function.key] += 1
-                meter.seconds[self.function.key] += time.perf_counter() - started
+                meter.seconds[self.function.key] += elapsed
 
     async def api(self: Any, scope: Any, receive: Any, send: Any) -> None:
         started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Make three of moto's hot paths cost what they cost in AWS, for the local stack under load.
+"""Make four of moto's hot paths cost what they cost in AWS, for the local stack under load.
 
 Like ``socialcrm.local.moto_patches`` (transactions), these keep moto's behaviour and answers and
 remove work that grows with nothing a caller can see:
@@ -15,11 +15,16 @@ remove work that grows with nothing a caller can see:
   returns (the retention period), three times over. A send or a receive then costs time
   proportional to the queue's depth, squared for a batch. The counts are left out of the map
   while a send runs, or while attributes that are not counts are asked for.
+* SQS clock: every receive asks each message of the queue whether it is visible yet, and each asks the
+  time through ``datetime`` with a time zone (and an import) per call: with a backlog of thousands, a
+  receive took milliseconds. The SQS model reads the clock with ``time.time`` instead (the same
+  milliseconds since the epoch; the embedded AWS runs on the real clock).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -58,6 +63,7 @@ def speed_up_events_and_queues() -> None:
         return
     import jsonpath_ng.ext
     from moto import backends
+    from moto.sqs import models as sqs_models
     from moto.sqs.models import Queue, SQSBackend
 
     modules = tuple(backends.list_of_moto_modules())
@@ -84,6 +90,12 @@ def speed_up_events_and_queues() -> None:
             return 0 if getattr(_skip, "counts", False) else int(_count(self))
 
         setattr(Queue, name, property(count_unless_skipped))
+    original_millis = sqs_models.unix_time_millis
+
+    def unix_time_millis(dt: Any = None) -> float:
+        return time.time() * 1000.0 if dt is None else float(original_millis(dt))
+
+    sqs_models.unix_time_millis = unix_time_millis
     SQSBackend.send_message = send_message  # type: ignore[method-assign]
     SQSBackend.get_queue_attributes = get_queue_attributes  # type: ignore[method-assign]
     _applied = True

@@ -1,8 +1,9 @@
 """Start and stop the whole pipeline on this machine: ``make local``, ``make demo``, the e2e tests, the bench.
 
-One process, several threads:
+Two processes, the embedded AWS and the rest in threads:
 
-* moto's ``ThreadedMotoServer`` on a free loopback port, the embedded AWS;
+* moto's server on a free loopback port, the embedded AWS, in a process of its own
+  (:mod:`socialcrm.local.aws_server`);
 * every table, queue, DLQ, the bus and its rules, created by ``create_resources`` from
   ``socialcrm.topology`` (the definitions the CDK app builds from);
 * the offline Comprehend (``socialcrm.local.comprehend_offline``) on another free port;
@@ -31,9 +32,9 @@ import errno
 import hashlib
 import hmac
 import json
-import logging
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -277,9 +278,8 @@ class LocalStack:
         if self._runtime_dir is not None:
             self._runtime_dir.cleanup()
             self._runtime_dir = None
-        if self._moto is not None:
-            self._moto.stop()
-        self._server = self._server_thread = self._analyser = self._moto = self._sla_timer = None
+        self._stop_aws()
+        self._server = self._server_thread = self._analyser = self._sla_timer = None
         self.daily_report = None
         self.pollers = []
         self._restore_environment()
@@ -288,19 +288,37 @@ class LocalStack:
     # --- parts -------------------------------------------------------------------------------------
 
     def _start_aws(self) -> None:
-        from moto.server import ThreadedMotoServer
+        """moto's server in a process of its own (:mod:`socialcrm.local.aws_server`)."""
+        package_root = str(Path(__file__).resolve().parents[2])  # the directory holding ``socialcrm``
+        paths = [package_root, *filter(None, [os.environ.get("PYTHONPATH")])]
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+        self._moto = subprocess.Popen(  # noqa: S603 - this interpreter, a module of this package
+            [sys.executable, "-m", "socialcrm.local.aws_server", "--host", self.host],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=environment,
+            text=True,
+        )
+        assert self._moto.stdout is not None
+        line = self._moto.stdout.readline().strip()  # "listening on http://HOST:PORT", or "" if it died
+        if not line.startswith("listening on "):
+            self._stop_aws()
+            raise RuntimeError("the embedded AWS (socialcrm.local.aws_server) did not start")
+        self.aws_url = line.removeprefix("listening on ")
 
-        from socialcrm.local.moto_patches import honour_replay_windows, speed_up_transactions
-        from socialcrm.local.moto_speedups import speed_up_events_and_queues
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per AWS request
-        speed_up_transactions()
-        honour_replay_windows()
-        speed_up_events_and_queues()
-        self._moto = ThreadedMotoServer(ip_address=self.host, port=0, verbose=False)
-        self._moto.start()
-        host, port = self._moto.get_host_and_port()
-        self.aws_url = f"http://{host}:{port}"
+    def _stop_aws(self) -> None:
+        process, self._moto = self._moto, None
+        if process is None:
+            return
+        if process.stdin is not None:
+            process.stdin.close()  # the server stops when its standard input closes
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
 
     def _start_analyser(self) -> None:
         from socialcrm.local.comprehend_offline import serve
