@@ -65,7 +65,7 @@ bench: install
 	$(PY) bench/run.py
 
 # Mutation testing of the webhook, ingest, duplicate-check and erasure modules (not part of `test` or CI):
-# scores into bench/results.json; `$(PY) bench/mutation.py socialcrm.ingest` runs one module.
+# scores into bench/results.json; `$(PY) bench/mutation.py socialcrm.ingest.service` runs one module.
 mutation: install
 	$(PY) bench/mutation.py
 

@@ -227,11 +227,11 @@ def measure() -> dict[str, Any]:
     from moto import mock_aws
 
     from socialcrm.dal.repository import InteractionRepository
-    from socialcrm.dal.routing import CaseRepository
     from socialcrm.local.moto_patches import speed_up_transactions
     from socialcrm.models import Interaction
     from socialcrm.platforms import adapter_for
     from socialcrm.platforms.base import Delivery
+    from socialcrm.routing.store import CaseRepository
     from tests.support.apigw import LambdaContext
     from tests.support.routing import announce, receive_all, routing_environment
 
@@ -329,7 +329,7 @@ def measure() -> dict[str, Any]:
 
 
 def _all_cases(repository: Any) -> list[Any]:
-    from socialcrm.dal.routing import CaseItem
+    from socialcrm.routing.store import CaseItem
 
     return [repository._case(item) for item in CaseItem.scan() if item.row == "case"]
 

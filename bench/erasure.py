@@ -84,8 +84,6 @@ def _run(others: int) -> dict[str, Any]:
 
     from socialcrm.dal.models import bind
     from socialcrm.dal.repository import InteractionRepository
-    from socialcrm.dal.routing import CaseRepository
-    from socialcrm.dal.routing import bind as bind_routing
     from socialcrm.events.models import InteractionEnriched
     from socialcrm.local.moto_patches import speed_up_transactions
     from socialcrm.local.resources import create_resources
@@ -99,6 +97,8 @@ def _run(others: int) -> dict[str, Any]:
     from socialcrm.routing.conversation import open_case
     from socialcrm.routing.evaluator import Decision
     from socialcrm.routing.rules import parse_rules
+    from socialcrm.routing.store import CaseRepository
+    from socialcrm.routing.store import bind as bind_routing
     from socialcrm.settings import EraseSettings
     from socialcrm.topology import TABLES
     from tests.support.pipeline import analysed

@@ -161,7 +161,7 @@ def measure_latency() -> dict[str, Any]:
     _environment()
     import ingest.handler as handler
 
-    from socialcrm.api.webhooks import IngestRuntime
+    from socialcrm.ingest.runtime import IngestRuntime
     from socialcrm.platforms.meta import signed_headers
     from socialcrm.queueing import InboundQueue
     from socialcrm.secrets import load_secrets_file
@@ -221,7 +221,7 @@ def _acknowledge(body: bytes, sqs: InMemorySqs) -> tuple[float, Any]:
     """Milliseconds to verify, normalise and queue one delivery (the webhook's answer), and its outcome."""
     from datetime import UTC, datetime
 
-    from socialcrm.ingest import ingest_delivery
+    from socialcrm.ingest.service import ingest_delivery
     from socialcrm.platforms import Delivery
     from socialcrm.platforms.meta import signed_headers
     from socialcrm.queueing import InboundQueue
@@ -283,10 +283,10 @@ def measure_faults() -> dict[str, Any]:
     from socialcrm.dal.models import bind
     from socialcrm.dal.repository import InteractionRepository
     from socialcrm.dedupe import ClaimTable
-    from socialcrm.enrich_batch import QueuedRecord, process_batch
+    from socialcrm.enrichment.batch import QueuedRecord, process_batch
     from socialcrm.errors import QueueUnavailableError
     from socialcrm.events.publisher import EventPublisher
-    from socialcrm.ingest import ingest_delivery
+    from socialcrm.ingest.service import ingest_delivery
     from socialcrm.local.moto_patches import speed_up_transactions
     from socialcrm.local.resources import create_resources
     from socialcrm.models import Interaction

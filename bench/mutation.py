@@ -3,7 +3,7 @@
 Each module is mutated by mutmut (3.x) and its mutants are run against the tests that cover it only:
 
     .venv/bin/python bench/mutation.py                      # every module
-    .venv/bin/python bench/mutation.py socialcrm.ingest     # one module (the others keep their figures)
+    .venv/bin/python bench/mutation.py socialcrm.ingest.service     # one module (the others keep their figures)
 
 mutmut names a mutant after the file's path and matches it against the module name the tests import, so it
 needs the package at the root, under ``src/`` or ``source/``; here it lives under ``functions/``. Each module
@@ -53,7 +53,7 @@ MODULES: dict[str, list[str]] = {
     "socialcrm.platforms.tiktok": [f"{_PLATFORMS}/test_tiktok.py", f"{_PLATFORMS}/test_tiktok_*.py"],
     "socialcrm.platforms.x": [f"{_PLATFORMS}/test_x.py", f"{_PLATFORMS}/test_x_*.py"],
     "socialcrm.platforms.youtube": [f"{_PLATFORMS}/test_youtube.py", f"{_PLATFORMS}/test_youtube_*.py"],
-    "socialcrm.ingest": [
+    "socialcrm.ingest.service": [
         "tests/integration/test_ingest_faults.py",
         "tests/integration/test_ingest_handler.py",
         "tests/unit/test_ingest.py",
@@ -69,7 +69,7 @@ MODULES: dict[str, list[str]] = {
         "tests/integration/test_enrich_batch.py",
         "tests/unit/test_claims.py",
     ],
-    "socialcrm.enrich_batch": [
+    "socialcrm.enrichment.batch": [
         "tests/integration/test_downstream_dedupe.py",
         "tests/integration/test_enrich_batch.py",
         "tests/unit/test_batch_outcomes.py",
@@ -102,13 +102,13 @@ GUARANTEES = [
         "completed_at=self.ports.now(),",
     ),
     Guarantee(
-        "socialcrm.ingest",
+        "socialcrm.ingest.service",
         "an interaction over 256 KiB is queued",
         "if len(interaction.model_dump_json().encode()) > SQS_BATCH_BYTES:",
         "if False:",
     ),
     Guarantee(
-        "socialcrm.ingest",
+        "socialcrm.ingest.service",
         "signatures are checked against the wall clock instead of the delivery's received_at",
         "adapter.verify(delivery, secret, received_at.timestamp())",
         f"adapter.verify(delivery, secret, {_WALL_CLOCK})",
@@ -208,7 +208,12 @@ GUARANTEES = [
 # Seconds added to a mutant's estimated test time before mutmut calls it a timeout (its default is 1). The
 # integration suites spend most of their time in moto fixtures, which mutmut's estimate leaves out, so a
 # surviving mutant there would otherwise be cut off and miscounted as a timeout.
-_INTEGRATION = ("socialcrm.ingest", "socialcrm.privacy.erasure", "socialcrm.dedupe", "socialcrm.enrich_batch")
+_INTEGRATION = (
+    "socialcrm.ingest.service",
+    "socialcrm.privacy.erasure",
+    "socialcrm.dedupe",
+    "socialcrm.enrichment.batch",
+)
 TIMEOUT_CONSTANT = dict.fromkeys(_INTEGRATION, 30.0)
 # The integration suites are not fork-safe: the inbound queue's sender pool, created by the first test that
 # sends, has no threads in a process forked after it. Their mutants are forked from a fork server that has

@@ -48,7 +48,7 @@ def measure() -> dict[str, Any]:
     from socialcrm.dal.models import bind
     from socialcrm.dal.repository import InteractionRepository
     from socialcrm.dedupe import ClaimTable
-    from socialcrm.enrich_batch import QueuedRecord, process_batch
+    from socialcrm.enrichment.batch import QueuedRecord, process_batch
     from socialcrm.events.publisher import EventPublisher
     from socialcrm.local.moto_patches import speed_up_transactions
     from socialcrm.local.resources import create_resources
@@ -147,7 +147,7 @@ def _redelivery_run(batches: list[list[Any]], endpoint: str, *, expected: int) -
     from socialcrm.dal.models import bind
     from socialcrm.dal.repository import InteractionRepository
     from socialcrm.dedupe import ClaimTable
-    from socialcrm.enrich_batch import QueuedRecord, process_batch
+    from socialcrm.enrichment.batch import QueuedRecord, process_batch
     from socialcrm.enrichment.comprehend import ComprehendAnalyser
     from socialcrm.enrichment.language import LanguageIdentifier
     from socialcrm.enrichment.service import enrich

@@ -112,19 +112,19 @@ def measure_platform_calls() -> dict[str, Any]:
     from moto import mock_aws
 
     from socialcrm.dal import models as interaction_models
-    from socialcrm.dal import routing as routing_models
-    from socialcrm.dal.replies import ReplyRepository
     from socialcrm.dal.repository import InteractionRepository
-    from socialcrm.dal.routing import CaseRepository
     from socialcrm.local.resources import create_resources
     from socialcrm.local.stack import dev_platform, dev_send_secrets
     from socialcrm.models import BRAND_REPLY, Author, interaction_ref
     from socialcrm.replies import sender
     from socialcrm.replies.runtime import build_send_runtime
     from socialcrm.replies.service import ReplyPorts, ReplyRequest, request_reply
+    from socialcrm.replies.store import ReplyRepository
+    from socialcrm.routing import store as routing_models
     from socialcrm.routing.case import conversation_of
     from socialcrm.routing.conversation import open_case
     from socialcrm.routing.evaluator import Decision
+    from socialcrm.routing.store import CaseRepository
     from socialcrm.settings import SendSettings
 
     rng = random.Random(SEED)

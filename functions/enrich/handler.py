@@ -9,8 +9,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
 
-from socialcrm.enrich_batch import QueuedRecord, process_batch
-from socialcrm.enrich_runtime import EnrichRuntime, build_runtime
+from socialcrm.enrichment.batch import QueuedRecord, process_batch
+from socialcrm.enrichment.runtime import EnrichRuntime, build_runtime
 from socialcrm.observability import MetricUnit, logger, metrics
 from socialcrm.settings import EnrichSettings
 from socialcrm.tracing import tracer

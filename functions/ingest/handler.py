@@ -11,8 +11,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import EphemeralMetrics
 
 from socialcrm.api.composition import Composition, RouterSource
-from socialcrm.api.webhooks import IngestRuntime, build_router
-from socialcrm.ingest import IngestOutcome
+from socialcrm.api.webhooks import build_router
+from socialcrm.ingest.runtime import IngestRuntime
+from socialcrm.ingest.service import IngestOutcome
 from socialcrm.observability import MetricUnit, logger, metrics
 from socialcrm.platforms import ROUTE_PLATFORMS
 from socialcrm.queueing import InboundQueue

@@ -9,9 +9,9 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 
 from socialcrm.api.composition import Composition, RouterSource
-from socialcrm.api.privacy import PrivacyRuntime, build_router
+from socialcrm.api.privacy import build_router
 from socialcrm.observability import logger
-from socialcrm.privacy.runtime import privacy_runtime
+from socialcrm.privacy.runtime import PrivacyRuntime, privacy_runtime
 from socialcrm.settings import PrivacySettings
 from socialcrm.tracing import tracer
 

@@ -2,7 +2,7 @@
 
 The webhook acknowledges a delivery once it is on the inbound queue, so the queue may hold a message
 more than once: a platform's retry, SQS's own at-least-once delivery, a message re-queued while its
-sentiment is PENDING. The enrich stage drops the copies (``socialcrm.enrich_batch``):
+sentiment is PENDING. The enrich stage drops the copies (``socialcrm.enrichment.batch``):
 
 * twice in one batch: the first copy leads, the others are acknowledged;
 * already stored: found with one consistent ``BatchGetItem`` on the interactions table;

@@ -10,10 +10,10 @@ import jsonschema
 import pytest
 from moto import mock_aws
 
-from socialcrm.dal.routing import CaseRepository
 from socialcrm.routing.case import Case, case_id_for
 from socialcrm.routing.runtime import build_cases_runtime
 from socialcrm.routing.sla import EventBridgeSlaScheduler, schedule_name
+from socialcrm.routing.store import CaseRepository
 from socialcrm.schemas import SCHEMA_DIR
 from socialcrm.settings import CasesApiSettings
 from socialcrm.topology import SLA_SCHEDULE_GROUP

@@ -25,10 +25,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from socialcrm.dal.repository import InteractionRepository
-from socialcrm.dal.routing import CaseRepository
 from socialcrm.dedupe import ClaimTable
-from socialcrm.enrich_batch import QueuedRecord as EnrichRecord
-from socialcrm.enrich_batch import process_batch
+from socialcrm.enrichment.batch import QueuedRecord as EnrichRecord
+from socialcrm.enrichment.batch import process_batch
 from socialcrm.events.models import InteractionEnriched
 from socialcrm.events.publisher import EventPublisher
 from socialcrm.local.moto_patches import speed_up_transactions
@@ -40,6 +39,7 @@ from socialcrm.queueing import InboundQueue
 from socialcrm.routing.case import Case, case_id_for
 from socialcrm.routing.service import QueuedRecord, route_batch
 from socialcrm.routing.sla import clocks_of
+from socialcrm.routing.store import CaseRepository
 from socialcrm.secrets import GenericSecret, LinkedInSecret, MetaSecret, TikTokSecret, XSecret
 from socialcrm.topology import BUS_NAME, SLA_SCHEDULE_GROUP
 from tests.support.apigw import LambdaContext, http_event

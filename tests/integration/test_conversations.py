@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from moto import mock_aws
 
-from socialcrm.dal.routing import CaseRepository
 from socialcrm.models import Interaction
 from socialcrm.routing.sla import schedule_name
+from socialcrm.routing.store import CaseRepository
 from tests.support.apigw import LambdaContext
 from tests.support.pipeline import analysed, capture_bus_events, case_of, drain, interaction, ref
 from tests.support.routing import announce, receive_all, routing_environment, schedules, store

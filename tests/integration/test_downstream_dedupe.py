@@ -13,7 +13,7 @@ from moto import mock_aws
 from socialcrm.dal.models import bind
 from socialcrm.dal.repository import InteractionRepository, StoreError, SubjectRepository
 from socialcrm.dedupe import ClaimTable
-from socialcrm.enrich_batch import QueuedRecord, process_batch
+from socialcrm.enrichment.batch import QueuedRecord, process_batch
 from socialcrm.events.publisher import EventPublisher
 from socialcrm.local.moto_patches import speed_up_transactions
 from socialcrm.local.resources import create_resources

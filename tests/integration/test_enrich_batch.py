@@ -13,7 +13,7 @@ from moto import mock_aws
 from socialcrm.dal.models import InteractionItem, SubjectItem, bind
 from socialcrm.dal.repository import InteractionRepository, SubjectRepository
 from socialcrm.dedupe import ClaimTable
-from socialcrm.enrich_batch import QueuedRecord, process_batch
+from socialcrm.enrichment.batch import QueuedRecord, process_batch
 from socialcrm.events.publisher import EventPublisher
 from socialcrm.local.resources import create_resources
 from socialcrm.privacy import NoSuppression

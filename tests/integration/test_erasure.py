@@ -603,8 +603,8 @@ def test_an_id_erased_in_one_unicode_form_erases_the_other_form_too(world):
 
 
 def test_replies_to_her_are_erased_with_her_case_and_verified(world):
-    from socialcrm.dal.replies import ReplyRepository
     from socialcrm.replies.reply import Reply
+    from socialcrm.replies.store import ReplyRepository
 
     # Given Ana's complaint on its case, and two replies to her: one sent, one a comment's private reply
     question = world.store(ANA_X, 0, "where is my refund, order 7781?", EARLIER)

@@ -9,14 +9,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from socialcrm.dal.routing import CaseRepository
-from socialcrm.dal.routing import bind as bind_routing
 from socialcrm.events.models import ResponseRound
 from socialcrm.local.resources import create_resources
 from socialcrm.privacy.stores import PERSONAL_DATA_QUEUES, PERSONAL_DATA_TABLES, SubjectScope, build_stores
 from socialcrm.reporting.counters import CounterRepository
 from socialcrm.reporting.facts import fact_key, facts_of
 from socialcrm.routing.case import Case, routed_event, updated_event
+from socialcrm.routing.store import CaseRepository
+from socialcrm.routing.store import bind as bind_routing
 from socialcrm.topology import TABLES
 from tests.support.pipeline import ref
 

@@ -14,10 +14,10 @@ from moto import mock_aws
 from socialcrm.dal.models import bind
 from socialcrm.dal.repository import InteractionRepository
 from socialcrm.dedupe import ClaimTable
-from socialcrm.enrich_batch import QueuedRecord, process_batch
+from socialcrm.enrichment.batch import QueuedRecord, process_batch
 from socialcrm.errors import QueueUnavailableError
 from socialcrm.events.publisher import EventPublisher
-from socialcrm.ingest import ingest_delivery
+from socialcrm.ingest.service import ingest_delivery
 from socialcrm.local.moto_patches import speed_up_transactions
 from socialcrm.local.resources import create_resources
 from socialcrm.models import subject_id

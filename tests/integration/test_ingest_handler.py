@@ -13,7 +13,7 @@ from moto import mock_aws
 from socialcrm.dal.models import bind
 from socialcrm.dal.repository import InteractionRepository
 from socialcrm.dedupe import ClaimTable
-from socialcrm.enrich_batch import BatchOutcome, QueuedRecord, process_batch
+from socialcrm.enrichment.batch import BatchOutcome, QueuedRecord, process_batch
 from socialcrm.events.publisher import EventPublisher
 from socialcrm.local.resources import create_resources
 from socialcrm.models import interaction_ref

@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
-from socialcrm.dal.replies import ReplyRepository
-from socialcrm.dal.routing import CaseRepository
 from socialcrm.local.stack import dev_platform, dev_send_secrets
 from socialcrm.models import Interaction
 from socialcrm.privacy.suppression import SuppressionTable
 from socialcrm.replies import sender
 from socialcrm.replies.runtime import build_send_runtime
 from socialcrm.replies.sender import SendPorts, deliver
+from socialcrm.replies.store import ReplyRepository
 from socialcrm.routing.source import REPO_RULES_FILE
+from socialcrm.routing.store import CaseRepository
 from socialcrm.settings import SendSettings
 from tests.conftest import DEV_SECRETS
 from tests.support.apigw import LambdaContext, http_event

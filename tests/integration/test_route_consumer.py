@@ -12,7 +12,6 @@ import pytest
 from moto import mock_aws
 
 from socialcrm.dal.repository import InteractionRepository
-from socialcrm.dal.routing import CaseRepository
 from socialcrm.events.models import InteractionEnriched
 from socialcrm.events.publisher import EventPublisher
 from socialcrm.routing.calendar import in_business_hours
@@ -21,6 +20,7 @@ from socialcrm.routing.service import QueuedRecord, route_batch
 from socialcrm.routing.sla import schedule_name
 from socialcrm.routing.source import REPO_RULES_FILE
 from socialcrm.routing.spikes import bucket_start
+from socialcrm.routing.store import CaseRepository
 from socialcrm.schemas import SCHEMA_DIR
 from socialcrm.topology import BUS_NAME
 from tests.support.apigw import LambdaContext

@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 from moto import mock_aws
 
-from socialcrm.dal.routing import CaseRepository
 from socialcrm.routing.case import Case, case_id_for
+from socialcrm.routing.store import CaseRepository
 from socialcrm.schemas import SCHEMA_DIR
 from tests.support.apigw import LambdaContext
 from tests.support.pipeline import capture_bus_events, drain

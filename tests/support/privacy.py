@@ -16,10 +16,8 @@ from moto import mock_aws
 
 from socialcrm.dal.models import bind
 from socialcrm.dal.repository import InteractionRepository
-from socialcrm.dal.routing import CaseRepository
-from socialcrm.dal.routing import bind as bind_routing
 from socialcrm.dedupe import ClaimTable
-from socialcrm.enrich_batch import BatchOutcome, QueuedRecord, process_batch
+from socialcrm.enrichment.batch import BatchOutcome, QueuedRecord, process_batch
 from socialcrm.events.models import InteractionEnriched
 from socialcrm.events.publisher import EventPublisher
 from socialcrm.local.moto_patches import speed_up_transactions
@@ -34,6 +32,8 @@ from socialcrm.routing.case import conversation_of, routed_event
 from socialcrm.routing.conversation import open_case
 from socialcrm.routing.evaluator import Decision
 from socialcrm.routing.rules import parse_rules
+from socialcrm.routing.store import CaseRepository
+from socialcrm.routing.store import bind as bind_routing
 from socialcrm.topology import BUS_NAME, TABLES
 from tests.conftest import DEV_SECRETS
 from tests.support.apigw import LambdaContext, http_event

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from socialcrm.dedupe import ClaimResult
-from socialcrm.enrich_batch import PENDING_RETRY_DELAY_SECONDS, BatchOutcome, QueuedRecord, process_batch
+from socialcrm.enrichment.batch import PENDING_RETRY_DELAY_SECONDS, BatchOutcome, QueuedRecord, process_batch
 from socialcrm.models import Interaction
 from tests.support.pipeline import analysed, interaction
 

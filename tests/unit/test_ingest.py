@@ -18,7 +18,7 @@ from socialcrm.errors import (
     SignatureError,
     StaleTimestampError,
 )
-from socialcrm.ingest import IngestOutcome, admit, answer_handshake, ingest_delivery
+from socialcrm.ingest.service import IngestOutcome, admit, answer_handshake, ingest_delivery
 from socialcrm.models import InteractionDraft, interaction_ref
 from socialcrm.platforms import Delivery, generic, meta, tiktok, x
 from socialcrm.queueing import SQS_BATCH_BYTES, SendReport

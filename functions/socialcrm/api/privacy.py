@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Annotated, Any
-from uuid import uuid4
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -23,14 +20,13 @@ from socialcrm.api.path_ids import UserIdSegment, decode_path_id
 from socialcrm.api.responses import JSON, ErrorBody, documented_errors
 from socialcrm.errors import NotFoundError, SocialCrmError
 from socialcrm.events.models import ErasureRequested
-from socialcrm.events.ports import Publisher
 from socialcrm.models import Platform
 from socialcrm.observability import logger
 from socialcrm.privacy.access import subject_of
 from socialcrm.privacy.dynamo import iso
-from socialcrm.privacy.requests import ErasureRecord, ErasureRequests, Failure, SubjectErasure
-from socialcrm.privacy.suppression import Suppression, SuppressionTable
-from socialcrm.secrets import SecretsSource
+from socialcrm.privacy.requests import ErasureRecord, Failure, SubjectErasure
+from socialcrm.privacy.runtime import PrivacyRuntime
+from socialcrm.privacy.suppression import Suppression
 
 EVENT_SOURCE = "socialcrm.privacy"
 MAX_SUBJECTS = 25
@@ -38,18 +34,6 @@ MAX_SUBJECTS = 25
 REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}$"
 # Who asked, when the request did not come through API Gateway's IAM authoriser (the local stack).
 LOCAL_PRINCIPAL = "local-stack (unauthenticated loopback)"
-
-
-@dataclass(frozen=True)
-class PrivacyRuntime:
-    """What the privacy routes need, built once per process by the handler or the local stack."""
-
-    secrets: SecretsSource
-    requests: ErasureRequests
-    suppressions: SuppressionTable
-    publisher: Publisher
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(tz=UTC))
-    new_id: Callable[[], str] = field(default=lambda: uuid4().hex)
 
 
 class ConflictError(SocialCrmError):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -14,25 +13,13 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from socialcrm.api.responses import documented_errors
 from socialcrm.errors import BadRequestError
-from socialcrm.ingest import IngestOutcome, QueuePort, answer_handshake, ingest_delivery
+from socialcrm.ingest.runtime import IngestRuntime
+from socialcrm.ingest.service import answer_handshake, ingest_delivery
 from socialcrm.observability import logger
 from socialcrm.platforms import Delivery
-from socialcrm.secrets import SecretsSource
 
 if TYPE_CHECKING:
-    from socialcrm.subscriptions.websub import IntentStore
-
-
-@dataclass(frozen=True)
-class IngestRuntime:
-    """What the webhook routes need, built once per process by the handler or the local stack."""
-
-    secrets: SecretsSource
-    queue: QueuePort
-    # Called with each delivery's outcome (the Lambda handler records business metrics with it).
-    on_outcome: Callable[[str, IngestOutcome], None] | None = None
-    # The WebSub requests a hub's verification of intent must match (socialcrm.subscriptions).
-    intents: Callable[[], IntentStore] | None = None
+    pass
 
 
 def build_router(runtime: Callable[[], IngestRuntime]) -> Router:

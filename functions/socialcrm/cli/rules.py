@@ -126,9 +126,9 @@ def _stored(settings: Any, since: datetime) -> tuple[Iterable[Any], Any, Callabl
     """What the dry run reads from the tables: the interactions that occurred since ``since``, the
     subjects' history, and the stored cases as the baseline."""
     from socialcrm.dal import models as interaction_models
-    from socialcrm.dal import routing as routing_models
-    from socialcrm.dal.routing import CaseRepository, InteractionHistory, interactions_since
+    from socialcrm.routing import store as routing_models
     from socialcrm.routing.replay import StoredCases
+    from socialcrm.routing.store import CaseRepository, InteractionHistory, interactions_since
 
     interaction_models.bind(
         {"interactions": settings.interactions_table}, region=settings.aws_region, host=settings.endpoint_url

@@ -1,26 +1,43 @@
 """Wiring of the privacy functions from their settings: the adapters each uses, built once per process.
 
 Used by the Lambda handlers (``privacy``, ``erase``, and the ``api`` function's export) and by the
-local stack, so both run the same objects.
+local stack, so both run the same objects. :class:`PrivacyRuntime` is what the privacy routes
+(``socialcrm.api.privacy``) are built over.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from uuid import uuid4
 
 import boto3
 
-from socialcrm.api.privacy import PrivacyRuntime
+from socialcrm.events.ports import Publisher
 from socialcrm.events.publisher import EventPublisher
 from socialcrm.privacy.erasure import ErasurePorts
 from socialcrm.privacy.requests import ErasureRequests
 from socialcrm.privacy.stores import PERSONAL_DATA_TABLES, StoreRegistry, build_stores
 from socialcrm.privacy.suppression import SuppressionTable
+from socialcrm.secrets import SecretsSource
 from socialcrm.settings import ApiSettings, EraseSettings, PrivacySettings
 
 ERASE_EVENT_SOURCE = "socialcrm.erase"
 PRIVACY_EVENT_SOURCE = "socialcrm.privacy"
+
+
+@dataclass(frozen=True)
+class PrivacyRuntime:
+    """What the privacy routes need, built once per process by the handler or the local stack."""
+
+    secrets: SecretsSource
+    requests: ErasureRequests
+    suppressions: SuppressionTable
+    publisher: Publisher
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(tz=UTC))
+    new_id: Callable[[], str] = field(default=lambda: uuid4().hex)
 
 
 class _Endpoint(Protocol):

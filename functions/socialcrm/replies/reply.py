@@ -8,7 +8,7 @@ sending again). It is never silently gone. The API shows ``sending`` as ``queued
 asked, both mean "not sent yet".
 
 A reply holds its text, so it is personal data of the conversation's subject: it is stored in the
-cases table with the case's ``subject_id`` (``socialcrm.dal.replies``), exported and erased with it.
+cases table with the case's ``subject_id`` (``socialcrm.replies.store``), exported and erased with it.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def person_key(idempotency_key: str) -> str:
 
 
 def holds_private_reply(reply: Reply) -> bool:
-    """Whether the reply takes its comment's one private reply (a guard row, ``socialcrm.dal.replies``)."""
+    """Whether the reply takes its comment's one private reply (a guard row, ``socialcrm.replies.store``)."""
     return (
         reply.visibility == "private"
         and reply.platform in ONE_PRIVATE_REPLY

@@ -4,17 +4,17 @@ platforms' base URLs come from the platform-secrets document, a fake platform's 
 from __future__ import annotations
 
 from socialcrm.dal import models as interaction_models
-from socialcrm.dal import routing as routing_models
-from socialcrm.dal.replies import ReplyRepository
 from socialcrm.dal.repository import InteractionRepository
-from socialcrm.dal.routing import CaseRepository, CounterRepository
 from socialcrm.events.publisher import EventPublisher
 from socialcrm.privacy.suppression import SuppressionTable
 from socialcrm.replies.adapters import ADAPTERS
 from socialcrm.replies.queue import SqsOutbound
 from socialcrm.replies.sender import SendPorts
+from socialcrm.replies.store import ReplyRepository
 from socialcrm.replies.transport import UrllibTransport
+from socialcrm.routing import store as routing_models
 from socialcrm.routing.runtime import rules_source, scheduler_from
+from socialcrm.routing.store import CaseRepository, CounterRepository
 from socialcrm.settings import SendSettings
 
 SEND_SOURCE = "socialcrm.send"

@@ -281,7 +281,7 @@ class CaseChange:
 
 
 class CaseStore(Protocol):
-    """Where cases live (``socialcrm.dal.routing.CaseRepository`` in DynamoDB)."""
+    """Where cases live (``socialcrm.routing.store.CaseRepository`` in DynamoDB)."""
 
     def get(self, case_id: str) -> Case | None: ...
 

@@ -139,7 +139,7 @@ class Replayed:
 
 
 class CaseReader(Protocol):
-    """The reads a stored baseline needs (``socialcrm.dal.routing.CaseRepository``)."""
+    """The reads a stored baseline needs (``socialcrm.routing.store.CaseRepository``)."""
 
     def get(self, case_id: str) -> Case | None: ...
 

@@ -13,26 +13,26 @@ from datetime import UTC, datetime
 from functools import lru_cache, partial
 
 from socialcrm.dal import models as interaction_models
-from socialcrm.dal import routing as routing_models
-from socialcrm.dal.replies import ReplyRepository
 from socialcrm.dal.repository import InteractionRepository
-from socialcrm.dal.routing import (
-    CaseRepository,
-    CounterRepository,
-    InteractionHistory,
-    InteractionRouting,
-)
 from socialcrm.events.ports import Publisher
 from socialcrm.events.publisher import EventPublisher
 from socialcrm.privacy.suppression import SuppressionTable
 from socialcrm.replies.queue import SqsOutbound
 from socialcrm.replies.service import ReplyPorts
+from socialcrm.replies.store import ReplyRepository
+from socialcrm.routing import store as routing_models
 from socialcrm.routing.case import CaseStore, WorkQueues
 from socialcrm.routing.evaluator import CompiledRules
 from socialcrm.routing.notify import LogNotifier, Notifier, SnsNotifier
 from socialcrm.routing.service import RoutePorts
 from socialcrm.routing.sla import Check, EventBridgeSlaScheduler, InProcessTimer, SlaScheduler, fire
 from socialcrm.routing.source import REPO_RULES_FILE, RulesSource
+from socialcrm.routing.store import (
+    CaseRepository,
+    CounterRepository,
+    InteractionHistory,
+    InteractionRouting,
+)
 from socialcrm.settings import (
     CasesApiSettings,
     RouteSettings,

@@ -16,7 +16,7 @@ import pytest
 from pydantic import ValidationError
 
 from socialcrm.errors import BadRequestError
-from socialcrm.ingest import admit
+from socialcrm.ingest.service import admit
 from socialcrm.models import (
     MAX_CONVERSATION_KEY_CHARS,
     Author,

@@ -8,10 +8,10 @@ import os
 import pytest
 import yaml
 
-from socialcrm.dal.routing import MODELS
 from socialcrm.routing.rules import RulesError
 from socialcrm.routing.runtime import rules_source
 from socialcrm.routing.source import REPO_RULES_FILE, RulesSource
+from socialcrm.routing.store import MODELS
 from socialcrm.settings import RouteSettings
 from socialcrm.topology import TABLES
 

@@ -9,7 +9,7 @@ from functools import partial
 from socialcrm.dal.models import bind
 from socialcrm.dal.repository import InteractionRepository
 from socialcrm.dedupe import ClaimTable
-from socialcrm.enrich_batch import ClaimPort, PendingQueue
+from socialcrm.enrichment.batch import ClaimPort, PendingQueue
 from socialcrm.enrichment.comprehend import ComprehendAnalyser
 from socialcrm.enrichment.language import LanguageIdentifier
 from socialcrm.enrichment.service import enrich

@@ -17,8 +17,8 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, PutError, PynamoDBException
 
 from socialcrm.dal.repository import StoreError
-from socialcrm.dal.routing import CaseItem, _iso
 from socialcrm.replies.reply import Reply
+from socialcrm.routing.store import CaseItem, _iso
 from socialcrm.topology import RETENTION_DAYS
 
 REPLY_ROW = "reply"
