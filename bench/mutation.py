@@ -62,7 +62,7 @@ MODULES: dict[str, list[str]] = {
     "socialcrm.privacy.erasure": [
         "tests/integration/test_erasure.py",
         "tests/integration/test_erasure_runs.py",
-        "tests/unit/gdpr/test_erasure_run.py",
+        "tests/unit/privacy/test_erasure_run.py",
     ],
     "socialcrm.dedupe": [
         "tests/integration/test_downstream_dedupe.py",

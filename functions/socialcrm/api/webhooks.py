@@ -6,7 +6,6 @@ import base64
 import binascii
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -17,9 +16,6 @@ from socialcrm.ingest.runtime import IngestRuntime
 from socialcrm.ingest.service import answer_handshake, ingest_delivery
 from socialcrm.observability import logger
 from socialcrm.platforms import Delivery
-
-if TYPE_CHECKING:
-    pass
 
 
 def build_router(runtime: Callable[[], IngestRuntime]) -> Router:

@@ -2,7 +2,8 @@
 
 ``LocalStack`` starts it with ``python -m socialcrm.local.aws_server --host 127.0.0.1`` and reads the
 one line it prints, ``listening on http://HOST:PORT``. It serves until its standard input closes, so it
-never outlives the stack that started it, even when that stack is killed.
+never outlives the stack that started it, even when that stack is killed. It runs in a session of its
+own, so a Ctrl-C at the terminal reaches only the stack, which then stops it.
 
 A process of its own, because the embedded AWS and the functions calling it are both Python: in one
 process they take turns on one interpreter lock, and the pipeline ran at the speed of one core.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import threading
 
@@ -32,6 +34,10 @@ def serve(host: str, port: int) -> None:
     server.start()
     bound_host, bound_port = server.get_host_and_port()
     print(f"listening on http://{bound_host}:{bound_port}", flush=True)
+    # Nobody reads this process's output after that line: anything moto prints goes nowhere, rather than
+    # filling the pipe and stopping the server.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
     closed = threading.Event()
 
     def watch_stdin() -> None:

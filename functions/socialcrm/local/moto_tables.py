@@ -6,9 +6,10 @@ request at a time per table state.
   reads only its partition, so the local stack slowed down as its tables filled (13.5 deliveries/s over
   10,000 against 23.7/s over 500). Here a table query starts from the partition itself, and an index
   query from the items that ever held the asked index key: a per-index map kept up to date by every put
-  and update (the only ways an item gains attributes), built once by a walk the first time an index is
-  queried. The map may name items that have since changed or gone; moto's own query code still checks
-  every candidate against the key conditions, so answers are moto's.
+  and update (the only ways an item gains attributes; a failed update is noted too, as moto may have
+  applied part of it), built once by a walk the first time an index is queried. An entry whose item has
+  gone or moved to another key is dropped when a query meets it, so a query reads what its key holds now;
+  moto's own query code still checks every candidate against the key conditions, so answers are moto's.
 * **One request at a time.** moto serves each request on its own thread and its tables are plain
   dictionaries: a query walking a table while another thread wrote to it failed with ``RuntimeError:
   dictionary changed size during iteration``, and a transaction could be seen half applied. DynamoDB
@@ -25,7 +26,9 @@ from typing import Any
 
 _applied = False
 _scope = threading.local()  # .candidates: (table, items) for the query running on this thread
-_MEMBERS = "_socialcrm_index_members"  # on each moto Table: {index name: {key values: {primary key}}}
+_MEMBERS = (
+    "_socialcrm_index_members"  # on each moto Table: {index name: (index, {key values: {primary key}})}
+)
 
 
 def speed_up_and_serialise_tables() -> None:
@@ -68,7 +71,12 @@ def speed_up_and_serialise_tables() -> None:
         return item
 
     def update_item(self: DynamoDBBackend, table_name: str, *args: Any, **kwargs: Any) -> Any:
-        item = original_update(self, table_name, *args, **kwargs)
+        try:
+            item = original_update(self, table_name, *args, **kwargs)
+        except Exception:  # moto may have applied part of the update before it refused the rest
+            key = kwargs.get("key", args[0] if args else None)
+            _remember(self.get_table(table_name), _stored(self.get_table(table_name), key))
+            raise
         _remember(self.get_table(table_name), item)
         return item
 
@@ -85,20 +93,43 @@ def _hash_names(index: Any) -> list[str]:
 
 
 def _index_key(index: Any, item: Any) -> tuple[Hashable, ...] | None:
+    """The item's key in ``index``; None when it has none (or one DynamoDB would refuse: a list, a map)."""
     values = tuple(item.attrs.get(name) for name in _hash_names(index))
-    return values if all(value is not None for value in values) else None
+    if any(value is None for value in values):
+        return None
+    try:
+        hash(values)
+    except TypeError:
+        return None
+    return values
+
+
+def _mapped(table: Any, index: Any) -> dict[tuple[Hashable, ...], set[tuple[Any, Any]]] | None:
+    """The map of this very index (an index deleted and created again under its name starts afresh)."""
+    entry = table.__dict__.get(_MEMBERS, {}).get(index.name)
+    return entry[1] if entry is not None and entry[0] is index else None
 
 
 def _remember(table: Any, item: Any) -> None:
     """Note ``item`` under its current key of every index already mapped."""
-    members = table.__dict__.get(_MEMBERS)
-    if not members or item is None:
+    if item is None or not table.__dict__.get(_MEMBERS):
         return
     for index in table.all_indexes():
-        mapped = members.get(index.name)
+        mapped = _mapped(table, index)
         key = _index_key(index, item)
         if mapped is not None and key is not None:
             mapped.setdefault(key, set()).add((item.hash_key, item.range_key))
+
+
+def _stored(table: Any, key: Any) -> Any:
+    """The item ``key`` (a low-level key) names, as moto holds it now, or None."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    if not isinstance(key, dict) or table.hash_key_attr not in key:
+        return None
+    hash_key = DynamoType(key[table.hash_key_attr])
+    range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr in key else None
+    return _current(table, (hash_key, range_key))
 
 
 def _every_item(table: Any) -> list[Any]:
@@ -133,14 +164,24 @@ def _candidates(table: Any, arguments: dict[str, Any]) -> list[Any]:
         conditions = {names[0]: hash_key}
     if set(conditions) != set(names):
         return _every_item(table)
-    members = table.__dict__.setdefault(_MEMBERS, {})
-    if index_name not in members:
-        mapped: dict[tuple[Hashable, ...], set[tuple[Any, Any]]] = {}
+    mapped = _mapped(table, index)
+    if mapped is None:
+        mapped = {}
         for item in _every_item(table):
             key = _index_key(index, item)
             if key is not None:
                 mapped.setdefault(key, set()).add((item.hash_key, item.range_key))
-        members[index_name] = mapped
+        table.__dict__.setdefault(_MEMBERS, {})[index_name] = (index, mapped)
     wanted = tuple(conditions[name] for name in names)
-    found = (_current(table, primary_key) for primary_key in members[index_name].get(wanted, ()))
-    return [item for item in found if item is not None]
+    try:
+        members = mapped.get(wanted, set())
+    except TypeError:  # a key DynamoDB would refuse: moto's own code answers it
+        return _every_item(table)
+    found = []
+    for primary_key in list(members):
+        item = _current(table, primary_key)
+        if item is not None and _index_key(index, item) == wanted:
+            found.append(item)
+        else:
+            members.discard(primary_key)  # gone, or moved to another key since: forgotten here
+    return found

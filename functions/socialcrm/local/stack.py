@@ -33,6 +33,7 @@ import hashlib
 import hmac
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -298,12 +299,14 @@ class LocalStack:
             stdout=subprocess.PIPE,
             env=environment,
             text=True,
+            start_new_session=True,  # a Ctrl-C stops the stack, which stops this in turn
         )
         assert self._moto.stdout is not None
-        line = self._moto.stdout.readline().strip()  # "listening on http://HOST:PORT", or "" if it died
+        ready, _, _ = select.select([self._moto.stdout], [], [], START_TIMEOUT_SECONDS)
+        line = self._moto.stdout.readline().strip() if ready else ""  # "listening on http://HOST:PORT"
         if not line.startswith("listening on "):
             self._stop_aws()
-            raise RuntimeError("the embedded AWS (socialcrm.local.aws_server) did not start")
+            raise LocalStackError("the embedded AWS (socialcrm.local.aws_server) did not start")
         self.aws_url = line.removeprefix("listening on ")
 
     def _stop_aws(self) -> None:
