@@ -32,6 +32,7 @@ MODULES = [
     "local",
     "fuzz",
     "cost",
+    "customers",
 ]
 RESULTS = HERE / "results.json"
 

@@ -11,11 +11,21 @@ from infra.lambdas import PipelineFunction, SharedCode, resource_environment
 from socialcrm import topology
 
 READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query")
+# The customer routes: read a customer's partition and an identity's owner; link and unlink in transactions
+# (TransactWriteItems is authorised per item: put, delete, and the update that renews the customer).
+CUSTOMER_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:UpdateItem",
+)
 
 
 class CrmApi(Construct):
-    """The ``api`` function: read-only on interactions (and their indexes) and subjects, plus the
-    platform secret (its pepper turns ``{platform}/{user_id}`` into a ``subject_id``)."""
+    """The ``api`` function: read-only on interactions (and their indexes) and subjects, links and unlinks
+    on customers, plus the platform secret (its pepper turns ``{platform}/{user_id}`` into a
+    ``subject_id``)."""
 
     def __init__(
         self,
@@ -25,6 +35,7 @@ class CrmApi(Construct):
         shared: SharedCode,
         interactions: dynamodb.ITable,
         subjects: dynamodb.ITable,
+        customers: dynamodb.ITable,
         secret: secretsmanager.ISecret,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -34,11 +45,13 @@ class CrmApi(Construct):
             spec=topology.FUNCTIONS["api"],
             shared=shared,
             environment=resource_environment(
-                tables={"interactions": interactions, "subjects": subjects}, secret=secret
+                tables={"interactions": interactions, "subjects": subjects, "customers": customers},
+                secret=secret,
             ),
         )
         fn = self.function.fn
         interaction_indexes = [index.name for index in topology.TABLES["interactions"].indexes]
         grant_table(fn, interactions, READ_ACTIONS, indexes=interaction_indexes)
         grant_table(fn, subjects, READ_ACTIONS, indexes=[i.name for i in topology.TABLES["subjects"].indexes])
+        grant_table(fn, customers, CUSTOMER_ACTIONS)
         grant_secret_value(fn, secret)

@@ -82,6 +82,7 @@ class StatelessStack(Stack):
             shared=shared,
             interactions=tables["interactions"],
             subjects=tables["subjects"],
+            customers=tables["customers"],
             secret=secret,
         )
         self.privacy = Privacy(

@@ -9,9 +9,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 
-from socialcrm.api import cases, health, reports
+from socialcrm.api import cases, customers, health, reports
 from socialcrm.api.composition import Composition, RouterSource
 from socialcrm.api.crm import CrmRuntime, build_router
+from socialcrm.customers.store import CustomerStore
 from socialcrm.dal.models import bind
 from socialcrm.dal.repository import InteractionRepository, SubjectRepository
 from socialcrm.observability import logger
@@ -36,6 +37,23 @@ def runtime() -> CrmRuntime:
         subjects=SubjectRepository(),
         stores=stores,
         suppressions=suppressions,
+        customer_of=CustomerStore(settings.customers_table).owner_of,
+    )
+
+
+@lru_cache(maxsize=1)
+def customers_runtime() -> customers.CustomersRuntime:
+    from socialcrm.routing.store import CaseRepository
+
+    settings = ApiSettings.from_env()
+    crm = runtime()  # binds the interactions and subjects models
+    cases_runtime()  # binds the cases model
+    return customers.CustomersRuntime(
+        secrets=crm.secrets,
+        customers=CustomerStore(settings.customers_table),
+        interactions=crm.interactions,
+        subjects=crm.subjects,
+        open_cases=CaseRepository().open_case_ids,
     )
 
 
@@ -69,6 +87,7 @@ COMPOSITION = Composition(
         RouterSource(reports.build_router, reports_runtime),
         RouterSource(cases.build_router, cases_runtime),
         RouterSource(health.build_router, health_runtime),
+        RouterSource(customers.build_router, customers_runtime),
     ),
     options={"enable_validation": True},
 )

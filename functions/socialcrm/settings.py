@@ -98,6 +98,7 @@ class ApiSettings(_AwsSettings, SecretsSettings, _DeadLetterSettings):
     suppressions_table: str = Field(alias="SUPPRESSIONS_TABLE")
     cases_table: str = Field(alias="CASES_TABLE")
     report_seen_table: str = Field(alias="REPORT_SEEN_TABLE")
+    customers_table: str = Field(alias="CUSTOMERS_TABLE")
 
 
 class PrivacySettings(_AwsSettings, SecretsSettings):
@@ -117,6 +118,7 @@ class EraseSettings(_AwsSettings, _DeadLetterSettings):
     subjects_table: str = Field(alias="SUBJECTS_TABLE")
     cases_table: str = Field(alias="CASES_TABLE")
     report_seen_table: str = Field(alias="REPORT_SEEN_TABLE")
+    customers_table: str = Field(alias="CUSTOMERS_TABLE")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
     erasure_queue_url: str = Field(alias="ERASURE_QUEUE_URL")
     # Verification waits this long after the tombstone, so a writer that checked just before it has

@@ -39,6 +39,9 @@ RETENTION_DAYS: dict[str, int] = {
     # WebSub subscriptions (the brand's channel feeds, no personal data): an item outlives its lease by
     # this many days (socialcrm.subscriptions.store).
     "subscriptions": 30,
+    # A customer's links and its own row: as long as the interactions they join, a link from when it was
+    # made, the customer's row from its last link (socialcrm.customers.store).
+    "customers": 730,
 }
 
 
@@ -180,6 +183,15 @@ TABLES: dict[str, TableSpec] = {
         key="report_seen",
         env_var="REPORT_SEEN_TABLE",
         partition_key=Attribute("fact"),
+        ttl_attribute="expires_at",
+    ),
+    # Customers: the identities (pseudonymous subject ids) linked into one person, and each identity's one
+    # owner (socialcrm.customers.store). Kept until unlinked or erased; no raw id, no content.
+    "customers": TableSpec(
+        key="customers",
+        env_var="CUSTOMERS_TABLE",
+        partition_key=Attribute("pk"),
+        sort_key=Attribute("sk"),
         ttl_attribute="expires_at",
     ),
     # WebSub topics socialcrm subscribes to: the request waiting for the hub's verification and the lease.
@@ -369,6 +381,11 @@ ROUTES: tuple[tuple[str, str, str, bool], ...] = (
     ("GET", "/cases/{case_id}/replies", "api", True),
     ("GET", "/cases/{case_id}/replies/{reply_id}", "api", True),
     ("GET", "/health/platforms", "api", True),
+    ("POST", "/customers", "api", True),
+    ("GET", "/customers/{customer_id}", "api", True),
+    ("GET", "/customers/{customer_id}/interactions", "api", True),
+    ("POST", "/customers/{customer_id}/identities", "api", True),
+    ("DELETE", "/customers/{customer_id}/identities/{platform}/{user_id}", "api", True),
 )
 
 # The EventBridge Scheduler group holding every case's one-time SLA schedules (warning and due).

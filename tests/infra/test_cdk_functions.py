@@ -57,6 +57,8 @@ EXPECTED_RESOURCE_ENV = {
         "OUTBOUND_QUEUE_URL",
         # GET /health/platforms shows each YouTube subscription
         "SUBSCRIPTIONS_TABLE",
+        # the customer routes link identities, and the export reads the subject's links
+        "CUSTOMERS_TABLE",
     },
     "enrich": {
         "INTERACTIONS_TABLE",
@@ -76,6 +78,7 @@ EXPECTED_RESOURCE_ENV = {
         "SUBJECTS_TABLE",
         "CASES_TABLE",
         "REPORT_SEEN_TABLE",
+        "CUSTOMERS_TABLE",
         "EVENT_BUS_NAME",
         "ERASURE_QUEUE_URL",
         "INBOUND_DLQ_URL",

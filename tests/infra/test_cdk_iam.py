@@ -68,6 +68,19 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     | {("dynamodb:Query", "table:report_counters")}
     # GET /health/platforms lists the YouTube subscriptions (a few items)
     | {("dynamodb:Scan", "table:subscriptions")}
+    # the customer routes: a customer's partition and an identity's owner read, links written in
+    # transactions (authorised per item); the export reads the subject's links by key
+    | _pairs(
+        {
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:PutItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:BatchGetItem",
+        },
+        "table:customers",
+    )
     # the work queues (/cases): read and update cases, stop their SLA clocks, announce CaseUpdated
     | _pairs({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, "table:cases")
     | {("dynamodb:Query", "table:cases/index/by_queue")}
@@ -128,6 +141,8 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     | _pairs({"dynamodb:GetItem", "dynamodb:PutItem"}, "table:erasure_requests")
     | {("dynamodb:UpdateItem", "table:suppressions")}
     | _pairs({"dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"}, "table:report_seen")
+    # the subject's owner and link rows in the customers table, found by key and deleted
+    | _pairs({"dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"}, "table:customers")
     # the dead-letter queues: the subject's messages found and deleted, the rest given back at once
     | DLQ_READ
     | _pairs({"sqs:DeleteMessage"}, "dlq:inbound")

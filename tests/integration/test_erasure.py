@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 from botocore.exceptions import ClientError
 
+from socialcrm.customers.store import CustomerStore, Identity, new_customer_id
 from socialcrm.dal.repository import InteractionRepository, SubjectRepository
 from socialcrm.reporting.facts import fact_key
 from socialcrm.routing.case import Conversation, case_id_for, conversation_of
@@ -28,6 +29,7 @@ STORES = {
     "report_seen",
     "brand_replies",
     "shared_cases",
+    "customers",
     "cases",
     "interactions",
     "subjects",
@@ -61,6 +63,17 @@ def seed_ana_and_bob(world: World) -> None:
     # one message of each of them failed every retry: it waits in the DLQs for an operator's redrive
     world.dead_letters(ANA_X, 1, "ana on x: my number is +34 600 000 000")
     world.dead_letters(BOB_X, 1, "bob on x: dead letter")
+    # her two identities are one customer; Bob's X identity is a customer of its own
+    link_customer(world, ANA_WEB, ANA_X)
+    link_customer(world, BOB_X)
+
+
+def link_customer(world: World, *people: Person) -> str:
+    customer_id = new_customer_id()
+    identities = [Identity(person.platform, world.subject(person)) for person in people]
+    store = CustomerStore(world.table("customers"))
+    store.create(customer_id, identities, reason="T-7", by="arn:aws:iam::123456789012:user/agent", at=EARLIER)
+    return customer_id
 
 
 def test_the_brands_replies_in_her_conversation_are_erased_with_her(world):
@@ -159,6 +172,7 @@ def test_erasure_leaves_no_trace_of_the_subject_and_touches_no_one_else(world):
         "cases": 10,  # per interaction: the case row and its team row
         "interactions": 5,
         "subjects": 2,
+        "customers": 4,  # per identity: its link to her customer and its owner row
         "inbound-dlq": 1,  # her message that failed every retry
         "route-dlq": 0,
         "report-dlq": 1,  # its announcement, dead-lettered by the report consumer
@@ -326,6 +340,7 @@ def test_a_store_failing_midway_fails_the_request_and_the_retry_finishes_it(worl
         "cases": 60,
         "interactions": 30,
         "subjects": 1,
+        "customers": 0,
         "inbound-dlq": 0,
         "route-dlq": 0,
         "report-dlq": 0,
@@ -499,6 +514,8 @@ def test_the_export_returns_every_store_of_the_subject_and_nothing_of_others(wor
     assert stores["inbound-dlq"] == [] and stores["report-dlq"] == []  # her dead letters are on x
     assert len(stores["cases"]) == 6 and {c["row"] for c in stores["cases"]} == {"case", "team"}
     assert len(stores["report_seen"]) == 6
+    # her place in her customer: the identity's owner row and its link, pseudonymous ids only
+    assert sorted(r["sk"] for r in stores["customers"]) == ["i#" + world.subject(ANA_WEB), "owner"]
     assert stores["suppressions"]["objected_at"] and stores["suppressions"]["objection_reference"] == "T-9"
     # And nothing of Bob, nor of Ana's other identity
     text = json.dumps(export, ensure_ascii=False)
@@ -515,6 +532,7 @@ def test_the_export_of_an_unknown_subject_is_empty_not_an_error(world):
         "report_seen": [],
         "brand_replies": [],
         "shared_cases": [],
+        "customers": [],
         "cases": [],
         "interactions": [],
         "subjects": None,

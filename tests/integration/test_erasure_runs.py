@@ -114,6 +114,7 @@ def test_a_run_short_of_time_saves_its_progress_and_continues_in_the_next(world)
         "cases": 2,
         "interactions": 1,
         "subjects": 1,
+        "customers": 0,
         "inbound-dlq": 0,
         "route-dlq": 0,
         "report-dlq": 0,

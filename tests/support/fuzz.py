@@ -148,6 +148,7 @@ PARAMETERS: dict[str, st.SearchStrategy[str]] = {
     "request_id": st.one_of(st.from_regex(r"[0-9a-f]{32}", fullmatch=True), PATH_SEGMENTS),
     "case_id": st.one_of(st.from_regex(r"[cs]_[0-9a-f]{32}", fullmatch=True), PATH_SEGMENTS),
     "reply_id": st.one_of(st.from_regex(r"r_[0-9a-f]{32}", fullmatch=True), PATH_SEGMENTS),
+    "customer_id": st.one_of(st.from_regex(r"cus_[0-9a-f]{24}", fullmatch=True), PATH_SEGMENTS),
 }
 
 

@@ -32,6 +32,8 @@ class CrmRuntime:
     # The personal-data stores and the suppression state, read by the export (socialcrm.privacy.runtime).
     stores: StoreRegistry | None = None
     suppressions: SuppressionTable | None = None
+    # The customers the subjects belong to (socialcrm.customers.store): a timeline names its customer.
+    customer_of: Callable[[str], str | None] | None = None
 
 
 def _subject(runtime: CrmRuntime, platform: str, user_id_segment: str) -> str:
@@ -70,10 +72,13 @@ def build_router(runtime: Callable[[], CrmRuntime]) -> Router:
         cursor: Annotated[str | None, Query(max_length=2048)] = None,
     ) -> dict[str, Any]:
         env = runtime()
-        page, next_cursor = env.interactions.timeline(
-            _subject(env, platform, user_id), limit=limit, cursor=cursor
-        )
-        return {"items": [i.model_dump(mode="json") for i in page], "next_cursor": next_cursor}
+        subject = _subject(env, platform, user_id)
+        page, next_cursor = env.interactions.timeline(subject, limit=limit, cursor=cursor)
+        return {
+            "items": [i.model_dump(mode="json") for i in page],
+            "next_cursor": next_cursor,
+            "customer_id": env.customer_of(subject) if env.customer_of else None,
+        }
 
     @router.get(
         "/subjects/<platform>/<user_id>/export",

@@ -11,7 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-from socialcrm.api import cases, crm, health, privacy, reports, webhooks
+from socialcrm.api import cases, crm, customers, health, privacy, reports, webhooks
 
 TITLE = "socialcrm"
 VERSION = "1.0.0"
@@ -38,6 +38,7 @@ def openapi_document() -> dict[str, Any]:
     app.include_router(reports.build_router(_unused))
     app.include_router(cases.build_router(_unused))
     app.include_router(health.build_router(_unused))
+    app.include_router(customers.build_router(_unused))
     document = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION, description=DESCRIPTION))
     return document  # type: ignore[no-any-return]
 

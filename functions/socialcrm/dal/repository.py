@@ -136,6 +136,29 @@ class InteractionRepository:
             raise StoreError("Could not read the timeline.") from exc
         return page, encode_cursor(results.last_evaluated_key)
 
+    def timeline_after(
+        self, subject_id: str, after: dict[str, str] | None, limit: int
+    ) -> tuple[list[Interaction], dict[str, str] | None]:
+        """Up to ``limit`` of a subject's interactions after the index key ``after`` (newest first), and
+        the key the read stopped at (None when nothing is left): a customer's timeline merges these."""
+        try:
+            results = InteractionItem.by_subject.query(
+                subject_id,
+                scan_index_forward=False,
+                limit=limit,
+                last_evaluated_key={name: {"S": value} for name, value in after.items()} if after else None,
+            )
+            page = [self._from_item(item) for item in results]
+        except PynamoDBException as exc:
+            raise StoreError("Could not read the timeline.") from exc
+        stopped = results.last_evaluated_key
+        return page, {name: value["S"] for name, value in stopped.items()} if stopped else None
+
+    @staticmethod
+    def index_time(interaction: Interaction) -> str:
+        """``occurred_at`` as the ``by_subject`` index sorts it."""
+        return _iso(interaction.occurred_at)
+
     def all_for_subject(self, subject_id: str) -> list[Interaction]:
         try:
             return [

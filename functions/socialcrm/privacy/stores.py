@@ -43,7 +43,7 @@ SUBJECT_ATTRIBUTE = "subject_id"
 
 # The tables that hold personal data (or pseudonymous keys of it), erased and exported through the
 # registry below, in erasure order.
-PERSONAL_DATA_TABLES: tuple[str, ...] = ("report_seen", "cases", "interactions", "subjects")
+PERSONAL_DATA_TABLES: tuple[str, ...] = ("report_seen", "cases", "interactions", "subjects", "customers")
 # The queues that can hold a subject's messages once their retries are spent: erased by subject_id.
 PERSONAL_DATA_QUEUES: tuple[str, ...] = ("inbound-dlq", "route-dlq", "report-dlq")
 # The report facts of a case (keyed by its id, its next-response rounds and its reopenings) are listed by
@@ -330,6 +330,50 @@ class DerivedKeyStore:
         return sorted(exported, key=lambda record: str(record["of"]))
 
 
+class CustomerLinkStore:
+    """A subject's place in a customer (``socialcrm.customers.store``): its owner row, keyed by the subject,
+    and the link row in its customer's partition, whose key the owner row names (no index, no scan).
+
+    The customers the links pointed at are remembered for the run, so that the verification still finds
+    a link row whose owner row went first. The customer's own row (when, by whom, why it was created;
+    a random id) is not the subject's: it stays, and an erasure by customer removes it.
+    """
+
+    def __init__(self, name: str, *, table_name: str, client: Any | None = None) -> None:
+        self.name = name
+        self.table_name = table_name
+        self._client = client
+
+    client = LazyClient("dynamodb")
+
+    def _keys(self, scope: SubjectScope, *, consistent: bool) -> list[Key]:
+        from socialcrm.customers.store import link_key, owner_key
+
+        owners = batch_get(
+            self.client, self.name, self.table_name, [owner_key(scope.subject_id)], consistent=consistent
+        )
+        scope.remember(self.name, owners, ("pk", "sk"))
+        customers = {item["customer_id"]["S"] for item in scope.seen(self.name) if "customer_id" in item}
+        return [owner_key(scope.subject_id), *(link_key(c, scope.subject_id) for c in sorted(customers))]
+
+    def _existing(self, scope: SubjectScope, *, consistent: bool) -> list[dict[str, Any]]:
+        keys = self._keys(scope, consistent=consistent)
+        return batch_get(self.client, self.name, self.table_name, keys, consistent=consistent)
+
+    def erase(self, scope: SubjectScope) -> int:
+        existing = self._existing(scope, consistent=True)
+        return batch_delete(
+            self.client, self.name, self.table_name, [{"pk": i["pk"], "sk": i["sk"]} for i in existing]
+        )
+
+    def remaining(self, scope: SubjectScope) -> int:
+        return len(self._existing(scope, consistent=True))
+
+    def export(self, scope: SubjectScope) -> list[dict[str, Any]]:
+        found = [plain(item, ttl_attribute="expires_at") for item in self._existing(scope, consistent=False)]
+        return sorted(found, key=lambda record: (str(record["pk"]), str(record["sk"])))
+
+
 def _recent(scope: SubjectScope, store: IndexedStore, days: int) -> list[dict[str, Any]]:
     """The items ``store`` found for the subject (this pass and earlier ones) received in the last ``days``
     days (plus one of margin): only those can still have records that expire after ``days``."""
@@ -413,7 +457,7 @@ def build_stores(
     >>> dynamodb = boto3.client("dynamodb", region_name="eu-west-1")  # no call is made
     >>> build_stores({k: k for k in PERSONAL_DATA_TABLES}, dynamodb,
     ...              dlq_urls={k: k for k in PERSONAL_DATA_QUEUES}).names
-    ('report_seen', 'brand_replies', 'shared_cases', 'cases', 'interactions', 'subjects', 'inbound-dlq', 'route-dlq', 'report-dlq')
+    ('report_seen', 'brand_replies', 'shared_cases', 'cases', 'interactions', 'subjects', 'customers', 'inbound-dlq', 'route-dlq', 'report-dlq')
     """
     missing = sorted(set(PERSONAL_DATA_TABLES) - set(table_names))
     if missing:
@@ -461,7 +505,10 @@ def build_stores(
     shared_cases = SharedCaseEntries(
         interactions=interactions, table_name=table_names["cases"], client=client
     )
-    return StoreRegistry((report_seen, brand_replies, shared_cases, cases, interactions, profile, *queues))
+    links = CustomerLinkStore("customers", table_name=table_names["customers"], client=client)
+    return StoreRegistry(
+        (report_seen, brand_replies, shared_cases, cases, interactions, profile, links, *queues)
+    )
 
 
 def dlq_environment_names() -> dict[str, str]:

@@ -198,6 +198,16 @@ class CaseRepository:
             raise StoreError("Could not read the cases.") from exc
         return any(item.row == "case" and self._case(item).status != "resolved" for item in items)
 
+    def open_case_ids(self, subject_id: str) -> list[str]:
+        """The subject's cases that are not resolved, newest first (its case rows through ``by_subject``)."""
+        try:
+            rows = CaseItem.by_subject.query(
+                subject_id, scan_index_forward=False, filter_condition=CaseItem.row == "case"
+            )
+            return [row.case_id for row in rows if self._case(row).status != "resolved"]
+        except PynamoDBException as exc:
+            raise StoreError("Could not read the subject's cases.") from exc
+
     def conversation(self, conversation_ref: str) -> Conversation | None:
         try:
             item = CaseItem.get(conversation_ref, consistent_read=True)

@@ -1,0 +1,242 @@
+"""Customer routes (IAM-authorised in AWS): one person's identities linked, seen as one customer.
+
+``POST /customers`` creates a customer from identities (``{platform, user_id}``); identities are linked
+and unlinked one at a time; ``GET /customers/{customer_id}`` is the 360° view (identities, first and last
+contact, counts by platform and sentiment, open cases) and ``…/interactions`` the merged timeline.
+Raw user ids are turned into pseudonymous subject ids on the way in and never stored; a reason (a ticket
+reference, kept with the link) and the caller's IAM principal go with every change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from socialcrm.api.path_ids import UserIdSegment, decode_path_id
+from socialcrm.api.privacy import REFERENCE_PATTERN, principal_of
+from socialcrm.api.responses import JSON, documented_errors
+from socialcrm.customers.store import (
+    MAX_IDENTITIES,
+    Customer,
+    CustomerStore,
+    Identity,
+    is_customer_id,
+    new_customer_id,
+)
+from socialcrm.customers.timeline import merged_page
+from socialcrm.dal.repository import InteractionRepository, SubjectRepository
+from socialcrm.errors import BadRequestError, NotFoundError
+from socialcrm.models import Platform
+from socialcrm.observability import logger
+from socialcrm.privacy.access import subject_of
+from socialcrm.secrets import SecretsSource
+
+MAX_PAGE = 100
+SENTIMENTS = ("positive", "negative", "neutral", "mixed", "unscored")
+
+
+@dataclass(frozen=True)
+class CustomersRuntime:
+    secrets: SecretsSource
+    customers: CustomerStore
+    interactions: InteractionRepository
+    subjects: SubjectRepository
+    open_cases: Callable[[str], list[str]]  # a subject's unresolved case ids
+    now: Callable[[], datetime] = lambda: datetime.now(tz=UTC)
+
+
+class IdentityRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    platform: Platform
+    user_id: str = Field(min_length=1, max_length=256, description="The platform's id of the person.")
+
+
+class CustomerBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    identities: list[IdentityRef] = Field(min_length=1, max_length=MAX_IDENTITIES)
+    reason: str = Field(
+        pattern=REFERENCE_PATTERN,
+        description="Why these identities are one person: a ticket reference (e.g. T-42), kept with the links.",
+    )
+
+
+class LinkBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    platform: Platform
+    user_id: str = Field(min_length=1, max_length=256, description="The platform's id of the person.")
+    reason: str = Field(pattern=REFERENCE_PATTERN, description="A ticket reference, kept with the link.")
+
+
+def _json(status: int, body: dict[str, Any]) -> Response[str]:
+    return Response(status_code=status, content_type=JSON, body=json.dumps(body))
+
+
+def _customer_or_404(env: CustomersRuntime, customer_id: str) -> Customer:
+    customer = env.customers.get(customer_id) if is_customer_id(customer_id) else None
+    if customer is None:
+        raise NotFoundError(f"No customer {customer_id!r}.")
+    return customer
+
+
+def _identities(customer: Customer) -> list[dict[str, Any]]:
+    return [
+        {
+            "platform": link.platform,
+            "subject_id": link.subject_id,
+            "linked_at": link.linked_at,
+            "linked_by": link.linked_by,
+            "reason": link.reason,
+        }
+        for link in customer.identities
+    ]
+
+
+def _view(env: CustomersRuntime, customer: Customer) -> dict[str, Any]:
+    """The 360° view, from the identities' profiles (one read each) and their open cases."""
+    by_platform: dict[str, int] = {}
+    by_sentiment = dict.fromkeys(SENTIMENTS, 0)
+    first, last = None, None
+    open_cases: list[str] = []
+    for link in customer.identities:
+        profile = env.subjects.get(link.subject_id) or {}
+        count = int(profile.get("interactions") or 0)
+        by_platform[link.platform] = by_platform.get(link.platform, 0) + count
+        for sentiment in SENTIMENTS:
+            by_sentiment[sentiment] += int(profile.get(sentiment) or 0)
+        seen_first, seen_last = profile.get("first_seen"), profile.get("last_seen")
+        first = seen_first if seen_first and (first is None or seen_first < first) else first
+        last = seen_last if seen_last and (last is None or seen_last > last) else last
+        open_cases += env.open_cases(link.subject_id)
+    return {
+        "customer_id": customer.customer_id,
+        "created_at": customer.created_at,
+        "created_by": customer.created_by,
+        "reason": customer.reason,
+        "identities": _identities(customer),
+        "first_contact": first,
+        "last_contact": last,
+        "interactions": sum(by_platform.values()),
+        "by_platform": by_platform,
+        "by_sentiment": by_sentiment,
+        "open_cases": open_cases,
+        "segments": [],
+    }
+
+
+def build_router(runtime: Callable[[], CustomersRuntime]) -> Router:
+    router = Router()
+
+    def identity(env: CustomersRuntime, platform: str, user_id: str) -> Identity:
+        pepper = env.secrets.get().subject_pepper.get_secret_value()
+        return Identity(platform, subject_of(pepper, platform, user_id))
+
+    @router.post(
+        "/customers",
+        summary="Create a customer from one or more platform identities",
+        description="An identity belongs to one customer at most: one linked elsewhere is a 409 naming its "
+        "customer. Identities we have not seen yet may be linked.",
+        responses={201: {"description": "The customer"}, **documented_errors(400, 409, 415, 503)},
+    )
+    def create_customer(body: Annotated[CustomerBody, Body()]) -> Response[str]:
+        env = runtime()
+        identities = [identity(env, ref.platform, ref.user_id) for ref in body.identities]
+        if len({i.subject_id for i in identities}) != len(identities):
+            raise BadRequestError("The same identity is named twice.")
+        customer_id = new_customer_id()
+        env.customers.create(
+            customer_id, identities, reason=body.reason, by=principal_of(router.current_event), at=env.now()
+        )
+        logger.info("customer created", customer_id=customer_id, identities=len(identities))
+        return _json(201, _view(env, _customer_or_404(env, customer_id)))
+
+    @router.get(
+        "/customers/<customer_id>",
+        summary="A customer: identities, first and last contact, counts by platform and sentiment, open cases",
+        responses={200: {"description": "The customer"}, **documented_errors(404)},
+    )
+    def get_customer(customer_id: str) -> dict[str, Any]:
+        env = runtime()
+        return _view(env, _customer_or_404(env, customer_id))
+
+    @router.get(
+        "/customers/<customer_id>/interactions",
+        summary="A customer's timeline across every linked identity, newest first",
+        description="Paginated: pass the returned next_cursor as cursor to read the next page.",
+        responses={200: {"description": "A page of interactions"}, **documented_errors(400, 404)},
+    )
+    def get_customer_timeline(
+        customer_id: str,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 25,
+        cursor: Annotated[str | None, Query(max_length=8192)] = None,
+    ) -> dict[str, Any]:
+        env = runtime()
+        customer = _customer_or_404(env, customer_id)
+        page = merged_page(
+            customer_id,
+            [link.subject_id for link in customer.identities],
+            read=env.interactions.timeline_after,
+            occurred_at=env.interactions.index_time,
+            limit=limit,
+            cursor=cursor,
+        )
+        return {
+            "customer_id": customer_id,
+            "items": [i.model_dump(mode="json") for i in page.items],
+            "next_cursor": page.next_cursor,
+        }
+
+    @router.post(
+        "/customers/<customer_id>/identities",
+        summary="Link a platform identity to a customer",
+        responses={
+            201: {"description": "Linked: the customer"},
+            200: {"description": "It was linked already: the customer"},
+            **documented_errors(400, 404, 409, 415, 503),
+        },
+    )
+    def link_identity(customer_id: str, body: Annotated[LinkBody, Body()]) -> Response[str]:
+        env = runtime()
+        _customer_or_404(env, customer_id)
+        linked = env.customers.link(
+            customer_id,
+            identity(env, body.platform, body.user_id),
+            reason=body.reason,
+            by=principal_of(router.current_event),
+            at=env.now(),
+        )
+        logger.info("identity linked", customer_id=customer_id, platform=body.platform, changed=linked)
+        return _json(201 if linked else 200, _view(env, _customer_or_404(env, customer_id)))
+
+    @router.delete(
+        "/customers/<customer_id>/identities/<platform>/<user_id>",
+        summary="Unlink a platform identity from a customer",
+        description="The reason (a ticket reference) is required as the `reason` query parameter.",
+        responses={200: {"description": "Unlinked: the customer"}, **documented_errors(400, 404, 503)},
+    )
+    def unlink_identity(
+        customer_id: str,
+        platform: str,
+        user_id: UserIdSegment,
+        reason: Annotated[str, Query(pattern=REFERENCE_PATTERN)],
+    ) -> dict[str, Any]:
+        env = runtime()
+        _customer_or_404(env, customer_id)
+        gone = identity(env, platform, decode_path_id(user_id, "user id"))
+        env.customers.unlink(
+            customer_id, gone, reason=reason, by=principal_of(router.current_event), at=env.now()
+        )
+        logger.info("identity unlinked", customer_id=customer_id, platform=platform)
+        return _view(env, _customer_or_404(env, customer_id))
+
+    return router
