@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -54,7 +55,18 @@ def customers_runtime() -> customers.CustomersRuntime:
         interactions=crm.interactions,
         subjects=crm.subjects,
         open_cases=CaseRepository().open_case_ids,
+        export=_exporter(crm),
     )
+
+
+def _exporter(crm: CrmRuntime) -> Callable[[str], dict[str, Any]] | None:
+    """A subject's access export from the CRM runtime's stores (None when it has none)."""
+    stores, suppressions = crm.stores, crm.suppressions
+    if stores is None or suppressions is None:
+        return None
+    from socialcrm.privacy.access import export_subject
+
+    return lambda subject: export_subject(subject, stores=stores, suppressions=suppressions)
 
 
 @lru_cache(maxsize=1)

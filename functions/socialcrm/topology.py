@@ -384,6 +384,7 @@ ROUTES: tuple[tuple[str, str, str, bool], ...] = (
     ("POST", "/customers", "api", True),
     ("GET", "/customers/{customer_id}", "api", True),
     ("GET", "/customers/{customer_id}/interactions", "api", True),
+    ("GET", "/customers/{customer_id}/export", "api", True),
     ("POST", "/customers/{customer_id}/identities", "api", True),
     ("DELETE", "/customers/{customer_id}/identities/{platform}/{user_id}", "api", True),
 )

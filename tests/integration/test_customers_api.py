@@ -13,6 +13,7 @@ from moto import mock_aws
 
 from socialcrm.api.path_ids import encode_path_id
 from socialcrm.customers.store import CustomerStore, Identity, IdentityLinkedError, new_customer_id
+from socialcrm.local.moto_tables import speed_up_and_serialise_tables
 from socialcrm.local.resources import create_resources
 from socialcrm.models import subject_id
 from socialcrm.privacy.runtime import personal_data_tables
@@ -27,6 +28,9 @@ NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 
 @pytest.fixture
 def api(monkeypatch, dev_secrets):
+    # moto runs each request on its caller's thread with no isolation, where DynamoDB's transactions are
+    # serializable: the local stack's DynamoDB lock gives the threads below what DynamoDB gives.
+    speed_up_and_serialise_tables()
     with mock_aws():
         resources = create_resources()
         for name, value in resources.environment.items():
@@ -203,3 +207,56 @@ def test_an_erasure_leaves_no_link_and_keeps_the_customer(api):
     assert status == 200 and [i["platform"] for i in view["identities"]] == ["tiktok"]
     stored = json.dumps(boto3.client("dynamodb").scan(TableName=resources.environment["CUSTOMERS_TABLE"]))
     assert scope.subject_id not in stored
+
+
+def test_the_export_of_a_customer_is_every_identity_s_export_and_nothing_of_others(api):
+    handler, pepper, _resources = api
+    seed(pepper, "bea-x", 2, platform="x")
+    seed(pepper, "bea-wa", 3, platform="whatsapp")
+    seed(pepper, "not-bea", 4, platform="x")
+    _status, customer = create(handler, ident("x", "bea-x"), ident("whatsapp", "bea-wa"))
+    status, export = call(handler, "GET", f"/customers/{customer['customer_id']}/export")
+    assert status == 200, export
+    assert export["customer"]["identities"] == customer["identities"]
+    subjects = {document["subject_id"]: document for document in export["subjects"]}
+    assert set(subjects) == {subject_id(pepper, "x", "bea-x"), subject_id(pepper, "whatsapp", "bea-wa")}
+    assert sorted(len(d["stores"]["interactions"]) for d in subjects.values()) == [2, 3]
+    assert all(len(d["stores"]["customers"]) == 2 for d in subjects.values())  # owner row and link
+    assert subject_id(pepper, "x", "not-bea") not in json.dumps(export)
+    assert call(handler, "GET", "/customers/cus_" + "2" * 24 + "/export")[0] == 404
+
+
+def test_a_customer_links_at_most_25_identities_even_when_asked_at_once(api):
+    handler, _pepper, resources = api
+    identities = [ident("x", f"many-{n}") for n in range(25)]
+    _status, customer = create(handler, *identities)
+    path = f"/customers/{customer['customer_id']}/identities"
+    status, body = call(handler, "POST", path, {**ident("x", "one-more"), "reason": "T-6"})
+    assert status == 409 and body["error"] == "too_many_identities"
+    store = CustomerStore(resources.environment["CUSTOMERS_TABLE"])
+    status, _ = call(handler, "DELETE", f"{path}/x/many-0", query={"reason": "T-6"})
+    assert status == 200
+
+    def link(n: int) -> bool:
+        try:
+            store.link(customer["customer_id"], Identity("x", f"{n:064x}"), reason="T-6", by="t", at=NOW)
+        except Exception:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        linked = list(pool.map(link, range(4)))
+    assert sum(linked) == 1  # one place was free
+    assert len(store.get(customer["customer_id"]).identities) == 25
+
+
+def test_a_link_made_after_the_erasure_of_its_subject_is_found_by_the_verification(api):
+    handler, pepper, _resources = api
+    create(handler, ident("x", "late-link"))
+    settings = ApiSettings.from_env()
+    links = CustomerLinkStore("customers", table_name=personal_data_tables(settings)["customers"])
+    scope = SubjectScope(subject_id(pepper, "x", "late-link"), now=NOW)
+    assert links.erase(scope) == 2
+    create(handler, ident("x", "late-link"))  # linked again while the erasure is being verified
+    assert links.remaining(scope) == 2  # the verification sees it: the run fails and is retried
+    assert links.erase(scope) == 2 and links.remaining(scope) == 0

@@ -114,3 +114,38 @@ def test_a_cursor_of_another_customer_or_tampered_is_refused():
     for tampered in ("not-base64!", page.next_cursor[:-4], "e30"):
         with pytest.raises(BadRequestError):
             merged_page(CUSTOMER, subjects, read=index, occurred_at=_at, limit=3, cursor=tampered)
+
+
+def test_a_cursor_stays_small_for_a_customer_of_25_identities():
+    subjects = [f"{n:064x}" for n in range(25)]
+    index = _Index({s: [_Item(s, n, n * 25 + k) for n in range(10)] for k, s in enumerate(subjects)})
+    page = merged_page(CUSTOMER, subjects, read=index, occurred_at=_at, limit=30, cursor=None)
+    assert page.next_cursor is not None and len(page.next_cursor) <= 4096  # the route takes 8,192
+    following = merged_page(
+        CUSTOMER, subjects, read=index, occurred_at=_at, limit=30, cursor=page.next_cursor
+    )
+    assert len(following.items) == 30
+
+
+def test_a_deeply_nested_cursor_is_a_400_not_a_crash():
+    import base64
+
+    nested = base64.urlsafe_b64encode(b"[" * 3000).decode()
+    with pytest.raises(BadRequestError):
+        merged_page(CUSTOMER, _subjects(1), read=_Index({}), occurred_at=_at, limit=3, cursor=nested)
+
+
+def test_an_interaction_that_arrives_late_for_an_identity_read_to_its_end_comes_on_a_later_page():
+    first, second = _subjects(2)
+    timelines = {first: [_Item(first, 0, 200)], second: [_Item(second, n, 100 + n) for n in range(6)]}
+    index = _Index(timelines)
+    page = merged_page(CUSTOMER, [first, second], read=index, occurred_at=_at, limit=3, cursor=None)
+    assert [i.subject_id for i in page.items] == [first, second, second]  # the first identity is read out
+    index.timelines[first] = [_Item(first, 0, 200), _Item(first, 1, 50)]  # a delayed webhook, older
+    seen, cursor = list(page.items), page.next_cursor
+    while cursor:
+        page = merged_page(CUSTOMER, [first, second], read=index, occurred_at=_at, limit=3, cursor=cursor)
+        seen += page.items
+        cursor = page.next_cursor
+    assert len(seen) == 8 and len({i.interaction_ref for i in seen}) == 8
+    assert seen[-1].subject_id == first  # the late one, oldest of all, last

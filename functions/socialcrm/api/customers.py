@@ -2,7 +2,8 @@
 
 ``POST /customers`` creates a customer from identities (``{platform, user_id}``); identities are linked
 and unlinked one at a time; ``GET /customers/{customer_id}`` is the 360° view (identities, first and last
-contact, counts by platform and sentiment, open cases) and ``…/interactions`` the merged timeline.
+contact, counts by platform and sentiment, open cases), ``…/interactions`` the merged timeline and
+``…/export`` every linked identity's access export (GDPR Art. 15).
 Raw user ids are turned into pseudonymous subject ids on the way in and never stored; a reason (a ticket
 reference, kept with the link) and the caller's IAM principal go with every change.
 """
@@ -33,7 +34,7 @@ from socialcrm.customers.store import (
 )
 from socialcrm.customers.timeline import merged_page
 from socialcrm.dal.repository import InteractionRepository, SubjectRepository
-from socialcrm.errors import BadRequestError, NotFoundError
+from socialcrm.errors import BadRequestError, ConfigurationError, NotFoundError
 from socialcrm.models import Platform
 from socialcrm.observability import logger
 from socialcrm.privacy.access import subject_of
@@ -50,6 +51,8 @@ class CustomersRuntime:
     interactions: InteractionRepository
     subjects: SubjectRepository
     open_cases: Callable[[str], list[str]]  # a subject's unresolved case ids
+    # A subject's access export (GDPR Art. 15: every personal-data store, socialcrm.privacy.access).
+    export: Callable[[str], dict[str, Any]] | None = None
     now: Callable[[], datetime] = lambda: datetime.now(tz=UTC)
 
 
@@ -194,6 +197,30 @@ def build_router(runtime: Callable[[], CustomersRuntime]) -> Router:
             "customer_id": customer_id,
             "items": [i.model_dump(mode="json") for i in page.items],
             "next_cursor": page.next_cursor,
+        }
+
+    @router.get(
+        "/customers/<customer_id>/export",
+        summary="Everything held about a customer (GDPR Art. 15): the customer and each linked identity's export",
+        responses={200: {"description": "The customer and every identity's data"}, **documented_errors(404)},
+    )
+    def export_customer(customer_id: str) -> dict[str, Any]:
+        env = runtime()
+        customer = _customer_or_404(env, customer_id)
+        if env.export is None:
+            raise ConfigurationError("The export needs the personal-data stores (socialcrm.privacy.runtime).")
+        subjects = [env.export(link.subject_id) for link in customer.identities]
+        logger.info("customer export", customer_id=customer_id, identities=len(subjects))
+        return {
+            "customer_id": customer.customer_id,
+            "generated_at": env.now().isoformat().replace("+00:00", "Z"),
+            "customer": {
+                "created_at": customer.created_at,
+                "created_by": customer.created_by,
+                "reason": customer.reason,
+                "identities": _identities(customer),
+            },
+            "subjects": subjects,
         }
 
     @router.post(

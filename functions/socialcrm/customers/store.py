@@ -181,6 +181,7 @@ class CustomerStore:
             "created_by": {"S": by},
             "reason": {"S": reason},
             "expires_at": _expiry(at),
+            "identity_count": {"N": str(len(identities))},
         }
         items: list[dict[str, Any]] = [
             {
@@ -204,13 +205,18 @@ class CustomerStore:
             return False
         if len(customer.identities) >= MAX_IDENTITIES:
             raise TooManyIdentitiesError(f"A customer links at most {MAX_IDENTITIES} identities.")
-        check = {  # the customer exists, and lives on as long as its newest link
+        check = {  # the customer exists, has room, and lives on as long as its newest link
             "Update": {
                 "TableName": self.table_name,
                 "Key": customer_key(customer_id),
-                "UpdateExpression": "SET expires_at = :expires",
-                "ConditionExpression": "attribute_exists(pk)",
-                "ExpressionAttributeValues": {":expires": _expiry(at)},
+                "UpdateExpression": "SET expires_at = :expires ADD identity_count :one",
+                "ConditionExpression": "attribute_exists(pk) AND (attribute_not_exists(identity_count) "
+                "OR identity_count < :most)",
+                "ExpressionAttributeValues": {
+                    ":expires": _expiry(at),
+                    ":one": {"N": "1"},
+                    ":most": {"N": str(MAX_IDENTITIES)},
+                },
             }
         }
         items = [check, *self._link_items(customer_id, identity, reason=reason, by=by, at=at)]
@@ -248,6 +254,15 @@ class CustomerStore:
             },
             {"Delete": {"TableName": self.table_name, "Key": link_key(customer_id, subject_id)}},
             {"Put": {"TableName": self.table_name, "Item": record}},
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": customer_key(customer_id),
+                    "UpdateExpression": "ADD identity_count :minus",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": {":minus": {"N": "-1"}},
+                }
+            },
         ]
         for _attempt in range(ATTEMPTS):
             reasons = self._try_transact(items)
@@ -300,7 +315,9 @@ class CustomerStore:
             if reasons is None:
                 return
             if missing is not None and reasons[0] == "ConditionalCheckFailed":
-                raise NotFoundError(f"No customer {missing}.")
+                if self.get(missing) is None:
+                    raise NotFoundError(f"No customer {missing}.")
+                raise TooManyIdentitiesError(f"A customer links at most {MAX_IDENTITIES} identities.")
             for n, identity in enumerate(identities):
                 if reasons[offset + 2 * n] == "ConditionalCheckFailed":
                     owner = self.owner_of(identity.subject_id)

@@ -3,8 +3,8 @@ newest first), merged a page at a time, with no scan.
 
 Each identity is read in chunks sized to its share of the page, and again only when the merge has used
 what it read and still needs more, so about as many items are read as are returned. The cursor holds,
-per identity, the last item returned from it (or that it is exhausted): the next page reads each
-identity from there. An identity linked after the first page is read from the start by a new traversal.
+per identity, the last item returned from it: the next page reads each identity from there (one read
+of an identity already read to its end costs a query that returns nothing, and finds what arrived late). An identity linked after the first page is read from the start by a new traversal.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ Position = dict[str, str]  # the index key of the last item returned: interactio
 # Reads one identity: (subject_id, after, limit) -> (interactions, the key the read stopped at or None).
 Reader = Callable[[str, Position | None, int], tuple[list[Interaction], Position | None]]
 MIN_CHUNK = 2
-_SUBJECT = r"[0-9a-f]{64}"
+_PREFIX = 16  # of a subject id, naming its identity in the cursor (a customer has at most 25)
+_SUBJECT_PREFIX = r"[0-9a-f]{16}"
 
 
 @dataclass
@@ -89,7 +90,7 @@ def merged_page(
         newest.returned = at
         items.append(interaction)
 
-    done = all(i.exhausted and not i.buffer for i in identities)
+    done = all(i.exhausted and not i.buffer for i in identities)  # this page read every identity to its end
     next_cursor = None if done else _encode(customer_id, identities)
     return MergedPage(items=items, next_cursor=next_cursor, items_read=read_count)
 
@@ -100,49 +101,50 @@ def _start(customer_id: str, subject_ids: Sequence[str], cursor: str | None) -> 
     state = _decode(customer_id, cursor)
     identities = []
     for subject_id in subject_ids:
-        if subject_id not in state:
+        where = state.get(subject_id[:_PREFIX])
+        if where is None:
             continue  # linked after the traversal began: a new traversal reads it
-        where = state[subject_id]
-        if where == "done":
-            identities.append(_Identity(subject_id, None, None, exhausted=True))
-        else:
-            at = where if isinstance(where, dict) else None
-            identities.append(_Identity(subject_id, at, at))
+        at = (
+            None
+            if where == "start"
+            else {"occurred_at": where[0], "interaction_ref": where[1], "subject_id": subject_id}
+        )
+        identities.append(_Identity(subject_id, at, at))
     return identities
 
 
 def _encode(customer_id: str, identities: Sequence[_Identity]) -> str:
+    """Per identity (by the first 16 characters of its subject id): the last item returned from it as
+    ``[occurred_at, interaction_ref]``, or ``"start"``. An identity read to its end keeps its position
+    too, so an interaction that arrives late for it, older than the page, still comes on a later page."""
     state: dict[str, Any] = {}
     for identity in identities:
-        if identity.exhausted and not identity.buffer:
-            state[identity.subject_id] = "done"
-        else:
-            state[identity.subject_id] = identity.returned or "start"
-    document = {"customer": customer_id, "identities": state}
-    return base64.urlsafe_b64encode(json.dumps(document, sort_keys=True).encode()).decode().rstrip("=")
+        at = identity.returned
+        state[identity.subject_id[:_PREFIX]] = [at["occurred_at"], at["interaction_ref"]] if at else "start"
+    document = {"c": customer_id, "p": state}
+    return base64.urlsafe_b64encode(json.dumps(document, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
 def _decode(customer_id: str, cursor: str) -> dict[str, Any]:
     invalid = BadRequestError("The cursor is not one this API returned for this customer.")
     try:
         document = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError) as exc:
+    except (binascii.Error, ValueError, RecursionError) as exc:
         raise invalid from exc
-    if not isinstance(document, dict) or document.get("customer") != customer_id:
+    if not isinstance(document, dict) or document.get("c") != customer_id:
         raise invalid
-    state = document.get("identities")
+    state = document.get("p")
     if not isinstance(state, dict):
         raise invalid
-    for subject_id, where in state.items():
-        if not re.fullmatch(_SUBJECT, subject_id):
+    for prefix, where in state.items():
+        if not re.fullmatch(_SUBJECT_PREFIX, prefix):
             raise invalid
-        if where in ("done", "start"):
+        if where == "start":
             continue
         if (
-            not isinstance(where, dict)
-            or set(where) != {"interaction_ref", "subject_id", "occurred_at"}
-            or where.get("subject_id") != subject_id
-            or not all(isinstance(v, str) and 0 < len(v) <= 512 for v in where.values())
+            not isinstance(where, list)
+            or len(where) != 2
+            or not all(isinstance(v, str) and 0 < len(v) <= 64 for v in where)
         ):
             raise invalid
     return state

@@ -334,10 +334,14 @@ class CustomerLinkStore:
     """A subject's place in a customer (``socialcrm.customers.store``): its owner row, keyed by the subject,
     and the link row in its customer's partition, whose key the owner row names (no index, no scan).
 
-    The customers the links pointed at are remembered for the run, so that the verification still finds
-    a link row whose owner row went first. The customer's own row (when, by whom, why it was created;
+    The link row goes before the owner row that leads to it, so a run that fails between the two leaves
+    the owner row for the next run to follow. The owner row is read again until there is none, so a link
+    made while the erasure runs is erased too, and the verification reads it once more. The customers the
+    links pointed at are remembered for the run. The customer's own row (when, by whom, why it was created;
     a random id) is not the subject's: it stays, and an erasure by customer removes it.
     """
+
+    ROUNDS = 5  # owner rows followed in one erase: each is a link made while the erasure ran
 
     def __init__(self, name: str, *, table_name: str, client: Any | None = None) -> None:
         self.name = name
@@ -346,13 +350,19 @@ class CustomerLinkStore:
 
     client = LazyClient("dynamodb")
 
-    def _keys(self, scope: SubjectScope, *, consistent: bool) -> list[Key]:
-        from socialcrm.customers.store import link_key, owner_key
+    def _owner(self, scope: SubjectScope, *, consistent: bool) -> list[dict[str, Any]]:
+        from socialcrm.customers.store import owner_key
 
         owners = batch_get(
             self.client, self.name, self.table_name, [owner_key(scope.subject_id)], consistent=consistent
         )
         scope.remember(self.name, owners, ("pk", "sk"))
+        return owners
+
+    def _keys(self, scope: SubjectScope, *, consistent: bool) -> list[Key]:
+        from socialcrm.customers.store import link_key, owner_key
+
+        self._owner(scope, consistent=consistent)
         customers = {item["customer_id"]["S"] for item in scope.seen(self.name) if "customer_id" in item}
         return [owner_key(scope.subject_id), *(link_key(c, scope.subject_id) for c in sorted(customers))]
 
@@ -361,10 +371,16 @@ class CustomerLinkStore:
         return batch_get(self.client, self.name, self.table_name, keys, consistent=consistent)
 
     def erase(self, scope: SubjectScope) -> int:
-        existing = self._existing(scope, consistent=True)
-        return batch_delete(
-            self.client, self.name, self.table_name, [{"pk": i["pk"], "sk": i["sk"]} for i in existing]
-        )
+        erased = 0
+        for _round in range(self.ROUNDS):
+            existing = self._existing(scope, consistent=True)
+            if not existing:
+                return erased
+            links = [{"pk": i["pk"], "sk": i["sk"]} for i in existing if i["sk"]["S"] != "owner"]
+            owners = [{"pk": i["pk"], "sk": i["sk"]} for i in existing if i["sk"]["S"] == "owner"]
+            erased += batch_delete(self.client, self.name, self.table_name, links)
+            erased += batch_delete(self.client, self.name, self.table_name, owners)
+        return erased  # still linking after ROUNDS: the verification finds what is left, and the run fails
 
     def remaining(self, scope: SubjectScope) -> int:
         return len(self._existing(scope, consistent=True))
