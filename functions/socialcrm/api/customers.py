@@ -22,7 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from socialcrm.api.path_ids import UserIdSegment, decode_path_id
-from socialcrm.api.privacy import REFERENCE_PATTERN, principal_of
+from socialcrm.api.privacy import REFERENCE_PATTERN, SubjectRef, principal_of
 from socialcrm.api.responses import JSON, documented_errors
 from socialcrm.customers.store import (
     MAX_IDENTITIES,
@@ -35,7 +35,6 @@ from socialcrm.customers.store import (
 from socialcrm.customers.timeline import merged_page
 from socialcrm.dal.repository import InteractionRepository, SubjectRepository
 from socialcrm.errors import BadRequestError, ConfigurationError, NotFoundError
-from socialcrm.models import Platform
 from socialcrm.observability import logger
 from socialcrm.privacy.access import subject_of
 from socialcrm.secrets import SecretsSource
@@ -56,28 +55,17 @@ class CustomersRuntime:
     now: Callable[[], datetime] = lambda: datetime.now(tz=UTC)
 
 
-class IdentityRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    platform: Platform
-    user_id: str = Field(min_length=1, max_length=256, description="The platform's id of the person.")
-
-
 class CustomerBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    identities: list[IdentityRef] = Field(min_length=1, max_length=MAX_IDENTITIES)
+    identities: list[SubjectRef] = Field(min_length=1, max_length=MAX_IDENTITIES)
     reason: str = Field(
         pattern=REFERENCE_PATTERN,
         description="Why these identities are one person: a ticket reference (e.g. T-42), kept with the links.",
     )
 
 
-class LinkBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    platform: Platform
-    user_id: str = Field(min_length=1, max_length=256, description="The platform's id of the person.")
+class LinkBody(SubjectRef):
     reason: str = Field(pattern=REFERENCE_PATTERN, description="A ticket reference, kept with the link.")
 
 
