@@ -130,19 +130,12 @@ def _write(
 
 
 def _call(handler: Any, method: str, path: str, body: Any = None, query: Any = None) -> Any:
-    from tests.support.apigw import LambdaContext, http_event
+    from tests.support.apigw import call_json
 
-    event = http_event(
-        method,
-        path,
-        body=json.dumps(body) if body is not None else None,
-        headers={"content-type": "application/json"} if body is not None else None,
-        query=query,
-    )
-    response = handler.lambda_handler(event, LambdaContext())
-    if response["statusCode"] >= 300:
-        raise RuntimeError(f"{method} {path}: {response['statusCode']} {response['body']}")
-    return json.loads(response["body"])
+    status, answer = call_json(handler, method, path, body, query)
+    if status >= 300:
+        raise RuntimeError(f"{method} {path}: {status} {answer}")
+    return answer
 
 
 if __name__ == "__main__":

@@ -38,8 +38,14 @@ def runtime() -> CrmRuntime:
         subjects=SubjectRepository(),
         stores=stores,
         suppressions=suppressions,
-        customer_of=CustomerStore(settings.customers_table).owner_of,
+        customer_of=customer_store(settings.customers_table).owner_of,
     )
+
+
+@lru_cache(maxsize=1)
+def customer_store(table_name: str) -> CustomerStore:
+    """The customers table, one store (one client) for the CRM and the customer routes."""
+    return CustomerStore(table_name)
 
 
 @lru_cache(maxsize=1)
@@ -51,7 +57,7 @@ def customers_runtime() -> customers.CustomersRuntime:
     cases_runtime()  # binds the cases model
     return customers.CustomersRuntime(
         secrets=crm.secrets,
-        customers=CustomerStore(settings.customers_table),
+        customers=customer_store(settings.customers_table),
         interactions=crm.interactions,
         subjects=crm.subjects,
         open_cases=CaseRepository().open_case_ids,

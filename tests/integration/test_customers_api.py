@@ -21,7 +21,7 @@ from socialcrm.privacy.stores import CustomerLinkStore, SubjectScope
 from socialcrm.settings import ApiSettings
 from tests.conftest import DEV_SECRETS
 from tests.integration.test_crm_api import seed
-from tests.support.apigw import LambdaContext, http_event
+from tests.support.apigw import call_json
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 
@@ -48,15 +48,7 @@ def api(monkeypatch, dev_secrets):
 
 
 def call(handler, method: str, path: str, body: dict | None = None, query: dict | None = None):
-    event = http_event(
-        method,
-        path,
-        body=json.dumps(body) if body is not None else None,
-        headers={"content-type": "application/json"} if body is not None else None,
-        query=query,
-    )
-    response = handler.lambda_handler(event, LambdaContext())
-    return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
+    return call_json(handler, method, path, body, query)
 
 
 def ident(platform: str, user_id: str) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -61,3 +62,18 @@ def http_event(
     if raw is not None:
         event["body"] = base64.b64encode(raw).decode() if binary else raw.decode("utf-8")
     return event
+
+
+def call_json(
+    handler: Any, method: str, path: str, body: Any = None, query: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    """Invoke a function's ``lambda_handler`` with a JSON body (if any): its status and decoded body."""
+    event = http_event(
+        method,
+        path,
+        body=json.dumps(body) if body is not None else None,
+        headers={"content-type": "application/json"} if body is not None else None,
+        query=query,
+    )
+    response = handler.lambda_handler(event, LambdaContext())
+    return response["statusCode"], json.loads(response["body"]) if response.get("body") else None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -81,16 +81,7 @@ def _customer_or_404(env: CustomersRuntime, customer_id: str) -> Customer:
 
 
 def _identities(customer: Customer) -> list[dict[str, Any]]:
-    return [
-        {
-            "platform": link.platform,
-            "subject_id": link.subject_id,
-            "linked_at": link.linked_at,
-            "linked_by": link.linked_by,
-            "reason": link.reason,
-        }
-        for link in customer.identities
-    ]
+    return [asdict(link) for link in customer.identities]
 
 
 def _view(env: CustomersRuntime, customer: Customer) -> dict[str, Any]:
@@ -222,8 +213,7 @@ def build_router(runtime: Callable[[], CustomersRuntime]) -> Router:
     )
     def link_identity(customer_id: str, body: Annotated[LinkBody, Body()]) -> Response[str]:
         env = runtime()
-        _customer_or_404(env, customer_id)
-        linked = env.customers.link(
+        linked = env.customers.link(  # NotFoundError for an unknown customer
             customer_id,
             identity(env, body.platform, body.user_id),
             reason=body.reason,
