@@ -20,11 +20,14 @@ CUSTOMER_ACTIONS = (
     "dynamodb:DeleteItem",
     "dynamodb:UpdateItem",
 )
+# The access ledger: one entry per read of personal data, written in a transaction (a put per item); never
+# read, changed or deleted by this function.
+LEDGER_ACTIONS = ("dynamodb:PutItem",)
 
 
 class CrmApi(Construct):
     """The ``api`` function: read-only on interactions (and their indexes) and subjects, links and unlinks
-    on customers, plus the platform secret (its pepper turns ``{platform}/{user_id}`` into a
+    on customers, appends to the access ledger, plus the platform secret (its pepper turns ``{platform}/{user_id}`` into a
     ``subject_id``)."""
 
     def __init__(
@@ -36,6 +39,7 @@ class CrmApi(Construct):
         interactions: dynamodb.ITable,
         subjects: dynamodb.ITable,
         customers: dynamodb.ITable,
+        access_ledger: dynamodb.ITable,
         secret: secretsmanager.ISecret,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -45,7 +49,12 @@ class CrmApi(Construct):
             spec=topology.FUNCTIONS["api"],
             shared=shared,
             environment=resource_environment(
-                tables={"interactions": interactions, "subjects": subjects, "customers": customers},
+                tables={
+                    "interactions": interactions,
+                    "subjects": subjects,
+                    "customers": customers,
+                    "access_ledger": access_ledger,
+                },
                 secret=secret,
             ),
         )
@@ -54,4 +63,5 @@ class CrmApi(Construct):
         grant_table(fn, interactions, READ_ACTIONS, indexes=interaction_indexes)
         grant_table(fn, subjects, READ_ACTIONS, indexes=[i.name for i in topology.TABLES["subjects"].indexes])
         grant_table(fn, customers, CUSTOMER_ACTIONS)
+        grant_table(fn, access_ledger, LEDGER_ACTIONS)
         grant_secret_value(fn, secret)

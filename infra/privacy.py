@@ -2,7 +2,8 @@
 export grants of the ``api`` function. Each gets exactly the item actions its code calls.
 
 - ``privacy`` creates and reads erasure requests, records and lifts objections, publishes
-  ``ErasureRequested``, reads the pepper. It never touches a personal-data store.
+  ``ErasureRequested``, reads the pepper and the access ledger, and a customer's identities (an erasure by customer). It
+  never changes a personal-data store.
 - ``erase`` finds a subject's items through the ``by_subject`` indexes (Query) or keys derived from
   them, deletes them (BatchWriteItem; DeleteItem for the profile), verifies with consistent reads
   (BatchGetItem, GetItem), writes the
@@ -38,6 +39,11 @@ from socialcrm.privacy.stores import (
 )
 
 REQUEST_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
+# The access-log routes read the ledger, a key at a time.
+ACCESS_LOG_ACTIONS = ("dynamodb:Query",)
+# An erasure by customer: the privacy function reads the customer's identities (its partition); the erase
+# consumer then reads that partition again and deletes it (besides each subject's owner and link rows).
+CUSTOMER_READ_ACTIONS = ("dynamodb:Query",)
 OBJECTION_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 TOMBSTONE_ACTIONS = ("dynamodb:UpdateItem",)
 # What the erase consumer does to each personal-data store, by the shape of its key.
@@ -95,17 +101,27 @@ class Privacy(Construct):
         secret: secretsmanager.ISecret,
     ) -> PipelineFunction:
         requests, suppressions = tables["erasure_requests"], tables["suppressions"]
+        ledger, customers = tables["access_ledger"], tables["customers"]
         function = PipelineFunction(
             self,
             "Privacy",
             spec=topology.FUNCTIONS["privacy"],
             shared=shared,
             environment=resource_environment(
-                tables={"erasure_requests": requests, "suppressions": suppressions}, bus=bus, secret=secret
+                tables={
+                    "erasure_requests": requests,
+                    "suppressions": suppressions,
+                    "access_ledger": ledger,
+                    "customers": customers,
+                },
+                bus=bus,
+                secret=secret,
             ),
         )
         grant_table(function.fn, requests, REQUEST_ACTIONS)
         grant_table(function.fn, suppressions, OBJECTION_ACTIONS)
+        grant_table(function.fn, ledger, ACCESS_LOG_ACTIONS)
+        grant_table(function.fn, customers, CUSTOMER_READ_ACTIONS)
         bus.grant_put_events_to(function.fn)
         grant_secret_value(function.fn, secret)
         return function
@@ -145,6 +161,7 @@ class Privacy(Construct):
                 grant_table(fn, table, ERASE_PROFILE_ACTIONS)
             else:
                 grant_table(fn, table, ERASE_DERIVED_ACTIONS)
+        grant_table(fn, tables["customers"], CUSTOMER_READ_ACTIONS)  # a customer's own partition
         bus.grant_put_events_to(fn)
         grant_send(fn, erasure_queue.queue)
         self._grant_dlqs(function, ERASE_QUEUE_ACTIONS)

@@ -58,6 +58,7 @@ from socialcrm.routing.source import REPO_RULES_FILE
 
 ROUTE_INTERACTION_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query")
 # DeleteItem: an automatic reply whose queueing failed is removed (nothing was sent).
+ROUTE_CUSTOMER_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem")
 ROUTE_CASE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 COUNTER_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:BatchGetItem")
 SLA_CASE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
@@ -125,6 +126,7 @@ class Routing(Construct):
         super().__init__(scope, construct_id)
         self.stage = Stage.of(self)
         self.secret, self.suppressions = secret, tables["suppressions"]
+        self.customers = tables["customers"]
         self.outbound = queues["outbound"]
         configured = self.node.try_get_context(RULES_FILE_CONTEXT)
         rules_file = Path(str(configured)) if configured else REPO_RULES_FILE
@@ -256,6 +258,7 @@ class Routing(Construct):
                         "cases": self.cases,
                         "counters": self.counters,
                         "suppressions": self.suppressions,
+                        "customers": self.customers,
                     },
                     queues={"outbound": self.outbound.queue},
                     bus=self.bus,
@@ -272,6 +275,8 @@ class Routing(Construct):
         grant_table(fn, self.counters, COUNTER_ACTIONS)
         # the rules' automatic replies: checked and queued like a person's
         grant_table(fn, self.suppressions, ("dynamodb:GetItem",))
+        # the sender's customer: its owner row and partition read, its segments stored
+        grant_table(fn, self.customers, ROUTE_CUSTOMER_ACTIONS)
         grant_secret_value(fn, self.secret)
         grant_send(fn, self.outbound.queue)
         self.bus.grant_put_events_to(fn)

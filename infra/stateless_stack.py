@@ -83,6 +83,7 @@ class StatelessStack(Stack):
             interactions=tables["interactions"],
             subjects=tables["subjects"],
             customers=tables["customers"],
+            access_ledger=tables["access_ledger"],
             secret=secret,
         )
         self.privacy = Privacy(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from functools import lru_cache
@@ -17,6 +18,7 @@ from socialcrm.customers.store import CustomerStore
 from socialcrm.dal.models import bind
 from socialcrm.dal.repository import InteractionRepository, SubjectRepository
 from socialcrm.observability import logger
+from socialcrm.privacy.ledger import AccessLedger
 from socialcrm.privacy.runtime import export_stores
 from socialcrm.routing.runtime import CasesRuntime, build_cases_runtime
 from socialcrm.settings import ApiSettings, CasesApiSettings, ReportsApiSettings
@@ -39,7 +41,14 @@ def runtime() -> CrmRuntime:
         stores=stores,
         suppressions=suppressions,
         customer_of=customer_store(settings.customers_table).owner_of,
+        ledger=access_ledger(settings.access_ledger_table),
     )
+
+
+@lru_cache(maxsize=1)
+def access_ledger(table_name: str) -> AccessLedger:
+    """Who read whose data: one ledger (one client) for every route of the function."""
+    return AccessLedger(table_name)
 
 
 @lru_cache(maxsize=1)
@@ -62,6 +71,7 @@ def customers_runtime() -> customers.CustomersRuntime:
         subjects=crm.subjects,
         open_cases=CaseRepository().open_case_ids,
         export=_exporter(crm),
+        ledger=crm.ledger,
     )
 
 
@@ -96,7 +106,7 @@ def health_runtime() -> health.HealthRuntime:
 
 @lru_cache(maxsize=1)
 def cases_runtime() -> CasesRuntime:
-    return build_cases_runtime(CasesApiSettings.from_env())
+    return dataclasses.replace(build_cases_runtime(CasesApiSettings.from_env()), ledger=runtime().ledger)
 
 
 COMPOSITION = Composition(

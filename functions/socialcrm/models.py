@@ -32,6 +32,9 @@ SentimentStatus = Literal[
 
 PLATFORMS: tuple[str, ...] = Platform.__args__  # type: ignore[attr-defined]
 KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
+# A customer's segments, computed as its messages arrive (socialcrm.routing.segments).
+Segment = Literal["at-risk", "advocate", "vip", "repeat-complainer"]
+SEGMENTS: tuple[str, ...] = Segment.__args__  # type: ignore[attr-defined]
 
 # One cap for every platform's ids (message, thread, parent and user ids), in characters. The longest
 # real ids are far shorter (a WhatsApp message id is about 60, a LinkedIn comment URN about 80), and it
@@ -178,6 +181,12 @@ class InteractionDraft(_Model):
         pattern=REPLY_MARKER_PATTERN,
         description="For a brand reply socialcrm sent: the reply id the platform echoed back.",
     )
+    phone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The person's phone number, when the sender gives it: only its keyed hash is kept "
+        "(identity_keys), to link the person's identities.",
+    )
 
     @property
     def interaction_id(self) -> str:
@@ -233,6 +242,11 @@ class Interaction(_Model):
         pattern=REPLY_MARKER_PATTERN,
         description="A brand reply socialcrm sent: its reply id, as the platform echoed it.",
     )
+    identity_keys: list[Annotated[str, Field(pattern=r"^k_[0-9a-f]{64}$")]] = Field(
+        default_factory=list,
+        description="Keyed hashes of the strong identifiers the message carried (a phone number): the "
+        "same key on two identities links them into one customer. Never the identifier itself.",
+    )
 
     @property
     def from_brand(self) -> bool:
@@ -261,7 +275,7 @@ class Interaction(_Model):
             conversation_key=draft.conversation_key,  # the default is built from the ids checked here
             customer_id=draft.customer_id,
         )
-        fields = draft.model_dump(exclude_none=False, exclude={"conversation_key", "customer_id"})
+        fields = draft.model_dump(exclude_none=False, exclude={"conversation_key", "customer_id", "phone"})
         fields["text"] = repair_text(draft.text)
         author = fields["author"]
         for name in ("handle", "display_name"):
@@ -278,8 +292,47 @@ class Interaction(_Model):
             subject_id=subject_id(pepper, draft.platform, person),
             received_at=received_at,
             conversation_ref=conversation_ref(pepper, draft.platform, draft.conversation),
+            identity_keys=[] if draft.kind == BRAND_REPLY else identity_keys(pepper, draft),
             **fields,
         )
+
+
+_PHONE_SEPARATORS = re.compile(r"[\s().\-]")
+
+
+def phone_digits(value: str | None) -> str | None:
+    """A phone number as WhatsApp's ``wa_id`` writes it (country code and number, digits only), or None
+    when it is not one (E.164: at most 15 digits; fewer than 8 is no full international number).
+
+    >>> phone_digits("+34 600-000 000"), phone_digits("0034600000000"), phone_digits("call me")
+    ('34600000000', '34600000000', None)
+    """
+    if value is None:
+        return None
+    digits = _PHONE_SEPARATORS.sub("", value.strip())
+    digits = digits[1:] if digits.startswith("+") else digits[2:] if digits.startswith("00") else digits
+    return digits if digits.isascii() and digits.isdigit() and 8 <= len(digits) <= 15 else None
+
+
+def identity_keys(pepper: str, draft: InteractionDraft) -> list[str]:
+    """The keyed hashes of the strong identifiers a message carries: a WhatsApp sender's number (its
+    ``wa_id``), and the phone number a ``generic`` sender gives for the person. Compared, never stored raw.
+
+    >>> from datetime import UTC
+    >>> at = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> wa = InteractionDraft(platform="whatsapp", kind="direct_message", native_id="1",
+    ...     author=Author(user_id="34600000000"), occurred_at=at)
+    >>> web = InteractionDraft(platform="generic", kind="review", native_id="2",
+    ...     author=Author(user_id="ana"), occurred_at=at, phone="+34 600 000 000")
+    >>> identity_keys("p", wa) == identity_keys("p", web) != []
+    True
+    """
+    phone = draft.author.user_id if draft.platform == "whatsapp" else draft.phone
+    digits = phone_digits(phone)
+    if digits is None:
+        return []
+    digest = hmac.new(pepper.encode(), f"phone:{digits}".encode(), hashlib.sha256).hexdigest()
+    return [f"k_{digest}"]
 
 
 def reply_marker(value: object) -> str | None:

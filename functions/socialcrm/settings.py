@@ -99,6 +99,8 @@ class ApiSettings(_AwsSettings, SecretsSettings, _DeadLetterSettings):
     cases_table: str = Field(alias="CASES_TABLE")
     report_seen_table: str = Field(alias="REPORT_SEEN_TABLE")
     customers_table: str = Field(alias="CUSTOMERS_TABLE")
+    # Every route that shows a person's data writes who read it first (socialcrm.privacy.ledger).
+    access_ledger_table: str = Field(alias="ACCESS_LEDGER_TABLE")
 
 
 class PrivacySettings(_AwsSettings, SecretsSettings):
@@ -107,6 +109,10 @@ class PrivacySettings(_AwsSettings, SecretsSettings):
     erasure_requests_table: str = Field(alias="ERASURE_REQUESTS_TABLE")
     suppressions_table: str = Field(alias="SUPPRESSIONS_TABLE")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
+    # The access logs (GET …/access-log) are read from it.
+    access_ledger_table: str = Field(alias="ACCESS_LEDGER_TABLE")
+    # An erasure by customer reads the customer's identities.
+    customers_table: str = Field(alias="CUSTOMERS_TABLE")
 
 
 class EraseSettings(_AwsSettings, _DeadLetterSettings):
@@ -209,6 +215,8 @@ class RouteSettings(_AwsSettings, RulesSourceSettings, SlaClockSettings, TeamTop
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
     suppressions_table: str = Field(alias="SUPPRESSIONS_TABLE")
     outbound_queue_url: str = Field(alias="OUTBOUND_QUEUE_URL")
+    # The sender's customer: its identities, for segments and cross-channel history (stored back on it).
+    customers_table: str = Field(alias="CUSTOMERS_TABLE")
 
 
 class SlaSettings(_AwsSettings, TeamTopicsSettings):
@@ -241,7 +249,8 @@ class SendSettings(CasesApiSettings):
 
 
 class ReplaySettings(_AwsSettings):
-    """``socialcrm rules dry-run``: reads interactions and cases, writes nothing."""
+    """``socialcrm rules dry-run``: reads interactions and cases, writes only the access ledger."""
 
     interactions_table: str = Field(alias="INTERACTIONS_TABLE")
     cases_table: str = Field(alias="CASES_TABLE")
+    access_ledger_table: str = Field(alias="ACCESS_LEDGER_TABLE")

@@ -42,6 +42,9 @@ RETENTION_DAYS: dict[str, int] = {
     # A customer's links and its own row: as long as the interactions they join, a link from when it was
     # made, the customer's row from its last link (socialcrm.customers.store).
     "customers": 730,
+    # Who read whose personal data (pseudonymous ids, principals, routes, times): six years, like the proof
+    # of an erasure, and kept on erasure (socialcrm.privacy.ledger).
+    "access_ledger": 2190,
 }
 
 
@@ -190,6 +193,15 @@ TABLES: dict[str, TableSpec] = {
     "customers": TableSpec(
         key="customers",
         env_var="CUSTOMERS_TABLE",
+        partition_key=Attribute("pk"),
+        sort_key=Attribute("sk"),
+        ttl_attribute="expires_at",
+    ),
+    # The access ledger: one item per subject (and customer) a read returned, newest first per key
+    # (socialcrm.privacy.ledger). Pseudonymous ids, principals, route templates and times only.
+    "access_ledger": TableSpec(
+        key="access_ledger",
+        env_var="ACCESS_LEDGER_TABLE",
         partition_key=Attribute("pk"),
         sort_key=Attribute("sk"),
         ttl_attribute="expires_at",
@@ -387,6 +399,8 @@ ROUTES: tuple[tuple[str, str, str, bool], ...] = (
     ("GET", "/customers/{customer_id}/export", "api", True),
     ("POST", "/customers/{customer_id}/identities", "api", True),
     ("DELETE", "/customers/{customer_id}/identities/{platform}/{user_id}", "api", True),
+    ("GET", "/subjects/{platform}/{user_id}/access-log", "privacy", True),
+    ("GET", "/customers/{customer_id}/access-log", "privacy", True),
 )
 
 # The EventBridge Scheduler group holding every case's one-time SLA schedules (warning and due).

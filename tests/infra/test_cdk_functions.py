@@ -59,6 +59,8 @@ EXPECTED_RESOURCE_ENV = {
         "SUBSCRIPTIONS_TABLE",
         # the customer routes link identities, and the export reads the subject's links
         "CUSTOMERS_TABLE",
+        # every route that shows a person's data writes the access ledger first
+        "ACCESS_LEDGER_TABLE",
     },
     "enrich": {
         "INTERACTIONS_TABLE",
@@ -68,7 +70,14 @@ EXPECTED_RESOURCE_ENV = {
         "SUPPRESSIONS_TABLE",
         "CLAIMS_TABLE",
     },
-    "privacy": {"ERASURE_REQUESTS_TABLE", "SUPPRESSIONS_TABLE", "EVENT_BUS_NAME", "SECRETS_NAME"},
+    "privacy": {
+        "ERASURE_REQUESTS_TABLE",
+        "SUPPRESSIONS_TABLE",
+        "EVENT_BUS_NAME",
+        "SECRETS_NAME",
+        "ACCESS_LEDGER_TABLE",  # the access logs
+        "CUSTOMERS_TABLE",  # an erasure by customer reads its identities
+    },
     # AppConfig hands the validator the document; it checks every team has its topic
     "rules_validator": {"TEAM_TOPICS"},
     "erase": {
@@ -104,6 +113,7 @@ EXPECTED_RESOURCE_ENV = {
         "SUPPRESSIONS_TABLE",
         "OUTBOUND_QUEUE_URL",
         "SECRETS_NAME",
+        "CUSTOMERS_TABLE",  # the sender's customer: segments and cross-channel history
     },
     "sla": {"CASES_TABLE", "EVENT_BUS_NAME", "TEAM_TOPICS"},
     "send": {

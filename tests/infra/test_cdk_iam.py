@@ -68,6 +68,8 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     | {("dynamodb:Query", "table:report_counters")}
     # GET /health/platforms lists the YouTube subscriptions (a few items)
     | {("dynamodb:Scan", "table:subscriptions")}
+    # the access ledger: entries appended in transactions (a put per item), never read or changed here
+    | {("dynamodb:PutItem", "table:access_ledger")}
     # the customer routes: a customer's partition and an identity's owner read, links written in
     # transactions (authorised per item); the export reads the subject's links by key
     | _pairs(
@@ -133,6 +135,8 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     "privacy": _baseline("privacy")
     | _pairs({"dynamodb:GetItem", "dynamodb:PutItem"}, "table:erasure_requests")
     | _pairs({"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, "table:suppressions")
+    # the access logs: one key's entries at a time; an erasure by customer reads its identities
+    | {("dynamodb:Query", "table:access_ledger"), ("dynamodb:Query", "table:customers")}
     | _pairs(TABLE_KEY_WRITE, "key via dynamodb")
     | {("events:PutEvents", "bus")}
     | {("secretsmanager:GetSecretValue", "secret"), ("kms:Decrypt", "key via secretsmanager")},
@@ -141,8 +145,9 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     | _pairs({"dynamodb:GetItem", "dynamodb:PutItem"}, "table:erasure_requests")
     | {("dynamodb:UpdateItem", "table:suppressions")}
     | _pairs({"dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"}, "table:report_seen")
-    # the subject's owner and link rows in the customers table, found by key and deleted
-    | _pairs({"dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"}, "table:customers")
+    # the subject's owner and link rows in the customers table, found by key and deleted, and an erased
+    # customer's own partition, queried
+    | _pairs({"dynamodb:BatchWriteItem", "dynamodb:BatchGetItem", "dynamodb:Query"}, "table:customers")
     # the dead-letter queues: the subject's messages found and deleted, the rest given back at once
     | DLQ_READ
     | _pairs({"sqs:DeleteMessage"}, "dlq:inbound")
@@ -207,7 +212,9 @@ EXPECTED |= {
     | {("dynamodb:GetItem", "table:suppressions"), ("dynamodb:DeleteItem", "table:cases")}
     | {("secretsmanager:GetSecretValue", "secret"), ("kms:Decrypt", "key via secretsmanager")}
     | {("sqs:SendMessage", "queue:outbound")}
-    | _pairs({"kms:Decrypt", "kms:GenerateDataKey"}, "key via sqs"),
+    | _pairs({"kms:Decrypt", "kms:GenerateDataKey"}, "key via sqs")
+    # the sender's customer: its owner row and its partition read, its segments stored
+    | _pairs({"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"}, "table:customers"),
     # send: one platform call per reply; the reply and its case, the message answered, the suppression,
     # where echoes were seen, the credentials, its own queue (to wait), clocks, the bus, the rules
     "send": _baseline("send")

@@ -69,6 +69,7 @@ def seed_ana_and_bob(world: World) -> None:
 
 
 def link_customer(world: World, *people: Person) -> str:
+    """A customer of the people's identities, made directly in its table (the routes are tested elsewhere)."""
     customer_id = new_customer_id()
     identities = [Identity(person.platform, world.subject(person)) for person in people]
     store = CustomerStore(world.table("customers"))
@@ -433,6 +434,8 @@ def test_a_store_still_holding_the_subject_fails_the_request_unverified(world, s
 def test_erasure_requests_are_validated(world):
     cases = [
         ({"subjects": [], "reference": "T-1"}, "invalid_request"),
+        ({"customers": [], "reference": "T-1"}, "invalid_request"),
+        ({"customers": ["cus_not-an-id"], "reference": "T-1"}, "invalid_request"),
         ({"subjects": [{"platform": "myspace", "user_id": "1"}], "reference": "T-1"}, "invalid_request"),
         ({"subjects": [{"platform": "x", "user_id": ""}], "reference": "T-1"}, "invalid_request"),
         (
@@ -542,8 +545,9 @@ def test_the_export_of_an_unknown_subject_is_empty_not_an_error(world):
 
 def test_every_item_of_every_table_expires_after_its_data_class_retention(world):
     # Given every kind of item the pipeline writes: interactions, profiles, dedupe records, cases, report
-    # counters and markers, an erasure request and its tombstone
+    # counters and markers, an access-log entry, an erasure request and its tombstone
     seed_ana_and_bob(world)
+    assert world.call("api", "GET", f"/subjects/x/{BOB_X.user_id}/export")[0] == 200  # an access-log entry
     world.request_erasure(BOB_X)
     world.run_erasures()
     now = datetime.now(tz=UTC)
@@ -655,3 +659,74 @@ def test_replies_to_her_are_erased_with_her_case_and_verified(world):
     assert proof["verified"] is True
     assert replies.of_case(case_id, question.subject_id) == []
     assert not list(world.traces("Sorry Ana", question.interaction_ref))
+
+
+def test_a_customer_is_erased_in_one_request_with_every_linked_identity_and_its_own_rows(world):
+    # Given Ana's two identities linked as one customer, a third identity linked and unlinked again, and Bob
+    seed_ana_and_bob(world)
+    customers = CustomerStore(world.table("customers"))
+    ana_customer = customers.owner_of(world.subject(ANA_X))
+    assert ana_customer is not None
+    stray = Identity("instagram", world.subject(Person("instagram", "ana-ig", "ana_ig", "Ana")))
+    customers.link(ana_customer, stray, reason="T-8", by="arn:aws:iam::1:user/agent", at=EARLIER)
+    customers.unlink(ana_customer, stray, reason="T-9", by="arn:aws:iam::1:user/agent", at=EARLIER)
+    bob_before = {
+        key: [i for i in items if "bob" in json.dumps(i)] for key, items in world.scan_all().items()
+    }
+    # When a compliance officer erases the customer in one request
+    status, accepted = world.call(
+        "privacy", "POST", "/erasure-requests", {"customers": [ana_customer], "reference": "T-60"},
+        principal="arn:aws:iam::123456789012:user/dpo",
+    )  # fmt: skip
+    assert status == 202 and accepted["subject_count"] == 2
+    assert world.run_erasures() == []
+    # Then the proof lists each of her pseudonymous subject ids, and the customer, all verified
+    proof = world.erasure(accepted["request_id"])
+    assert proof["status"] == "COMPLETED" and proof["verified"] is True
+    assert {s["subject_id"] for s in proof["subjects"]} == {world.subject(ANA_WEB), world.subject(ANA_X)}
+    assert [(c["customer_id"], c["verified"]) for c in proof["customers"]] == [(ana_customer, True)]
+    # (her identities' links and owners, 4, and the customer's row and its unlink note, 2)
+    assert proof["erased"]["customers"] == 6 and proof["customers"][0]["erased"] == 2
+    assert proof["erased"]["interactions"] == 5
+    # And nothing of her or of the customer is left, and Bob is untouched
+    assert list(world.traces(*identifying(ANA_WEB, world), *identifying(ANA_X, world), ana_customer)) == [
+        ("erasure_requests", ana_customer)
+    ]
+    bob_after = {key: [i for i in items if "bob" in json.dumps(i)] for key, items in world.scan_all().items()}
+    assert bob_after == bob_before
+    # And a second request for the customer says it is gone
+    status, answer = world.call(
+        "privacy", "POST", "/erasure-requests", {"customers": [ana_customer], "reference": "T-61"}
+    )
+    assert status == 404 and "erased already" in answer["message"]
+
+
+def test_an_identity_linked_while_its_customer_is_erased_is_unlinked_too(world, monkeypatch):
+    # Given Ana's customer, and an agent linking a new identity to it while its rows are being deleted
+    seed_ana_and_bob(world)
+    customers = CustomerStore(world.table("customers"))
+    ana_customer = customers.owner_of(world.subject(ANA_X))
+    late = Identity("tiktok", world.subject(Person("tiktok", "ana-tt", "ana_tt", "Ana")))
+    rows = world.handlers["erase"].runtime()[0].customers
+    read, linked = rows._rows, []
+
+    def read_then_link(customer_id):
+        found = read(customer_id)
+        if not linked:
+            linked.append(
+                customers.link(customer_id, late, reason="T-8", by="arn:aws:iam::1:user/a", at=EARLIER)
+            )
+        return found
+
+    monkeypatch.setattr(rows, "_rows", read_then_link)
+    status, accepted = world.call(
+        "privacy", "POST", "/erasure-requests", {"customers": [ana_customer], "reference": "T-62"}
+    )
+    assert status == 202
+    assert world.run_erasures() == []
+    # Then the late link was made, found by the read-back and erased with its owner row
+    proof = world.erasure(accepted["request_id"])
+    assert linked == [True]
+    assert proof["status"] == "COMPLETED" and proof["customers"][0]["verified"] is True
+    assert customers.owner_of(late.subject_id) is None
+    assert not [t for t in world.traces(ana_customer) if t[0] == "customers"]

@@ -13,13 +13,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 import pytest
 
 from socialcrm.cli import main
 from socialcrm.cli import privacy as cli
 from socialcrm.cli.http import api_of
+from socialcrm.customers.store import CustomerStore, Identity, new_customer_id
 from tests.support.apigw import LambdaContext, http_event
 from tests.support.privacy import Person, World, privacy_world
 
@@ -44,14 +45,14 @@ class Gateway(BaseHTTPRequestHandler):
         body = self.rfile.read(length).decode() if length else None
         headers = {k.lower(): v for k, v in self.headers.items()}
         self.requests.append({"method": self.command, "path": self.path, "headers": headers})
-        path = self.path.split("?")[0]
+        path, _, query = self.path.partition("?")
         if self.decodes_paths:
             path = unquote(path)
         if self.command == "GET" and path.startswith("/erasure-requests/"):
             reads = sum(1 for r in self.requests if r["path"] == self.path)
             if reads > self.consumer_after_reads:
                 self.world.run_erasures()
-        event = http_event(self.command, path, body=body, headers=headers)
+        event = http_event(self.command, path, body=body, headers=headers, query=dict(parse_qsl(query)))
         if "authorization" in headers:
             event["requestContext"]["authorizer"] = {"iam": {"userArn": PRINCIPAL}}
         function = "api" if path.endswith("/export") else "privacy"
@@ -124,6 +125,36 @@ def test_erase_and_wait_signs_with_sigv4_shows_progress_and_prints_the_proof(api
     assert list(world.traces(ANA.user_id, ANA.handle)) == []
 
 
+def test_a_customer_is_erased_by_its_id_with_every_linked_identity(api, capsys):
+    world, url, _ = api
+    ana_web = Person("generic", "ana-4411", "ana_sunshine", "Ana Quixote")
+    world.store(ANA, 0, "ana on x", EARLIER)
+    customer_id = new_customer_id()
+    identities = [Identity(p.platform, world.subject(p)) for p in (ANA, ana_web)]
+    CustomerStore(world.table("customers")).create(
+        customer_id, identities, reason="T-7", by="agent", at=EARLIER
+    )
+    code, out, err = run(
+        capsys, "privacy", "erase", "--local", "--api-url", url,
+        "--customer", customer_id, "--reference", "T-42", "--wait", "--interval", "0",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "2 subject(s)" in out and "COMPLETED, verified yes" in out and "customers" in out
+    assert list(world.traces(ANA.user_id, customer_id)) == [("erasure_requests", customer_id)]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(("--platform", "x"), "--platform and --user-id go together"), ((), "name someone")],
+)
+def test_an_erasure_naming_no_one_is_one_line(api, capsys, argv, message):
+    _world, url, _ = api
+    code, _out, err = run(
+        capsys, "privacy", "erase", "--local", "--api-url", url, "--reference", "T-1", *argv
+    )
+    assert code == 2 and message in err
+
+
 def test_an_erasure_that_found_nothing_for_an_id_completes_with_a_warning_naming_it(api, capsys):
     # Given Ana's data, and an officer who types her id with one digit wrong next to the right one
     world, url, _ = api
@@ -170,6 +201,49 @@ def test_export_to_a_file_on_the_local_stack_is_unsigned_and_owner_readable(api,
     assert document["stores"]["interactions"][0]["text"] == "my parcel"
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
     assert "authorization" not in requests[-1]["headers"]
+
+
+def test_the_access_log_shows_who_exported_a_subject_and_why(api, capsys, monkeypatch, tmp_path):
+    world, url, _ = api
+    world.store(ANA, 0, "my parcel", EARLIER)
+    monkeypatch.setenv("SOCIALCRM_LOCAL_PRINCIPAL", "ines@support")
+    # Given two exports, one with a reason
+    for extra in ((), ("--reason", "T-77")):
+        code, _out, _err = run(
+            capsys, "privacy", "export", "--local", "--api-url", url,
+            "--platform", "x", "--user-id", ANA.user_id, "-o", str(tmp_path / "a.json"), *extra,
+        )  # fmt: skip
+        assert code == 0
+    # When the access log is printed, one entry per page
+    code, out, _err = run(
+        capsys, "privacy", "access-log", "--local", "--api-url", url,
+        "--platform", "x", "--user-id", ANA.user_id, "--limit", "5",
+    )  # fmt: skip
+    # Then it lists both, newest first, with the reason, the route and who
+    assert code == 0 and "2 entries, newest first" in out, out
+    lines = [line for line in out.splitlines() if "GET /subjects/{platform}/{user_id}/export" in line]
+    assert len(lines) == 2 and "T-77" in lines[0] and "T-77" not in lines[1]
+    assert all("by ines@support" in line for line in lines)
+    assert ANA.user_id not in out
+    # And as JSON
+    code, out, _err = run(capsys, "privacy", "access-log", "--local", "--api-url", url,
+                          "--platform", "x", "--user-id", ANA.user_id, "--json")  # fmt: skip
+    assert [e["reason"] for e in json.loads(out)["items"]] == ["T-77", None]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("--platform", "x"), "--platform needs --user-id"),
+        (("--customer", "cus_0", "--user-id", "a"), "--user-id needs --platform"),
+        (("--customer", "cus_x"), "not a customer id"),
+        (("--platform", "x", "--user-id", "a", "--limit", "0"), "--limit must be between"),
+    ],
+)
+def test_access_log_arguments_are_checked_in_one_line(api, capsys, argv, message):
+    _world, url, _ = api
+    code, _out, err = run(capsys, "privacy", "access-log", "--local", "--api-url", url, *argv)
+    assert code == 2 and message in err and "Traceback" not in err
 
 
 def test_objections_are_recorded_shown_and_lifted(api, capsys):

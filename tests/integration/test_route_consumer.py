@@ -423,3 +423,111 @@ def test_a_lost_message_written_before_its_case_was_resolved_is_recorded_not_reo
     assert CaseRepository().get(case_id) == before
     stored_lost = InteractionRepository().get(lost.interaction_ref)
     assert stored_lost is not None and stored_lost.routing is not None and stored_lost.routing.case_id is None
+
+
+def _rules_with(tmp_path, monkeypatch, extra_rules: list[dict], segments: dict | None = None) -> None:
+    import yaml
+
+    document = yaml.safe_load(REPO_RULES_FILE.read_text(encoding="utf-8"))
+    document["rules"] = extra_rules + document["rules"]
+    if segments is not None:
+        document["segments"] = segments
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True))
+    monkeypatch.setenv("RULES_FILE", str(path))
+
+
+def test_a_customer_complaining_on_two_channels_is_segmented_and_routed_by_its_segments(
+    aws, tmp_path, monkeypatch
+):
+    from socialcrm.customers.store import CustomerStore, Identity, new_customer_id
+
+    handler, env, _events_url = aws
+    # Given a rule for repeat complainers, and one customer known on X and on WhatsApp
+    _rules_with(
+        tmp_path,
+        monkeypatch,
+        [
+            {
+                "id": "repeat",
+                "when": {"segments": ["repeat-complainer"]},
+                "then": {"teams": ["pr"], "priority": "P1"},
+            }
+        ],
+        segments={"at_risk": {"negative_at_least": 3, "within_days": 14}},
+    )
+    handler.runtime.cache_clear()
+    on_x = recent(1, "the app is broken", "NEGATIVE", user="ana-x", minutes_ago=30)
+    on_whatsapp = recent(
+        2, "still broken", "NEGATIVE", user="34600000000", platform="whatsapp", minutes_ago=10
+    )
+    customers = CustomerStore(env["CUSTOMERS_TABLE"])
+    customer_id = new_customer_id()
+    customers.create(
+        customer_id,
+        [Identity("x", on_x.subject_id), Identity("whatsapp", on_whatsapp.subject_id)],
+        reason="T-1",
+        by="agent",
+        at=NOW - timedelta(days=1),
+    )
+    # When her X complaint is routed
+    store(on_x, at=NOW)
+    announce(on_x)
+    assert run_handler(handler, env) == {"batchItemFailures": []}
+    first = CaseRepository().get(case_of("x:1"))
+    # Then one channel is not yet repeat complaining
+    assert first.segments == [] and "repeat" not in first.rules
+    # When she complains on WhatsApp too
+    store(on_whatsapp, at=NOW)
+    announce(on_whatsapp)
+    assert run_handler(handler, env) == {"batchItemFailures": []}
+    second = CaseRepository().get(case_of("whatsapp:2"))
+    # Then the case knows her history across both channels: she is a repeat complainer, P1 for PR
+    assert second.segments == ["repeat-complainer"]
+    assert "repeat" in second.rules and second.priority == "P1" and "pr" in second.teams
+    # And the customer carries the segment
+    assert customers.get(customer_id).segments == ("repeat-complainer",)
+    # When a third negative message arrives on X, she is at risk as well
+    third = recent(3, "nobody answers", "NEGATIVE", user="ana-x", minutes_ago=5)
+    store(third, at=NOW)
+    announce(third)
+    assert run_handler(handler, env) == {"batchItemFailures": []}
+    assert customers.get(customer_id).segments == ("at-risk", "repeat-complainer")
+
+
+def test_history_across_channels_counts_every_linked_identity(aws, tmp_path, monkeypatch):
+    from socialcrm.customers.store import CustomerStore, Identity, new_customer_id
+
+    handler, env, _events_url = aws
+    _rules_with(
+        tmp_path,
+        monkeypatch,
+        [
+            {
+                "id": "angry-everywhere",
+                "when": {"history": {"negative_at_least": 2, "within_days": 7, "across_channels": True}},
+                "then": {"tags": ["angry-everywhere"]},
+            }
+        ],
+        segments={"enabled": False},
+    )
+    handler.runtime.cache_clear()
+    on_x = recent(11, "broken", "NEGATIVE", user="bo-x", minutes_ago=30)
+    on_ig = recent(12, "broken again", "NEGATIVE", user="bo-ig", platform="instagram", minutes_ago=5)
+    lone = recent(13, "broken", "NEGATIVE", user="someone-else", platform="instagram", minutes_ago=4)
+    CustomerStore(env["CUSTOMERS_TABLE"]).create(
+        new_customer_id(),
+        [Identity("x", on_x.subject_id), Identity("instagram", on_ig.subject_id)],
+        reason="T-2",
+        by="agent",
+        at=NOW - timedelta(days=1),
+    )
+    for item in (on_x, on_ig, lone):
+        store(item, at=NOW)
+        announce(item)
+        assert run_handler(handler, env) == {"batchItemFailures": []}
+    # Then her Instagram message counts her X complaint; a stranger's single message does not
+    assert "angry-everywhere" in CaseRepository().get(case_of("instagram:12")).tags
+    assert "angry-everywhere" not in CaseRepository().get(case_of("instagram:13")).tags
+    # And with segments off, no segment is stored or shown
+    assert CaseRepository().get(case_of("instagram:12")).segments == []

@@ -13,6 +13,7 @@ from moto import mock_aws
 from socialcrm.cli import main
 from socialcrm.routing.service import QueuedRecord, route_batch
 from socialcrm.routing.source import REPO_RULES_FILE
+from socialcrm.topology import TABLES
 from tests.support.pipeline import analysed, interaction
 from tests.support.routing import routing_environment, schedules, store
 
@@ -115,7 +116,7 @@ def test_the_text_report_shows_counts_and_each_change(routed, tmp_path, capsys):
     path = candidate(tmp_path, lambda d: d["service_levels"]["P2"].update({"first_response": 30}))
     assert main(["rules", "dry-run", "--rules", path]) == 0
     out = capsys.readouterr().out
-    assert "Nothing was written." in out and "interactions replayed  4" in out
+    assert "Nothing was written but the access log" in out and "interactions replayed  4" in out
     assert "cases it would open    2" in out
     assert "  joined their case              1       1" in out
     assert "  not opened (recorded)          0       1" in out
@@ -191,3 +192,32 @@ def test_a_dry_run_shows_the_automatic_replies_a_candidate_would_send(routed, tm
     assert main(["rules", "dry-run", "--rules", path]) == 0
     out = capsys.readouterr().out
     assert "automatic replies it would send  1" in out and "purchase-question → prices (private)" in out
+
+
+def test_a_dry_run_logs_whose_messages_it_read_before_it_prints_them(routed, tmp_path, capsys):
+    path = candidate(tmp_path, lambda d: None)
+    ledger = boto3.client("dynamodb")
+    table = TABLES["access_ledger"].local_name
+    before = ledger.scan(TableName=table)["Items"]
+    # When an analyst dry-runs a document, giving a ticket as the reason
+    assert main(["rules", "dry-run", "--rules", path, "--json", "--reason", "T-314"]) == 0
+    # Then one entry names each subject whose messages were read (three people), with who and why
+    new = [i for i in ledger.scan(TableName=table)["Items"] if i not in before]
+    assert {i["pk"]["S"] for i in new} == {f"s#{i.subject_id}" for i in routed}
+    assert len(new) == 3 and len({i["entry_id"]["S"] for i in new}) == 1
+    entry = new[0]
+    assert entry["route"]["S"] == "CLI socialcrm rules dry-run" and entry["reason"]["S"] == "T-314"
+    assert entry["principal"]["S"].startswith("arn:aws:")
+
+
+def test_a_dry_run_that_cannot_log_its_reads_shows_nothing(routed, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ACCESS_LEDGER_TABLE", "no-such-table")
+    code = main(["rules", "dry-run", "--rules", candidate(tmp_path, lambda d: None)])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and "access log could not be written" in err
+    assert "x:1" not in err
+
+
+def test_a_reason_that_is_not_a_ticket_reference_is_refused(routed, tmp_path, capsys):
+    code = main(["rules", "dry-run", "--rules", candidate(tmp_path, lambda d: None), "--reason", "Ana asked"])
+    assert code == 2 and "ticket reference" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 import boto3
 from moto import mock_aws
@@ -167,13 +168,24 @@ class World:
     # -- the privacy API and the erase consumer ------------------------------------------------------
 
     def call(
-        self, function: str, method: str, path: str, body: Any = None, principal: str | None = None
+        self,
+        function: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        principal: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
+        sent = dict(headers or {})
+        if body is not None:
+            sent["content-type"] = "application/json"
+        path, _, query = path.partition("?")
         event = http_event(
             method,
             path,
             body=None if body is None else json.dumps(body),
-            headers=None if body is None else {"content-type": "application/json"},
+            headers=sent or None,
+            query=dict(parse_qsl(query)),
         )
         if principal:
             event["requestContext"]["authorizer"] = {"iam": {"userArn": principal}}

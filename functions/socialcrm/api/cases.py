@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, create_model
 
+from socialcrm.api.access import record_read
 from socialcrm.api.privacy import principal_of
 from socialcrm.api.responses import JSON, documented_errors
 from socialcrm.errors import BadRequestError, ConfigurationError, NotFoundError
@@ -78,8 +79,17 @@ def _case_or_404(runtime: CasesRuntime, case_id: str) -> Case:
     return case
 
 
+def _people(cases: list[Case]) -> list[str]:
+    """The subjects whose data a list of cases shows (a spike's subject id is derived from the spike)."""
+    return [case.subject_id for case in cases if case.origin == "interaction"]
+
+
 def build_router(runtime: Callable[[], CasesRuntime]) -> Router:
     router = Router()
+
+    def read(env: CasesRuntime, route: str, cases: list[Case]) -> None:
+        """The ledger entry of a route that shows cases (before they are shown)."""
+        record_read(env.ledger, router.current_event, route, _people(cases))
 
     @router.get(
         "/cases",
@@ -102,9 +112,11 @@ def build_router(runtime: Callable[[], CasesRuntime]) -> Router:
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 25,
         cursor: Annotated[str | None, Query(max_length=2048)] = None,
     ) -> dict[str, Any]:
-        page, next_cursor = runtime().cases.queue(
+        env = runtime()
+        page, next_cursor = env.cases.queue(
             team=team, status=status, priority=priority, limit=limit, cursor=cursor
         )
+        read(env, "GET /cases", page)
         return {"items": [case.public() for case in page], "next_cursor": next_cursor}
 
     @router.get(
@@ -116,7 +128,10 @@ def build_router(runtime: Callable[[], CasesRuntime]) -> Router:
         },
     )
     def get_case(case_id: str) -> dict[str, Any]:
-        return _case_or_404(runtime(), case_id).public()
+        env = runtime()
+        case = _case_or_404(env, case_id)
+        read(env, "GET /cases/{case_id}", [case])
+        return case.public()
 
     @router.patch(
         "/cases/<case_id>",
@@ -135,7 +150,7 @@ def build_router(runtime: Callable[[], CasesRuntime]) -> Router:
     )
     def patch_case(case_id: str, body: Annotated[CasePatch, Body()]) -> dict[str, Any]:
         env = runtime()
-        _case_or_404(env, case_id)
+        read(env, "PATCH /cases/{case_id}", [_case_or_404(env, case_id)])
         case = update_case(
             case_id,
             body,
@@ -173,10 +188,11 @@ def build_router(runtime: Callable[[], CasesRuntime]) -> Router:
     )
     def post_reply(case_id: str, body: Annotated[ReplyRequest, Body()]) -> Response[Any]:
         env = runtime()
-        _case_or_404(env, case_id)
+        case = _case_or_404(env, case_id)
         key = router.current_event.headers.get("idempotency-key")
         if key is not None and not _IDEMPOTENCY_KEY.match(key):
             raise BadRequestError("Idempotency-Key must be 1 to 255 printable ASCII characters.")
+        read(env, "POST /cases/{case_id}/replies", [case])
         reply, created = request_reply(
             case_id,
             body,
@@ -201,6 +217,7 @@ def build_router(runtime: Callable[[], CasesRuntime]) -> Router:
         env = runtime()
         case = _case_or_404(env, case_id)
         replies = reply_ports(env).replies.of_case(case.case_id, case.subject_id)
+        read(env, "GET /cases/{case_id}/replies", [case])
         return {"items": [reply.public() for reply in replies]}
 
     @router.get(
@@ -216,6 +233,9 @@ def build_router(runtime: Callable[[], CasesRuntime]) -> Router:
         reply = reply_ports(env).replies.get(reply_id) if _REPLY_ID.match(reply_id) else None
         if reply is None or reply.case_id != case_id:
             raise NotFoundError(f"No reply '{reply_id}' on case '{case_id}'.")
+        record_read(
+            env.ledger, router.current_event, "GET /cases/{case_id}/replies/{reply_id}", [reply.subject_id]
+        )
         return reply.public()
 
     return router

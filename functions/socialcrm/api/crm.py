@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
+from socialcrm.api.access import record_read
 from socialcrm.api.path_ids import InteractionIdSegment, UserIdSegment, decode_path_id
 from socialcrm.api.responses import documented_errors
 from socialcrm.dal.repository import InteractionRepository, SubjectRepository
@@ -17,6 +18,7 @@ from socialcrm.models import interaction_ref
 from socialcrm.observability import logger
 from socialcrm.privacy.access import export_subject as export_subject_data
 from socialcrm.privacy.access import subject_of
+from socialcrm.privacy.ledger import AccessLedger
 from socialcrm.privacy.stores import StoreRegistry
 from socialcrm.privacy.suppression import SuppressionTable
 from socialcrm.secrets import SecretsSource
@@ -34,6 +36,8 @@ class CrmRuntime:
     suppressions: SuppressionTable | None = None
     # The customers the subjects belong to (socialcrm.customers.store): a timeline names its customer.
     customer_of: Callable[[str], str | None] | None = None
+    # Who read whose data (socialcrm.privacy.ledger): without it, no personal data is shown.
+    ledger: AccessLedger | None = None
 
 
 def _subject(runtime: CrmRuntime, platform: str, user_id_segment: str) -> str:
@@ -57,6 +61,9 @@ def build_router(runtime: Callable[[], CrmRuntime]) -> Router:
         interaction = env.interactions.get(interaction_ref(pepper, wanted))
         if interaction is None:
             raise NotFoundError(f"No interaction {wanted!r}.")
+        record_read(
+            env.ledger, router.current_event, "GET /interactions/{interaction_id}", [interaction.subject_id]
+        )
         return interaction.model_dump(mode="json")
 
     @router.get(
@@ -74,6 +81,9 @@ def build_router(runtime: Callable[[], CrmRuntime]) -> Router:
         env = runtime()
         subject = _subject(env, platform, user_id)
         page, next_cursor = env.interactions.timeline(subject, limit=limit, cursor=cursor)
+        record_read(
+            env.ledger, router.current_event, "GET /subjects/{platform}/{user_id}/interactions", [subject]
+        )
         return {
             "items": [i.model_dump(mode="json") for i in page],
             "next_cursor": next_cursor,
@@ -92,6 +102,7 @@ def build_router(runtime: Callable[[], CrmRuntime]) -> Router:
         if env.stores is None or env.suppressions is None:
             raise ConfigurationError("The export needs the personal-data stores (socialcrm.privacy.runtime).")
         document = export_subject_data(subject, stores=env.stores, suppressions=env.suppressions)
+        record_read(env.ledger, router.current_event, "GET /subjects/{platform}/{user_id}/export", [subject])
         logger.info("export", subject_id=subject, interactions=len(document["stores"]["interactions"]))
         return document
 

@@ -21,6 +21,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from socialcrm.api.access import record_read
 from socialcrm.api.path_ids import UserIdSegment, decode_path_id
 from socialcrm.api.privacy import REFERENCE_PATTERN, SubjectRef, principal_of
 from socialcrm.api.responses import JSON, documented_errors
@@ -37,6 +38,7 @@ from socialcrm.dal.repository import InteractionRepository, SubjectRepository
 from socialcrm.errors import BadRequestError, ConfigurationError, NotFoundError
 from socialcrm.observability import logger
 from socialcrm.privacy.access import subject_of
+from socialcrm.privacy.ledger import AccessLedger
 from socialcrm.secrets import SecretsSource
 
 MAX_PAGE = 100
@@ -52,6 +54,8 @@ class CustomersRuntime:
     open_cases: Callable[[str], list[str]]  # a subject's unresolved case ids
     # A subject's access export (GDPR Art. 15: every personal-data store, socialcrm.privacy.access).
     export: Callable[[str], dict[str, Any]] | None = None
+    # Who read whose data (socialcrm.privacy.ledger): without it, no personal data is shown.
+    ledger: AccessLedger | None = None
     now: Callable[[], datetime] = lambda: datetime.now(tz=UTC)
 
 
@@ -78,6 +82,10 @@ def _customer_or_404(env: CustomersRuntime, customer_id: str) -> Customer:
     if customer is None:
         raise NotFoundError(f"No customer {customer_id!r}.")
     return customer
+
+
+def _subject_ids(customer: Customer) -> list[str]:
+    return [link.subject_id for link in customer.identities]
 
 
 def _identities(customer: Customer) -> list[dict[str, Any]]:
@@ -112,12 +120,16 @@ def _view(env: CustomersRuntime, customer: Customer) -> dict[str, Any]:
         "by_platform": by_platform,
         "by_sentiment": by_sentiment,
         "open_cases": open_cases,
-        "segments": [],
+        "segments": list(customer.segments),
     }
 
 
 def build_router(runtime: Callable[[], CustomersRuntime]) -> Router:
     router = Router()
+
+    def read(env: CustomersRuntime, route: str, customer_id: str, subjects: list[str]) -> None:
+        """The ledger entry of a route that shows the customer's data (before it is shown)."""
+        record_read(env.ledger, router.current_event, route, subjects, customer_id=customer_id, at=env.now())
 
     def identity(env: CustomersRuntime, platform: str, user_id: str) -> Identity:
         pepper = env.secrets.get().subject_pepper.get_secret_value()
@@ -136,6 +148,7 @@ def build_router(runtime: Callable[[], CustomersRuntime]) -> Router:
         if len({i.subject_id for i in identities}) != len(identities):
             raise BadRequestError("The same identity is named twice.")
         customer_id = new_customer_id()
+        read(env, "POST /customers", customer_id, [i.subject_id for i in identities])
         env.customers.create(
             customer_id, identities, reason=body.reason, by=principal_of(router.current_event), at=env.now()
         )
@@ -149,7 +162,9 @@ def build_router(runtime: Callable[[], CustomersRuntime]) -> Router:
     )
     def get_customer(customer_id: str) -> dict[str, Any]:
         env = runtime()
-        return _view(env, _customer_or_404(env, customer_id))
+        customer = _customer_or_404(env, customer_id)
+        read(env, "GET /customers/{customer_id}", customer_id, _subject_ids(customer))
+        return _view(env, customer)
 
     @router.get(
         "/customers/<customer_id>/interactions",
@@ -164,9 +179,10 @@ def build_router(runtime: Callable[[], CustomersRuntime]) -> Router:
     ) -> dict[str, Any]:
         env = runtime()
         customer = _customer_or_404(env, customer_id)
+        read(env, "GET /customers/{customer_id}/interactions", customer_id, _subject_ids(customer))
         page = merged_page(
             customer_id,
-            [link.subject_id for link in customer.identities],
+            _subject_ids(customer),
             read=env.interactions.timeline_after,
             occurred_at=env.interactions.index_time,
             limit=limit,
@@ -188,6 +204,7 @@ def build_router(runtime: Callable[[], CustomersRuntime]) -> Router:
         customer = _customer_or_404(env, customer_id)
         if env.export is None:
             raise ConfigurationError("The export needs the personal-data stores (socialcrm.privacy.runtime).")
+        read(env, "GET /customers/{customer_id}/export", customer_id, _subject_ids(customer))
         subjects = [env.export(link.subject_id) for link in customer.identities]
         logger.info("customer export", customer_id=customer_id, identities=len(subjects))
         return {
@@ -213,9 +230,17 @@ def build_router(runtime: Callable[[], CustomersRuntime]) -> Router:
     )
     def link_identity(customer_id: str, body: Annotated[LinkBody, Body()]) -> Response[str]:
         env = runtime()
+        new = identity(env, body.platform, body.user_id)
+        before = _customer_or_404(env, customer_id)
+        read(
+            env,
+            "POST /customers/{customer_id}/identities",
+            customer_id,
+            [*_subject_ids(before), new.subject_id],
+        )
         linked = env.customers.link(  # NotFoundError for an unknown customer
             customer_id,
-            identity(env, body.platform, body.user_id),
+            new,
             reason=body.reason,
             by=principal_of(router.current_event),
             at=env.now(),
@@ -236,8 +261,10 @@ def build_router(runtime: Callable[[], CustomersRuntime]) -> Router:
         reason: Annotated[str, Query(pattern=REFERENCE_PATTERN)],
     ) -> dict[str, Any]:
         env = runtime()
-        _customer_or_404(env, customer_id)
+        before = _customer_or_404(env, customer_id)
         gone = identity(env, platform, decode_path_id(user_id, "user id"))
+        route = "DELETE /customers/{customer_id}/identities/{platform}/{user_id}"
+        read(env, route, customer_id, _subject_ids(before))
         env.customers.unlink(
             customer_id, gone, reason=reason, by=principal_of(router.current_event), at=env.now()
         )

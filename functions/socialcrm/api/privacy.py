@@ -8,32 +8,39 @@ The access export (Art. 15) is ``GET /subjects/{platform}/{user_id}/export`` on 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body
-from pydantic import BaseModel, ConfigDict, Field
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from socialcrm.api.path_ids import UserIdSegment, decode_path_id
 from socialcrm.api.responses import JSON, ErrorBody, documented_errors
-from socialcrm.errors import NotFoundError, SocialCrmError
+from socialcrm.customers.store import CUSTOMER_ID_PATTERN, is_customer_id
+from socialcrm.errors import BadRequestError, ConfigurationError, NotFoundError, SocialCrmError
 from socialcrm.events.models import ErasureRequested
 from socialcrm.models import Platform
 from socialcrm.observability import logger
 from socialcrm.privacy.access import subject_of
 from socialcrm.privacy.dynamo import iso
+from socialcrm.privacy.ledger import AccessLedger, customer_key, subject_key
 from socialcrm.privacy.requests import ErasureRecord, Failure, SubjectErasure
 from socialcrm.privacy.runtime import PrivacyRuntime
 from socialcrm.privacy.suppression import Suppression
 
 EVENT_SOURCE = "socialcrm.privacy"
 MAX_SUBJECTS = 25
+# Subjects named and linked to the customers named: one request's erasure stays within a few runs.
+MAX_ERASED_SUBJECTS = 100
 # A ticket reference, not free text: it is kept for years with the proof, so it must not carry personal data.
 REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}$"
-# Who asked, when the request did not come through API Gateway's IAM authoriser (the local stack).
+# Who asked, when the request did not come through API Gateway's IAM authoriser (the local stack): the
+# name in SOCIALCRM_LOCAL_PRINCIPAL, else this. Every deployed route is IAM-authorised, so has an ARN.
 LOCAL_PRINCIPAL = "local-stack (unauthenticated loopback)"
+LOCAL_PRINCIPAL_VARIABLE = "SOCIALCRM_LOCAL_PRINCIPAL"
 
 
 class ConflictError(SocialCrmError):
@@ -58,11 +65,22 @@ class SubjectRef(BaseModel):
 class ErasureRequestBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    subjects: list[SubjectRef] = Field(min_length=1, max_length=MAX_SUBJECTS)
+    subjects: list[SubjectRef] = Field(default_factory=list, max_length=MAX_SUBJECTS)
+    customers: list[Annotated[str, Field(pattern=CUSTOMER_ID_PATTERN)]] = Field(
+        default_factory=list,
+        max_length=MAX_SUBJECTS,
+        description="Customers to erase: every identity linked to each, the links and the customer itself.",
+    )
     reference: str = Field(
         pattern=REFERENCE_PATTERN,
         description="The ticket that asked for the erasure (e.g. T-42); kept with the proof, so no personal data.",
     )
+
+    @model_validator(mode="after")
+    def _someone(self) -> ErasureRequestBody:
+        if not self.subjects and not self.customers:
+            raise ValueError("name at least one subject or customer")
+        return self
 
 
 class ObjectionBody(BaseModel):
@@ -102,6 +120,27 @@ class ErasureView(BaseModel):
     verified: bool = Field(description="True only when every store was asked again and held nothing.")
     failure: Failure | None = Field(description="The store and the reason of the last failure.")
     attempts: int
+
+
+class AccessEntry(BaseModel):
+    """One request that returned the person's data."""
+
+    entry_id: str
+    at: str
+    principal: str = Field(description="The caller's IAM principal (locally, the configured name).")
+    route: str = Field(description="The route's method and template, e.g. GET /customers/{customer_id}.")
+    reason: str | None = Field(description="The X-Reason the caller gave (a ticket reference).")
+    customer_id: str | None = Field(description="The customer the request named, if any.")
+    subject_count: int = Field(description="How many subjects' data the request returned.")
+    subject_ids: list[str] | None = Field(
+        default=None, description="On a customer's log: the identities (pseudonymous ids) it read."
+    )
+
+
+class AccessLog(BaseModel):
+    key: str = Field(description="The subject id or customer id the log is about.")
+    items: list[AccessEntry]
+    next_cursor: str | None
 
 
 class ObjectionView(BaseModel):
@@ -147,7 +186,19 @@ def principal_of(event: Any) -> str:
         arn = context.authorizer.iam.user_arn if context is not None else ""
     except (AttributeError, KeyError, TypeError):
         arn = ""
-    return arn or LOCAL_PRINCIPAL
+    return arn or os.environ.get(LOCAL_PRINCIPAL_VARIABLE) or LOCAL_PRINCIPAL
+
+
+def identities_of(env: PrivacyRuntime, customer_id: str) -> list[str]:
+    """The subject ids linked to a customer; a 404 for a customer that does not exist (any more)."""
+    if env.customers is None:
+        raise ConfigurationError(
+            "An erasure by customer needs the customers table (socialcrm.privacy.runtime)."
+        )
+    customer = env.customers.get(customer_id)
+    if customer is None:
+        raise NotFoundError(f"No customer {customer_id}: it was never created, or it is erased already.")
+    return [link.subject_id for link in customer.identities]
 
 
 def build_router(runtime: Callable[[], PrivacyRuntime]) -> Router:
@@ -173,19 +224,28 @@ def build_router(runtime: Callable[[], PrivacyRuntime]) -> Router:
         summary="Request the erasure of one or more data subjects (GDPR Art. 17)",
         description=(
             "Records the request (pseudonymous subject ids, the caller's IAM principal, the reference) and "
-            "starts it; poll GET /erasure-requests/{request_id}. Repeating a request is harmless."
+            "starts it; poll GET /erasure-requests/{request_id}. Repeating a request is harmless. A customer "
+            "named in customers is erased with every identity linked to it (each listed in the proof); an "
+            "unknown customer is a 404."
         ),
         responses=_responses(
-            202, "Accepted: the request id, its status and its due date", ErasureAccepted, 400, 415, 503
+            202, "Accepted: the request id, its status and its due date", ErasureAccepted, 400, 404, 415, 503
         ),
     )
     def request_erasure(body: Annotated[ErasureRequestBody, Body()]) -> Response[str]:
         env = runtime()
         pepper = env.secrets.get().subject_pepper.get_secret_value()
         subjects = [subject_of(pepper, s.platform, s.user_id) for s in body.subjects]
+        customers = list(dict.fromkeys(body.customers))
+        subjects += [subject for customer_id in customers for subject in identities_of(env, customer_id)]
+        if len(set(subjects)) > MAX_ERASED_SUBJECTS:
+            raise BadRequestError(
+                f"At most {MAX_ERASED_SUBJECTS} identities in one request; split it into several."
+            )
         record = ErasureRecord.new(
             env.new_id(),
             subject_ids=subjects,
+            customer_ids=customers,
             reference=body.reference,
             requested_by=principal(),
             now=env.now(),
@@ -271,5 +331,43 @@ def build_router(runtime: Callable[[], PrivacyRuntime]) -> Router:
         found = env.suppressions.lift_objection(subject)
         logger.info("objection lifted", subject_id=subject)
         return _objection_view(subject, found)
+
+    def access_log(env: PrivacyRuntime, key: str, limit: int, cursor: str | None) -> dict[str, Any]:
+        ledger: AccessLedger | None = env.ledger
+        if ledger is None:
+            raise ConfigurationError("The access log needs the ledger (socialcrm.privacy.runtime).")
+        items, next_cursor = ledger.entries(key, limit=limit, cursor=cursor)
+        return {"key": key.split("#", 1)[1], "items": items, "next_cursor": next_cursor}
+
+    @router.get(
+        "/subjects/<platform>/<user_id>/access-log",
+        summary="Who read a data subject's data: principal, route, time and reason, newest first",
+        description="Kept six years, and kept after an erasure. Paginated: pass next_cursor as cursor.",
+        responses=_responses(200, "A page of the subject's access log", AccessLog, 400, 503),
+    )
+    def get_subject_access_log(
+        platform: str,
+        user_id: UserIdSegment,
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+        cursor: Annotated[str | None, Query(max_length=512)] = None,
+    ) -> dict[str, Any]:
+        env = runtime()
+        return access_log(env, subject_key(subject_from_path(env, platform, user_id)), limit, cursor)
+
+    @router.get(
+        "/customers/<customer_id>/access-log",
+        summary="Who read a customer's data through the customer routes, newest first",
+        description="Each linked identity's own log holds these reads too. Kept six years, and kept after "
+        "the customer is erased. Paginated: pass next_cursor as cursor.",
+        responses=_responses(200, "A page of the customer's access log", AccessLog, 400, 503),
+    )
+    def get_customer_access_log(
+        customer_id: str,
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+        cursor: Annotated[str | None, Query(max_length=512)] = None,
+    ) -> dict[str, Any]:
+        if not is_customer_id(customer_id):
+            raise BadRequestError(f"{customer_id!r} is not a customer id (cus_ and 24 hex digits).")
+        return access_log(runtime(), customer_key(customer_id), limit, cursor)
 
     return router

@@ -1,9 +1,12 @@
 """``socialcrm privacy``: erasure (GDPR Art. 17), access export (Art. 15) and objections (Art. 21).
 
     socialcrm privacy erase --platform x --user-id 123 --reference T-42 [--also instagram:abc] [--wait]
+    socialcrm privacy erase --customer cus_... --reference T-42 [--wait]
     socialcrm privacy status REQUEST_ID [--json]
     socialcrm privacy retry REQUEST_ID
-    socialcrm privacy export --platform x --user-id 123 -o subject.json
+    socialcrm privacy export --platform x --user-id 123 -o subject.json [--reason T-42]
+    socialcrm privacy access-log --platform x --user-id 123 [--limit 50] [--json]
+    socialcrm privacy access-log --customer cus_... [--limit 50] [--json]
     socialcrm privacy object --platform x --user-id 123 --reference T-50
     socialcrm privacy lift-objection --platform x --user-id 123
     socialcrm privacy objection --platform x --user-id 123
@@ -54,6 +57,11 @@ def register(subparsers: Any) -> None:
         parser.set_defaults(func=func)
         return parser
 
+    def reason(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--reason", help="why you read it: a ticket reference (e.g. T-42), kept in the access log"
+        )
+
     def subject(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--platform", required=True, help="facebook, instagram, messenger, whatsapp, x, ..."
@@ -62,8 +70,18 @@ def register(subparsers: Any) -> None:
             "--user-id", required=True, help="the platform's id of the person, exactly as the platform has it"
         )
 
-    erase = command("erase", "request the erasure of a data subject (every store, verified)", _erase)
-    subject(erase)
+    erase = command(
+        "erase", "request the erasure of data subjects or customers (every store, verified)", _erase
+    )
+    erase.add_argument("--platform", help="facebook, instagram, messenger, whatsapp, x, ...")
+    erase.add_argument("--user-id", help="the platform's id of the person, exactly as the platform has it")
+    erase.add_argument(
+        "--customer",
+        action="append",
+        default=[],
+        metavar="CUSTOMER_ID",
+        help="a customer (cus_...): erased with every identity linked to it",
+    )
     erase.add_argument(
         "--also",
         action="append",
@@ -88,6 +106,19 @@ def register(subparsers: Any) -> None:
     export.add_argument(
         "-o", "--output", help="write it to this file (owner-only permissions) instead of stdout"
     )
+    reason(export)
+
+    access_log = command(
+        "access-log", "who read a subject's or a customer's data: principal, route, time, reason", _access_log
+    )
+    whose = access_log.add_mutually_exclusive_group(required=True)
+    whose.add_argument("--customer", metavar="CUSTOMER_ID", help="a customer's log (cus_...)")
+    whose.add_argument("--platform", help="a subject's log: the platform (with --user-id)")
+    access_log.add_argument("--user-id", help="a subject's log: the platform's id of the person")
+    access_log.add_argument(
+        "--limit", type=int, default=50, help="at most this many entries, newest first (50)"
+    )
+    access_log.add_argument("--json", action="store_true", help="print the entries as JSON")
 
     objection = command(
         "object", "record an objection: nothing of the subject is processed until lifted", _object
@@ -122,9 +153,17 @@ def _identity(value: str) -> dict[str, str]:
 
 
 def _erase(args: argparse.Namespace) -> int:
+    if bool(args.platform) != bool(args.user_id):
+        raise CliError("--platform and --user-id go together")
+    first = [{"platform": args.platform, "user_id": args.user_id}] if args.platform else []
+    subjects = [*first, *map(_identity, args.also)]
+    if not subjects and not args.customer:
+        raise CliError("name someone: --platform and --user-id, --also, or --customer")
     api = api_of(args)
-    subjects = [{"platform": args.platform, "user_id": args.user_id}, *map(_identity, args.also)]
-    accepted = api.call("POST", "/erasure-requests", {"subjects": subjects, "reference": args.reference})
+    body: dict[str, Any] = {"subjects": subjects, "reference": args.reference}
+    if args.customer:
+        body["customers"] = args.customer
+    accepted = api.call("POST", "/erasure-requests", body)
     request_id = accepted["request_id"]
     print(
         f"erasure request {request_id} accepted ({accepted['status']}): "
@@ -213,7 +252,8 @@ def _retry(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    document = api_of(args).call("GET", _subject_path(args, "export"))
+    headers = {"x-reason": args.reason} if args.reason else None
+    document = api_of(args).call("GET", _subject_path(args, "export"), headers=headers)
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if not args.output:
         sys.stdout.write(text)
@@ -254,4 +294,40 @@ def _show_objection(args: argparse.Namespace) -> int:
     objection = f"objected since {state['objected_at']}" if state["objection"] else "no objection"
     erased = f", erased at {state['erased_at']}" if state.get("erased_at") else ""
     print(f"subject {state['subject_id']}: {objection}{erased}")
+    return 0
+
+
+def _access_log(args: argparse.Namespace) -> int:
+    if args.platform and not args.user_id:
+        raise CliError("--platform needs --user-id (or give --customer)")
+    if args.user_id and not args.platform:
+        raise CliError("--user-id needs --platform")
+    if not 1 <= args.limit <= 10_000:
+        raise CliError("--limit must be between 1 and 10000")
+    api = api_of(args)
+    path = (
+        f"/customers/{quote(args.customer, safe='')}/access-log"
+        if args.customer
+        else _subject_path(args, "access-log")
+    )
+    entries: list[dict[str, Any]] = []
+    cursor = None
+    while len(entries) < args.limit:
+        query = f"?limit={min(100, args.limit - len(entries))}" + (f"&cursor={cursor}" if cursor else "")
+        page = api.call("GET", path + query)
+        entries += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    if args.json:
+        print(json.dumps({"key": page["key"], "items": entries}, indent=2))
+        return 0
+    whose = f"customer {page['key']}" if args.customer else f"subject {page['key']}"
+    print(f"access log of {whose}: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, newest first")
+    for entry in entries:
+        why = entry.get("reason") or "-"
+        print(
+            f"  {entry['at']}  {entry['route']:<52} {why:<10} {entry['subject_count']} subject(s)  "
+            f"by {entry['principal']}"
+        )
     return 0

@@ -2,10 +2,12 @@
 
     socialcrm rules validate config/rules.yaml
     socialcrm rules validate new.yaml --json > new.json     # the JSON AppConfig serves, once valid
-    socialcrm rules dry-run --rules new.yaml --days 7 [--against config/rules.yaml] [--json]
+    socialcrm rules dry-run --rules new.yaml --days 7 [--against config/rules.yaml] [--json] [--reason T-42]
 
 The dry run reads the interactions and cases tables named by ``INTERACTIONS_TABLE`` and ``CASES_TABLE``
-(with the usual AWS credentials, or ``AWS_ENDPOINT_URL`` for the local stack) and writes nothing. It
+(with the usual AWS credentials, or ``AWS_ENDPOINT_URL`` for the local stack) and writes nothing but one
+access-log entry (``ACCESS_LEDGER_TABLE``) naming the subjects whose messages it read, before it prints
+anything (``socialcrm.privacy.ledger``). It
 replays the customer messages of those days conversation by conversation (brand replies are never
 routed) and reports the cases the candidate would open (and open resolved), the messages that would
 join a case and those it would only record, against the cases stored or another document.
@@ -15,13 +17,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from socialcrm.cli import CliError
 from socialcrm.errors import ConfigurationError, SocialCrmError
+
+# How the access log names the dry run's reads.
+DRY_RUN_ROUTE = "CLI socialcrm rules dry-run"
 
 
 def register(subparsers: Any) -> None:
@@ -40,7 +47,9 @@ def register(subparsers: Any) -> None:
     validate.set_defaults(func=_validate)
 
     dry_run = commands.add_parser(
-        "dry-run", help="replay stored interactions against a candidate rules document; nothing is written"
+        "dry-run",
+        help="replay stored interactions against a candidate rules document; nothing is written but the "
+        "access log (who read which subjects' messages)",
     )
     dry_run.add_argument("--rules", required=True, help="the candidate rules document (YAML or JSON)")
     dry_run.add_argument("--days", type=int, default=7, help="replay the interactions of the last N days (7)")
@@ -49,6 +58,9 @@ def register(subparsers: Any) -> None:
     )
     dry_run.add_argument("--limit", type=int, default=50, help="changes listed one by one (50)")
     dry_run.add_argument("--json", action="store_true", help="print the report as JSON")
+    dry_run.add_argument(
+        "--reason", help="why you read the messages: a ticket reference (e.g. T-42), kept in the access log"
+    )
     dry_run.set_defaults(func=_dry_run)
 
 
@@ -97,11 +109,17 @@ def _dry_run(args: argparse.Namespace) -> int:
         settings = ReplaySettings.from_env()
     except ConfigurationError as exc:
         raise CliError(exc.message) from exc
-    since = datetime.now(tz=UTC) - timedelta(days=args.days)
+    from socialcrm.api.privacy import REFERENCE_PATTERN
+
+    if args.reason and not re.fullmatch(REFERENCE_PATTERN, args.reason):
+        raise CliError("--reason must be a ticket reference (e.g. T-42): it is kept in the access log")
+    now = datetime.now(tz=UTC)
+    since = now - timedelta(days=args.days)
     try:
         interactions, history, stored = _stored(settings, since)
+        read = _Reading(interactions)
         report = replay(
-            interactions,
+            read,
             candidate,
             baseline=Replayed(against, history) if against is not None else stored,
             history=history,
@@ -115,11 +133,49 @@ def _dry_run(args: argparse.Namespace) -> int:
         raise CliError(
             f"{exc.message} Are INTERACTIONS_TABLE, CASES_TABLE and AWS credentials right?"
         ) from exc
+    _log_access(settings, read.subjects, reason=args.reason, at=now)  # before anything is shown
     if args.json:
         print(json.dumps(report.as_json(limit=args.limit), indent=2, ensure_ascii=False))
     else:
         print(render(report, limit=args.limit), end="")
     return 0
+
+
+class _Reading:
+    """The interactions the dry run reads, and whose they were (for the access log)."""
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        self.items = items
+        self.subjects: dict[str, None] = {}
+
+    def __iter__(self) -> Iterator[Any]:
+        for item in self.items:
+            self.subjects[item.subject_id] = None
+            yield item
+
+
+def _log_access(settings: Any, subjects: Iterable[str], *, reason: str | None, at: datetime) -> None:
+    """One access-log entry naming every subject whose messages the dry run read; if it cannot be written,
+    nothing is printed (the API's routes fail closed the same way)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from socialcrm.api.privacy import LOCAL_PRINCIPAL, LOCAL_PRINCIPAL_VARIABLE
+    from socialcrm.privacy.ledger import Access, AccessLedger
+
+    options = {"region_name": settings.aws_region, "endpoint_url": settings.endpoint_url}
+    try:
+        if settings.endpoint_url:  # the local stack: its configured name, as its API records
+            principal = os.environ.get(LOCAL_PRINCIPAL_VARIABLE) or LOCAL_PRINCIPAL
+        else:
+            principal = boto3.client("sts", **options).get_caller_identity()["Arn"]
+        ledger = AccessLedger(settings.access_ledger_table, client=boto3.client("dynamodb", **options))
+        ledger.record(Access(principal, DRY_RUN_ROUTE, list(subjects), reason=reason), at=at)
+    except (BotoCoreError, ClientError, SocialCrmError) as exc:
+        raise CliError(
+            "the access log could not be written, so the dry run shows nothing: check ACCESS_LEDGER_TABLE "
+            f"and AWS credentials ({exc})"
+        ) from exc
 
 
 def _stored(settings: Any, since: datetime) -> tuple[Iterable[Any], Any, Callable[[Any], Any]]:

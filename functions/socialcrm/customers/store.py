@@ -81,6 +81,8 @@ class Customer:
     created_by: str
     reason: str
     identities: tuple[Link, ...]
+    # Computed by the route consumer as the customer's messages arrive (socialcrm.routing.segments).
+    segments: tuple[str, ...] = ()
 
 
 def new_customer_id() -> str:
@@ -157,7 +159,15 @@ class CustomerStore:
             created_by=record["created_by"]["S"],
             reason=record["reason"]["S"],
             identities=tuple(sorted(links, key=lambda link: (link.linked_at, link.subject_id))),
+            segments=tuple(value["S"] for value in record.get("segments", {}).get("L", [])),
         )
+
+    def segment_view(self, customer_id: str) -> tuple[list[tuple[str, str]], tuple[str, ...]] | None:
+        """The customer's identities (platform, subject id) and stored segments (for routing); None if gone."""
+        customer = self.get(customer_id)
+        if customer is None:
+            return None
+        return [(link.platform, link.subject_id) for link in customer.identities], customer.segments
 
     def owner_of(self, subject_id: str) -> str | None:
         """The customer ``subject_id`` belongs to, if any."""
@@ -167,6 +177,27 @@ class CustomerStore:
         return item["customer_id"]["S"] if item else None
 
     # -- writes --------------------------------------------------------------------------------------
+
+    def set_segments(self, customer_id: str, segments: Sequence[str], *, at: datetime) -> None:
+        """Store the customer's segments; nothing happens to a customer erased meanwhile."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=customer_key(customer_id),
+                UpdateExpression="SET #segments = :segments, segments_at = :at",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#segments": "segments"},  # a reserved word
+                ExpressionAttributeValues={
+                    ":segments": {"L": [{"S": segment} for segment in segments]},
+                    ":at": {"S": _iso(at)},
+                },
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return
+            raise CustomerStoreError("Could not store the customer's segments.") from exc
+        except BotoCoreError as exc:
+            raise CustomerStoreError("Could not store the customer's segments.") from exc
 
     def create(
         self, customer_id: str, identities: Sequence[Identity], *, reason: str, by: str, at: datetime

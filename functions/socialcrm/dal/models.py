@@ -6,6 +6,7 @@ Table names, region and endpoint are bound at start-up by :func:`bind`, from the
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    ListAttribute,
     MapAttribute,
     NumberAttribute,
     TTLAttribute,
@@ -53,6 +54,8 @@ class InteractionItem(Model):
     routing = MapAttribute(null=True)  # type: ignore[var-annotated]
     conversation_ref = UnicodeAttribute(null=True)
     reply_marker = UnicodeAttribute(null=True)  # a brand reply socialcrm sent: its reply id
+    # keyed hashes of the strong identifiers it carried (socialcrm.models.identity_keys)
+    identity_keys = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[var-annotated]
     enriched_at = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
 

@@ -190,6 +190,7 @@ class InteractionRepository:
             routing=data["routing"],
             conversation_ref=interaction.conversation_ref,
             reply_marker=interaction.reply_marker,
+            identity_keys=interaction.identity_keys or None,
             enriched_at=_iso(enriched_at),
             expires_at=interaction.received_at + timedelta(days=RETENTION_DAYS["interactions"]),
         )
@@ -219,6 +220,7 @@ class InteractionRepository:
                 "routing": plain(item.routing),
                 "conversation_ref": item.conversation_ref,
                 "reply_marker": item.reply_marker,
+                "identity_keys": list(item.identity_keys or []),
             }
         )
 

@@ -76,6 +76,9 @@ class InteractionRouted(EventDetail):
     rules: list[str]
     opened_at: AwareDatetime
     sla_due_at: AwareDatetime
+    segments: list[str] = Field(
+        default_factory=list, description="The customer's segments when the case opened (at-risk, vip, ...)."
+    )
 
 
 Clock = Literal["first_response", "next_response", "resolution"]

@@ -119,6 +119,12 @@ class GenericAuthor(BaseModel):
     handle: str | None = Field(default=None, description="Public handle, if any.")
     display_name: str | None = Field(default=None, description="Display name, if any.")
     follower_count: int | None = Field(default=None, ge=0, description="Audience size, if known.")
+    phone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The person's phone number, if known (E.164, e.g. +34600000000): its keyed hash links "
+        "this identity to the person's WhatsApp identity. The number itself is never stored.",
+    )
 
 
 class GenericData(BaseModel):
@@ -247,7 +253,8 @@ class GenericAdapter:
                     native_id=data.native_id,
                     thread_id=data.thread_id,
                     parent_id=data.parent_id,
-                    author=Author(**data.author.model_dump()),
+                    author=Author(**data.author.model_dump(exclude={"phone"})),
+                    phone=data.author.phone,
                     text=data.text,
                     language=data.language,
                     occurred_at=occurred_at.astimezone(UTC),

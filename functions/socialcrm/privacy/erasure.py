@@ -30,7 +30,7 @@ from socialcrm.events.ports import Publisher
 from socialcrm.observability import logger
 from socialcrm.privacy.dynamo import StoreFailure
 from socialcrm.privacy.requests import ConflictError, ErasureRecord, ErasureRequests, Failure
-from socialcrm.privacy.stores import PersonalDataStore, StoreRegistry, SubjectScope
+from socialcrm.privacy.stores import CustomerRows, PersonalDataStore, StoreRegistry, SubjectScope
 from socialcrm.privacy.suppression import SuppressionTable
 
 # Stop starting new work when less than this is left of the invocation: continue in the next one.
@@ -63,6 +63,8 @@ class ErasurePorts:
     publisher: Publisher
     settle_seconds: int
     now: Callable[[], datetime]
+    # An erasure by customer removes the customer's own rows too (after its identities' stores).
+    customers: CustomerRows | None = None
 
 
 def run_erasure(request_id: str, ports: ErasurePorts, *, time_left_ms: Callable[[], int]) -> ErasureOutcome:
@@ -137,6 +139,26 @@ class _Run:
             left = store.remaining(scope)
         return left
 
+    def rows(self) -> CustomerRows:
+        if self.ports.customers is None:
+            raise StoreFailure("customers", "an erasure by customer needs the customers table")
+        return self.ports.customers
+
+    def erase_customer(self, index: int) -> int:
+        """Erase a customer's own rows, count them on the record, and say how many are left."""
+        customer = self.record.customers[index]
+        left = 0
+        for _sweep in range(2):  # a link made while the rows were deleted is swept by the second pass
+            try:
+                customer.erased += self.rows().erase(customer.customer_id)
+            except StoreFailure as failure:
+                customer.erased += failure.erased
+                raise
+            left = self.rows().remaining(customer.customer_id)
+            if not left:
+                break
+        return left
+
     def advance(self) -> ErasureOutcome:
         erased_at = self.record.erased_at
         assert erased_at is not None
@@ -162,6 +184,16 @@ class _Run:
                     logger.info(
                         "store erased", request_id=self.record.request_id, store=store.name, erased=count
                     )
+            for index in range(len(self.record.customers)):
+                tag = f"c{index}:customers"
+                if tag in self.record.done:
+                    continue
+                if self.time_left_ms() < TIME_MARGIN_MS:
+                    return self.pause(0)
+                left = self.erase_customer(index)
+                if left:
+                    return self.fail("customers", f"{left} row(s) of a customer remain right after erasure")
+                self.save(done=[*self.record.done, tag])
             self.save(phase="verify", done=[])
 
         wait = (erased_at + timedelta(seconds=self.ports.settle_seconds) - self.ports.now()).total_seconds()
@@ -182,7 +214,15 @@ class _Run:
             subject.remaining, subject.verified = remaining, not remaining
             self.save()
 
+        for index, customer in enumerate(self.record.customers):
+            left = self.rows().remaining(customer.customer_id)
+            if left:  # a link made after the erase pass: erased now, and looked for again
+                left = self.erase_customer(index)
+            customer.remaining, customer.verified = left, not left
+            self.save()
+
         leftovers = [(store, n) for s in self.record.subjects for store, n in s.remaining.items()]
+        leftovers += [("customers", c.remaining) for c in self.record.customers if c.remaining]
         if leftovers:
             store_name, count = leftovers[0]
             return self.fail(store_name, f"{count} item(s) remain after erasure and a sweep")

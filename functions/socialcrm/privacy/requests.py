@@ -45,6 +45,15 @@ class SubjectErasure(_Model):
     )
 
 
+class CustomerErasure(_Model):
+    """One customer of a request: its own rows (the customer, its links, its unlink notes) erased."""
+
+    customer_id: str = Field(pattern=r"^cus_[0-9a-f]{24}$")
+    erased: int = Field(default=0, description="Rows of the customer erased.")
+    verified: bool = False
+    remaining: int = Field(default=0, description="Rows found by the last verification.")
+
+
 class Failure(_Model):
     store: str
     reason: str
@@ -59,6 +68,10 @@ class ErasureRecord(_Model):
     requested_at: AwareDatetime
     due_at: AwareDatetime
     subjects: list[SubjectErasure]
+    customers: list[CustomerErasure] = Field(
+        default_factory=list,
+        description="Customers erased with every identity linked to them (the identities are in subjects).",
+    )
     started_at: AwareDatetime | None = None
     completed_at: AwareDatetime | None = None
     erased_at: AwareDatetime | None = Field(
@@ -78,7 +91,14 @@ class ErasureRecord(_Model):
 
     @classmethod
     def new(
-        cls, request_id: str, *, subject_ids: list[str], reference: str, requested_by: str, now: datetime
+        cls,
+        request_id: str,
+        *,
+        subject_ids: list[str],
+        reference: str,
+        requested_by: str,
+        now: datetime,
+        customer_ids: list[str] | None = None,
     ) -> ErasureRecord:
         return cls(
             request_id=request_id,
@@ -88,6 +108,7 @@ class ErasureRecord(_Model):
             requested_at=now,
             due_at=now + DUE_AFTER,
             subjects=[SubjectErasure(subject_id=s) for s in dict.fromkeys(subject_ids)],
+            customers=[CustomerErasure(customer_id=c) for c in dict.fromkeys(customer_ids or [])],
         )
 
     @property
@@ -97,6 +118,8 @@ class ErasureRecord(_Model):
         for subject in self.subjects:
             for store, count in subject.erased.items():
                 totals[store] = totals.get(store, 0) + count
+        if self.customers:  # the customers' own rows, besides each subject's owner and link rows
+            totals["customers"] = totals.get("customers", 0) + sum(c.erased for c in self.customers)
         return totals
 
     def view(self) -> dict[str, Any]:

@@ -15,11 +15,13 @@ from uuid import uuid4
 
 import boto3
 
+from socialcrm.customers.store import CustomerStore
 from socialcrm.events.ports import Publisher
 from socialcrm.events.publisher import EventPublisher
 from socialcrm.privacy.erasure import ErasurePorts
+from socialcrm.privacy.ledger import AccessLedger
 from socialcrm.privacy.requests import ErasureRequests
-from socialcrm.privacy.stores import PERSONAL_DATA_TABLES, StoreRegistry, build_stores
+from socialcrm.privacy.stores import PERSONAL_DATA_TABLES, CustomerRows, StoreRegistry, build_stores
 from socialcrm.privacy.suppression import SuppressionTable
 from socialcrm.secrets import SecretsSource
 from socialcrm.settings import ApiSettings, EraseSettings, PrivacySettings
@@ -36,6 +38,10 @@ class PrivacyRuntime:
     requests: ErasureRequests
     suppressions: SuppressionTable
     publisher: Publisher
+    # Who read whose data (socialcrm.privacy.ledger): the access-log routes read it.
+    ledger: AccessLedger | None = None
+    # The customers an erasure request names (their identities are erased with them).
+    customers: CustomerStore | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(tz=UTC))
     new_id: Callable[[], str] = field(default=lambda: uuid4().hex)
 
@@ -78,6 +84,7 @@ def erase_ports(settings: EraseSettings, client: Any | None = None) -> ErasurePo
         publisher=EventPublisher(settings.event_bus_name, ERASE_EVENT_SOURCE),
         settle_seconds=settings.settle_seconds,
         now=lambda: datetime.now(tz=UTC),
+        customers=CustomerRows(table_name=settings.customers_table, client=client),
     )
 
 
@@ -102,4 +109,6 @@ def privacy_runtime(settings: PrivacySettings, client: Any | None = None) -> Pri
         requests=ErasureRequests(settings.erasure_requests_table, client),
         suppressions=SuppressionTable(settings.suppressions_table, client),
         publisher=EventPublisher(settings.event_bus_name, PRIVACY_EVENT_SOURCE),
+        ledger=AccessLedger(settings.access_ledger_table, client=client),
+        customers=CustomerStore(settings.customers_table, client=client),
     )

@@ -27,10 +27,12 @@ from socialcrm.errors import ConfigurationError
 from socialcrm.privacy.conversations import SharedCaseEntries, brand_reply_keys
 from socialcrm.privacy.dynamo import (
     Key,
+    StoreFailure,
     batch_delete,
     batch_get,
     calling,
     key_id,
+    partial,
     plain,
     query_all,
 )
@@ -58,6 +60,9 @@ CLASSIFIED: dict[str, str] = {
     "report_counters": "report counters: sums per day and dimension (platform, team, sentiment); no id of anyone",
     "subscriptions": "the WebSub topics socialcrm subscribes to (the brand's own YouTube channels' feeds, "
     "configuration), their pending requests and leases; no id of a customer",
+    "access_ledger": "who read whose personal data: pseudonymous subject and customer ids, IAM principals, "
+    "route templates, times and ticket references; no raw id, no content. Kept six years so reads of an "
+    "erased person's data stay accountable",
     "claims": "the enrich stage's leases on the messages it is analysing: keyed interaction refs, deleted when "
     "their batch ends and leased for one invocation at most",
 }
@@ -388,6 +393,57 @@ class CustomerLinkStore:
     def export(self, scope: SubjectScope) -> list[dict[str, Any]]:
         found = [plain(item, ttl_attribute="expires_at") for item in self._existing(scope, consistent=False)]
         return sorted(found, key=lambda record: (str(record["pk"]), str(record["sk"])))
+
+
+class CustomerRows:
+    """An erasure by customer: the customer's own partition (its row, its links, the notes of identities
+    unlinked), after every linked subject's stores are erased. A link made while the erasure ran (an
+    identity not in the request) goes with its owner row when that row still names this customer: the
+    customer no longer exists, so neither does the link; that identity's own data is not erased."""
+
+    name = "customers"
+
+    def __init__(self, *, table_name: str, client: Any | None = None) -> None:
+        self.table_name = table_name
+        self._client = client
+
+    client = LazyClient("dynamodb")
+
+    def _rows(self, customer_id: str) -> list[dict[str, Any]]:
+        request = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": f"c#{customer_id}"}},
+            "ConsistentRead": True,
+            "ProjectionExpression": "pk, sk",
+        }
+        return list(query_all(self.client, self.name, request))
+
+    def erase(self, customer_id: str) -> int:
+        from socialcrm.customers.store import owner_key
+
+        rows = self._rows(customer_id)
+        linked = [row["sk"]["S"][2:] for row in rows if row["sk"]["S"].startswith("i#")]
+        owners = batch_get(
+            self.client, self.name, self.table_name, [owner_key(s) for s in linked], consistent=True
+        )
+        ours = [
+            {"pk": o["pk"], "sk": o["sk"]} for o in owners if o.get("customer_id", {}).get("S") == customer_id
+        ]
+        links = [{"pk": r["pk"], "sk": r["sk"]} for r in rows if r["sk"]["S"] != "customer"]
+        # the links and notes first, then the owners, then the customer's row: a failure leaves the row
+        # that names the customer, for the next run to find everything by
+        main = [{"pk": r["pk"], "sk": r["sk"]} for r in rows if r["sk"]["S"] == "customer"]
+        erased = 0
+        try:
+            for keys in (links, ours, main):
+                erased += batch_delete(self.client, self.name, self.table_name, keys)
+        except StoreFailure as failure:
+            raise partial(failure, erased + failure.erased) from failure
+        return erased
+
+    def remaining(self, customer_id: str) -> int:
+        return len(self._rows(customer_id))
 
 
 def _recent(scope: SubjectScope, store: IndexedStore, days: int) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ A dimension string is a family followed by its parts, each percent-encoded, join
     next_response|<team>|<priority>|<platform>             met, breached   (one per wait: a round)
     resolution|<team>|<priority>|<platform>                met, breached   (one per case and reopening)
     spikes|<platform>|<topic>                              n
+    segments|<segment>|<platform>                          n   (cases opened for a customer in it)
 
 A case routed to several teams counts in each team's first-response and service-level cells, and once
 more under the empty team (``ALL_TEAMS``), which the overall figures read so no case counts twice.
@@ -43,7 +44,18 @@ NEXT_RESPONSE: Final = "next_response"
 RESOLUTION: Final = "resolution"
 SPIKES: Final = "spikes"
 TEAMS: Final = "teams"
-FAMILIES: Final = (INTERACTIONS, ROUTED, TEAMS, FIRST_RESPONSE, SLA, NEXT_RESPONSE, RESOLUTION, SPIKES)
+SEGMENTS: Final = "segments"
+FAMILIES: Final = (
+    INTERACTIONS,
+    ROUTED,
+    TEAMS,
+    FIRST_RESPONSE,
+    SLA,
+    NEXT_RESPONSE,
+    RESOLUTION,
+    SPIKES,
+    SEGMENTS,
+)
 # The service-level clocks, each a family of met/breached cells (``sla`` is the first response's).
 CLOCK_FAMILIES: Final = {"first_response": SLA, "next_response": NEXT_RESPONSE, "resolution": RESOLUTION}
 # How a first response became known (the ``<source>`` part of the first-response cells).

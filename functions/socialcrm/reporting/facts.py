@@ -58,6 +58,7 @@ from socialcrm.reporting.dimensions import (
     PATCH,
     PENDING,
     ROUTED,
+    SEGMENTS,
     SPIKES,
     TEAMS,
     UNASSIGNED_TEAM,
@@ -156,6 +157,9 @@ def _routed(event: InteractionRouted) -> list[Fact]:
             encode(ROUTED, team, event.platform, sentiment, language),
             encode(TEAMS, team, event.platform),
         )
+    ) + tuple(
+        Delta(CellKey(day, encode(SEGMENTS, segment, event.platform)), {"n": 1})
+        for segment in dict.fromkeys(event.segments)
     )
     return [Fact("routed", fact_key("routed", event.case_id), deltas, {"platform": event.platform})]
 

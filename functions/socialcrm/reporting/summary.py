@@ -30,6 +30,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from socialcrm.errors import BadRequestError
+from socialcrm.models import SEGMENTS as SEGMENT_NAMES
 from socialcrm.reporting.dimensions import (
     ALL_TEAMS,
     BUCKETS,
@@ -39,6 +40,7 @@ from socialcrm.reporting.dimensions import (
     NATIVE,
     PATCH,
     ROUTED,
+    SEGMENTS,
     SENTIMENTS,
     SPIKES,
     TEAMS,
@@ -142,6 +144,10 @@ class ReportSummary(_Model):
     sla_by_team_priority: list[ServiceLevelsByTeamPriority]
     spikes_by_platform: dict[str, int]
     spikes_by_topic: dict[str, int]
+    by_segment: dict[str, int] = Field(
+        default_factory=dict,
+        description="Cases opened for customers in each segment (a case counts in each of its segments).",
+    )
 
     def as_json(self) -> dict[str, Any]:
         """The summary as the API returns it (``from``/``to`` as YYYY-MM-DD)."""
@@ -276,6 +282,12 @@ def summarise(
             if cell_team != ALL_TEAMS:
                 outcomes[(cell_team, priority)][clock].update(cell.values)
 
+    by_segment: Counter[str] = Counter({segment: 0 for segment in SEGMENT_NAMES})
+    if team is None:  # segment cells count cases, not teams: a team's summary leaves them out
+        for cell, (segment, cell_platform) in families[SEGMENTS]:
+            if (platform is None or cell_platform == platform) and segment in SEGMENT_NAMES:
+                by_segment[segment] += cell.get("n")
+
     spikes_by_platform: Counter[str] = Counter()
     spikes_by_topic: Counter[str] = Counter()
     for cell, (cell_platform, topic) in families[SPIKES]:
@@ -313,4 +325,5 @@ def summarise(
         ],
         spikes_by_platform=_ranked(spikes_by_platform),
         spikes_by_topic=_ranked(spikes_by_topic),
+        by_segment=dict(by_segment),
     )

@@ -122,6 +122,9 @@ class Case(BaseModel):
     rules: list[str] = Field(default_factory=list, description="Ids of the rules that matched.")
     notify: list[str] = Field(default_factory=list, description="Teams told when the case opened.")
     topics: list[str] = Field(default_factory=list, description="Spike topics the case counted into.")
+    segments: list[str] = Field(
+        default_factory=list, description="The customer's segments when the case opened (at-risk, vip, ...)."
+    )
     status: CaseStatus = "open"
     assignee: str | None = None
     opened_at: AwareDatetime
@@ -204,6 +207,7 @@ def routed_event(case: Case) -> InteractionRouted:
         rules=case.rules,
         opened_at=case.opened_at,
         sla_due_at=case.sla_due_at,
+        segments=case.segments,
     )
 
 

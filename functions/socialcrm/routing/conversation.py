@@ -98,6 +98,7 @@ def open_case(
         rules=list(decision.rules),
         notify=list(decision.notify),
         topics=list(decision.topics),
+        segments=list(decision.segments),
         status="resolved" if resolved else "open",
         resolved_at=now if resolved else None,
         opened_resolved=resolved,

@@ -81,6 +81,8 @@ class Decision:
     # The automatic answer of the first matching rule that has one: (rule id, its reply or
     # move_to_private action).
     answer: tuple[str, ReplyAction | MoveToPrivate] | None = None
+    # The customer's segments when the rules ran (socialcrm.routing.segments).
+    segments: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ class _CompiledRule:
     all_keywords: frozenset[int]
     none_keywords: frozenset[int]
     history: HistoryCondition | None
+    segments: frozenset[str] | None
     teams: tuple[str, ...]
     tags: tuple[str, ...]
     notify: tuple[str, ...]
@@ -198,6 +201,9 @@ class _Message:
     history_days: int
     order_pattern: str | None
     hours: BusinessHours | None = None
+    segments: frozenset[str] = frozenset()
+    # Every linked identity's recent messages (oldest first); None: the subject's own history stands in.
+    customer_history: Sequence[HistoryEntry] | None = None
     _keywords: set[int] | None = None
     _detected: dict[str, bool] = field(default_factory=dict)
     _history: list[HistoryEntry] | None = None
@@ -286,6 +292,7 @@ class CompiledRules:
             all_keywords=ids(when.all_keywords),
             none_keywords=ids(when.exclude_keywords),
             history=when.history,
+            segments=_set(when.segments),
             teams=tuple(then.teams),
             tags=tuple(then.tags),
             notify=tuple(then.notify),
@@ -299,11 +306,23 @@ class CompiledRules:
     def __len__(self) -> int:
         return len(self._rules)
 
+    @property
+    def history_days(self) -> int:
+        """How far back the longest history condition reads."""
+        return self._history_days
+
     def evaluate(
-        self, interaction: Interaction, *, at: datetime, history: HistoryReader | None = None
+        self,
+        interaction: Interaction,
+        *,
+        at: datetime,
+        history: HistoryReader | None = None,
+        segments: Sequence[str] = (),
+        customer_history: Sequence[HistoryEntry] | None = None,
     ) -> Decision:
         """The decision for ``interaction``, with business hours judged at ``at`` (when the message was
-        received) and history conditions read through ``history`` (none given: only the interaction itself)."""
+        received) and history conditions read through ``history`` (none given: only the interaction itself);
+        ``segments`` and ``customer_history`` are the customer's (``socialcrm.routing.segments``)."""
         document = self.document
         message = _Message(
             interaction,
@@ -313,6 +332,8 @@ class CompiledRules:
             self._history_days,
             document.order_number_pattern,
             hours=document.business_hours,
+            segments=frozenset(segments),
+            customer_history=customer_history,
         )
         teams: dict[str, None] = {}
         tags: dict[str, None] = {}
@@ -354,6 +375,7 @@ class CompiledRules:
             topics=self._topics(matched, tags, message),
             case_action=CASE_ACTIONS[vote] if vote >= 0 else "open",
             answer=next(((c.rule_id, c.answer) for c in matched if c.answer is not None), None),
+            segments=tuple(segments),
         )
 
     def _topics(
@@ -410,11 +432,16 @@ class CompiledRules:
                 return False
             if rule.none_keywords and not found.isdisjoint(rule.none_keywords):
                 return False
+        if rule.segments is not None and rule.segments.isdisjoint(message.segments):
+            return False
         return rule.history is None or _history_holds(rule.history, message)
 
 
 def _history_holds(condition: HistoryCondition, message: _Message) -> bool:
-    entries = message.history
+    if condition.across_channels and message.customer_history is not None:
+        entries = list(message.customer_history)
+    else:
+        entries = message.history
     if condition.negative_at_least is not None:
         since = message.interaction.occurred_at - timedelta(days=condition.within_days)
         negatives = sum(1 for e in entries if e.occurred_at >= since and e.sentiment == "NEGATIVE")

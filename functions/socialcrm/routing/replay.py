@@ -320,7 +320,7 @@ def render(report: ReplayReport, *, limit: int) -> str:
     before, after = report.cases(report.fates_before), report.cases(report.fates_after)
     lines = [
         f"Dry run of {report.candidate} against {report.baseline}, interactions of the last {report.days} days.",
-        "Nothing was written.",
+        "Nothing was written but the access log (whose messages were read, by whom).",
         "",
         f"interactions replayed  {report.replayed}"
         + (f"  (skipped: {skipped_text})" if skipped_text else ""),

@@ -38,7 +38,7 @@ from pydantic import (
 )
 
 from socialcrm.errors import ConfigurationError
-from socialcrm.models import Kind, Platform, SentimentLabel
+from socialcrm.models import Kind, Platform, Segment, SentimentLabel
 
 Priority = Literal["P1", "P2", "P3", "P4"]
 PRIORITIES: tuple[Priority, ...] = ("P1", "P2", "P3", "P4")
@@ -106,6 +106,10 @@ class HistoryCondition(_Strict):
     trend_min_change: float = Field(
         default=0.3, gt=0, le=2, description="The least change of the fitted trend across those messages."
     )
+    across_channels: bool = Field(
+        default=False,
+        description="Read the customer's history on every linked identity, not only this platform identity's.",
+    )
 
     @model_validator(mode="after")
     def _something_to_check(self) -> HistoryCondition:
@@ -147,6 +151,9 @@ class Conditions(_Strict):
     )
     max_followers: int | None = Field(default=None, ge=0)
     history: HistoryCondition | None = None
+    segments: list[Segment] | None = Field(
+        default=None, description="The customer is in any of these segments (computed before the rules run)."
+    )
     business_hours: bool | None = Field(
         default=None, description="true: only inside business hours; false: only outside them."
     )
@@ -442,6 +449,52 @@ class BusinessHours(_Strict):
         return self
 
 
+class AtRisk(_Strict):
+    """at-risk: a negative trend, at least this many NEGATIVE messages in the period (every channel)."""
+
+    negative_at_least: int = Field(default=3, ge=1, le=20)
+    within_days: int = Field(default=14, ge=1, le=90)
+
+
+class Advocate(_Strict):
+    """advocate: at least this many POSITIVE messages in the period, and no NEGATIVE one."""
+
+    positive_at_least: int = Field(default=3, ge=1, le=20)
+    within_days: int = Field(default=30, ge=1, le=90)
+
+
+class Vip(_Strict):
+    """vip: an author with at least this many followers on the message's platform, or a customer listed."""
+
+    min_followers: int | None = Field(default=10_000, ge=0, description="Left out: only the list counts.")
+    customers: list[Annotated[str, Field(pattern=r"^cus_[0-9a-f]{24}$")]] = Field(
+        default_factory=list, description="Customer ids (cus_...) that are VIPs whatever their followers."
+    )
+
+
+class RepeatComplainer(_Strict):
+    """repeat-complainer: NEGATIVE messages on at least this many channels (platforms) in the period."""
+
+    channels_at_least: int = Field(default=2, ge=2, le=10)
+    within_days: int = Field(default=30, ge=1, le=90)
+
+
+class SegmentSettings(_Strict):
+    """How a customer's segments are computed, from its linked identities' recent messages, each time one
+    of them writes (a subject with no customer is segmented on its own messages)."""
+
+    enabled: bool = True
+    at_risk: AtRisk = Field(default_factory=AtRisk)
+    advocate: Advocate = Field(default_factory=Advocate)
+    vip: Vip = Field(default_factory=Vip)
+    repeat_complainer: RepeatComplainer = Field(default_factory=RepeatComplainer)
+
+    @property
+    def within_days(self) -> int:
+        """How far back the history that segments read reaches."""
+        return max(self.at_risk.within_days, self.advocate.within_days, self.repeat_complainer.within_days)
+
+
 class SpikeSettings(_Strict):
     """Negative interactions counted per topic (rule tag or matched phrase) and platform in buckets."""
 
@@ -511,6 +564,7 @@ class RulesDocument(_Strict):
         ),
     )
     spikes: SpikeSettings = Field(default_factory=SpikeSettings)
+    segments: SegmentSettings = Field(default_factory=SegmentSettings)
     order_number_pattern: str | None = Field(
         default=None,
         max_length=500,

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache, partial
 
+from socialcrm.customers.store import CustomerStore
 from socialcrm.dal import models as interaction_models
 from socialcrm.dal.repository import InteractionRepository
 from socialcrm.events.ports import Publisher
 from socialcrm.events.publisher import EventPublisher
+from socialcrm.privacy.ledger import AccessLedger
 from socialcrm.privacy.suppression import SuppressionTable
 from socialcrm.replies.queue import SqsOutbound
 from socialcrm.replies.service import ReplyPorts
@@ -103,6 +105,8 @@ class CasesRuntime:
     publisher: Publisher
     rules: Callable[[], CompiledRules]
     replies: ReplyPorts | None = None
+    # Who read whose data (socialcrm.privacy.ledger): without it, the case routes show no personal data.
+    ledger: AccessLedger | None = None
 
 
 def build_sla_runtime(settings: SlaSettings) -> SlaRuntime:
@@ -151,6 +155,7 @@ def build_route_runtime(settings: RouteSettings) -> RoutePorts:
         replies=replies,
         echoes=counters,
         suppressions=suppressions,
+        customers=CustomerStore(settings.customers_table),
         automation=ReplyPorts(
             cases=cases,
             replies=replies,

@@ -44,6 +44,7 @@ from socialcrm.routing.case import (
 from socialcrm.routing.conversation import add_reply, join, open_case, reopen_window_passed
 from socialcrm.routing.evaluator import CompiledRules, Decision, HistoryReader
 from socialcrm.routing.notify import Notifier, Reason
+from socialcrm.routing.segments import CustomerContext, CustomerDirectory, customer_context
 from socialcrm.routing.sla import SlaScheduler
 from socialcrm.routing.spikes import (
     CounterStore,
@@ -104,6 +105,8 @@ class RoutePorts:
     echoes: EchoLedger | None = None
     # Erasure tombstones and objections: a replayed event of a suppressed subject is not routed again.
     suppressions: SuppressionLookup | None = None
+    # The sender's customer (socialcrm.routing.segments): segments and cross-channel history for the rules.
+    customers: CustomerDirectory | None = None
 
 
 @dataclass
@@ -230,7 +233,14 @@ def _route_one(
         if decision is None:
             # Business hours as when the message reached us (a dry run replays it the same way).
             at = min(interaction.received_at, now)
-            decision = compiled.evaluate(interaction, at=at, history=ports.history)
+            context = _customer(interaction, compiled, ports)
+            decision = compiled.evaluate(
+                interaction,
+                at=at,
+                history=ports.history,
+                segments=context.segments if context else (),
+                customer_history=context.entries if context else None,
+            )
         if replayed and case is not None and _resolved_after(case, interaction):
             # A message written before its case was resolved, whose event was lost: kept, never reopening it
             _record_only(
@@ -274,6 +284,21 @@ def _route_one(
             return opened
         # Another consumer changed the conversation meanwhile (opened its case, kept a reply): again.
     raise ConversationBusyError("The conversation kept changing; retry.")
+
+
+def _customer(interaction: Interaction, compiled: CompiledRules, ports: RoutePorts) -> CustomerContext | None:
+    """The sender's customer, its segments (stored back when they changed) and its history on every
+    channel; None when there is no customers table or nothing reads them."""
+    settings = compiled.document.segments
+    if ports.customers is None or not (settings.enabled or compiled.history_days):
+        return None
+    return customer_context(
+        interaction,
+        settings=settings,
+        directory=ports.customers,
+        history=ports.history,
+        days=compiled.history_days,
+    )
 
 
 def _replay_skips(interaction: Interaction, ports: RoutePorts, outcome: RouteOutcome) -> bool:

@@ -250,3 +250,34 @@ def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_quoted_out():
     assert [r["value"] for r in rows if r["section"] == "filter" and r["metric"] == "team"] == [
         "'=HYPERLINK(1)"
     ]
+
+
+def test_cases_are_counted_by_their_customers_segments_for_the_whole_range_and_per_platform():
+    from socialcrm.reporting.facts import facts_of
+    from tests.support.report_events import T0, routed
+
+    # Given three cases opened: two for a vip at risk on X, one for an advocate on Facebook
+    events = [
+        routed("c1", teams=["support"]).model_copy(update={"segments": ["at-risk", "vip"]}),
+        routed("c2", teams=["support", "pr"]).model_copy(update={"segments": ["at-risk", "vip"]}),
+        routed("c3", teams=["sales"], platform="facebook").model_copy(update={"segments": ["advocate"]}),
+        routed("c4", teams=["sales"]),  # no segment
+    ]
+    cells: dict[tuple[str, str], int] = {}
+    for event in events:
+        for fact in facts_of(event):
+            for delta in fact.deltas:
+                key = (delta.key.day, delta.key.dimension)
+                cells[key] = cells.get(key, 0) + delta.amounts.get("n", 0)
+    day = T0.date()
+    counted = [Cell(d, dim, {"n": n}) for (d, dim), n in cells.items()]
+    # Then each segment counts its cases once (a case for two teams is one case)
+    summary = summarise(counted, day, day)
+    assert summary.by_segment == {"at-risk": 2, "advocate": 1, "vip": 2, "repeat-complainer": 0}
+    assert summarise(counted, day, day, platform="facebook").by_segment["advocate"] == 1
+    assert summarise(counted, day, day, platform="x").by_segment == {
+        "at-risk": 2,
+        "advocate": 0,
+        "vip": 2,
+        "repeat-complainer": 0,
+    }

@@ -78,6 +78,7 @@ def test_settings_choose_appconfig_when_its_three_ids_are_given_and_the_reposito
         "EVENT_BUS_NAME": "b",
         "SUPPRESSIONS_TABLE": "s",
         "OUTBOUND_QUEUE_URL": "q",
+        "CUSTOMERS_TABLE": "u",
         "SOCIALCRM_SECRETS_FILE": "dev.json",
     }
     local = rules_source(RouteSettings.from_env(base))
