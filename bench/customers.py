@@ -4,6 +4,11 @@
   (interleaved in time) among 100,000 interactions of other people, its whole timeline paged through
   ``GET /customers/{customer_id}/interactions`` 50 at a time; items the interactions index handed back,
   divided by the items the pages returned. 1.0 is the least possible; a scan would be about 200.
+* ``access_ledger_writes_per_read``: write calls to the access ledger (``TransactWriteItems`` naming its
+  table, counted where botocore makes them) per API request that returned a person's data, over the
+  requests above and one of each other customer and subject read (the view, the exports, a subject's
+  timeline, one interaction); ``access_ledger_items_per_entry`` is the items those writes held (one per
+  subject and customer each request returned).
 
 Run on its own: ``python bench/customers.py``.
 """
@@ -75,18 +80,40 @@ def _measure(boto3: Any, others: int) -> dict[str, Any]:
         return page, stopped
 
     InteractionRepository.timeline_after = counting  # type: ignore[method-assign,assignment]
+    ledger_table = resources.environment["ACCESS_LEDGER_TABLE"]
+    ledger = {"writes": 0, "items": 0}
+
+    def count_ledger(params: dict[str, Any], **_: Any) -> None:
+        puts = [i["Put"] for i in params.get("TransactItems", []) if "Put" in i]
+        if puts and all(put["TableName"] == ledger_table for put in puts):
+            ledger["writes"] += 1
+            ledger["items"] += len(puts)
+
+    boto3.DEFAULT_SESSION.events.register("provide-client-params.dynamodb.TransactWriteItems", count_ledger)
+    reads = 0
     try:
         body = {"identities": [{"platform": p, "user_id": u} for p, u in mine], "reason": "BENCH-1"}
         created = _call(handler, "POST", "/customers", body)
         customer = created["customer_id"]
-        returned, cursor = 0, None
+        returned, cursor, reads = 0, None, 1
         while True:
             query = {"limit": str(PAGE), **({"cursor": cursor} if cursor else {})}
             page = _call(handler, "GET", f"/customers/{customer}/interactions", query=query)
             returned += len(page["items"])
+            reads += 1
             cursor = page["next_cursor"]
             if not cursor:
                 break
+        platform, user = mine[0]
+        for path in (
+            f"/customers/{customer}",
+            f"/customers/{customer}/export",
+            f"/subjects/{platform}/{user}/interactions",
+            f"/subjects/{platform}/{user}/export",
+            f"/interactions/{platform}:{user}-0",
+        ):
+            _call(handler, "GET", path)
+            reads += 1
     finally:
         InteractionRepository.timeline_after = original  # type: ignore[method-assign]
     expected = IDENTITIES * PER_IDENTITY
@@ -94,7 +121,12 @@ def _measure(boto3: Any, others: int) -> dict[str, Any]:
         link["subject_id"] for link in created["identities"]
     ):
         raise RuntimeError(f"the timeline returned {returned} of {expected} interactions")
-    return {"customer_timeline_items_read_per_item_returned": round(read["items"] / returned, 2)}
+    return {
+        "customer_timeline_items_read_per_item_returned": round(read["items"] / returned, 2),
+        "access_ledger_writes_per_read": round(ledger["writes"] / reads, 2),
+        "access_ledger_items_per_entry": round(ledger["items"] / max(1, ledger["writes"]), 2),
+        "access_ledger_reads_measured": reads,
+    }
 
 
 def _write(

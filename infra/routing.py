@@ -58,7 +58,8 @@ from socialcrm.routing.source import REPO_RULES_FILE
 
 ROUTE_INTERACTION_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query")
 # DeleteItem: an automatic reply whose queueing failed is removed (nothing was sent).
-ROUTE_CUSTOMER_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem")
+# The sender's customer: read; segments stored; identities with one phone number linked (transactions).
+ROUTE_CUSTOMER_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem")
 ROUTE_CASE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 COUNTER_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:BatchGetItem")
 SLA_CASE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
@@ -275,7 +276,8 @@ class Routing(Construct):
         grant_table(fn, self.counters, COUNTER_ACTIONS)
         # the rules' automatic replies: checked and queued like a person's
         grant_table(fn, self.suppressions, ("dynamodb:GetItem",))
-        # the sender's customer: its owner row and partition read, its segments stored
+        # the sender's customer: its owner row and partition read, its segments stored, identities that
+        # carry one phone number linked
         grant_table(fn, self.customers, ROUTE_CUSTOMER_ACTIONS)
         grant_secret_value(fn, self.secret)
         grant_send(fn, self.outbound.queue)

@@ -213,8 +213,11 @@ EXPECTED |= {
     | {("secretsmanager:GetSecretValue", "secret"), ("kms:Decrypt", "key via secretsmanager")}
     | {("sqs:SendMessage", "queue:outbound")}
     | _pairs({"kms:Decrypt", "kms:GenerateDataKey"}, "key via sqs")
-    # the sender's customer: its owner row and its partition read, its segments stored
-    | _pairs({"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"}, "table:customers"),
+    # the sender's customer: its owner row and its partition read, its segments stored; identities that
+    # carry one phone number linked in transactions (a put per row)
+    | _pairs(
+        {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"}, "table:customers"
+    ),
     # send: one platform call per reply; the reply and its case, the message answered, the suppression,
     # where echoes were seen, the credentials, its own queue (to wait), clocks, the bus, the rules
     "send": _baseline("send")

@@ -730,3 +730,20 @@ def test_an_identity_linked_while_its_customer_is_erased_is_unlinked_too(world, 
     assert proof["status"] == "COMPLETED" and proof["customers"][0]["verified"] is True
     assert customers.owner_of(late.subject_id) is None
     assert not [t for t in world.traces(ana_customer) if t[0] == "customers"]
+
+
+def test_the_phone_number_keys_an_identity_carries_are_erased_with_it_and_another_persons_stay(world):
+    # Given Ana's X identity and Bob's both carrying one phone number's key (a family phone)
+    seed_ana_and_bob(world)
+    customers = CustomerStore(world.table("customers"))
+    key = "k_" + "5" * 64
+    for person in (ANA_X, BOB_X):
+        customers.carry(key, Identity(person.platform, world.subject(person)), at=EARLIER)
+    # When Ana's X identity is erased
+    request_id = world.request_erasure(ANA_X)
+    assert world.run_erasures() == []
+    # Then her key rows are gone (counted with her links), verified; Bob still carries the key
+    proof = world.erasure(request_id)
+    assert proof["verified"] is True and proof["erased"]["customers"] == 4  # owner, link, key, way back
+    assert customers.carriers(key) == [Identity("x", world.subject(BOB_X))]
+    assert {table for table, _ in world.traces(world.subject(ANA_X))} == {"erasure_requests", "suppressions"}

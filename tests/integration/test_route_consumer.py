@@ -531,3 +531,92 @@ def test_history_across_channels_counts_every_linked_identity(aws, tmp_path, mon
     assert "angry-everywhere" not in CaseRepository().get(case_of("instagram:13")).tags
     # And with segments off, no segment is stored or shown
     assert CaseRepository().get(case_of("instagram:12")).segments == []
+
+
+def _with_phone(item, phone: str):
+    """The message as ingest completes it when its sender gives (or, on WhatsApp, is) this number."""
+    from socialcrm.models import Author, InteractionDraft, identity_keys
+    from tests.support.pipeline import PEPPER
+
+    draft = InteractionDraft(
+        platform="generic",
+        kind="review",
+        native_id="n",
+        author=Author(user_id="u"),
+        occurred_at=NOW,
+        phone=phone,
+    )
+    return item.model_copy(update={"identity_keys": identity_keys(PEPPER, draft)})
+
+
+def test_a_whatsapp_number_and_the_same_number_on_a_web_review_are_linked_into_one_customer(aws):
+    from socialcrm.customers.linking import AUTO_LINKER, AUTO_REASON
+    from socialcrm.customers.store import CustomerStore
+
+    handler, env, _events_url = aws
+    customers = CustomerStore(env["CUSTOMERS_TABLE"])
+    # Given Ana writing on WhatsApp from +34 600 000 000, then a web review giving that number
+    on_whatsapp = _with_phone(
+        recent(21, "hola", user="34600000000", platform="whatsapp", minutes_ago=30), "34600000000"
+    )
+    on_web = _with_phone(
+        recent(22, "great shop", "POSITIVE", user="ana-web", platform="generic"), "+34 600 000 000"
+    )
+    stranger = _with_phone(recent(23, "meh", user="someone", platform="generic"), "+44 7700 900000")
+    for item in (on_whatsapp, on_web, stranger):
+        store(item, at=NOW)
+        announce(item)
+        assert run_handler(handler, env) == {"batchItemFailures": []}
+    # Then the two are one customer, linked by socialcrm for the reason "same phone number"
+    customer_id = customers.owner_of(on_web.subject_id)
+    assert customer_id is not None and customers.owner_of(on_whatsapp.subject_id) == customer_id
+    customer = customers.get(customer_id)
+    assert {(link.platform, link.linked_by, link.reason) for link in customer.identities} == {
+        ("whatsapp", AUTO_LINKER, AUTO_REASON),
+        ("generic", AUTO_LINKER, AUTO_REASON),
+    }
+    # And a different number links nobody
+    assert customers.owner_of(stranger.subject_id) is None
+    # And the table holds no phone number, only keyed hashes
+    rows = json.dumps(boto3.client("dynamodb").scan(TableName=env["CUSTOMERS_TABLE"])["Items"])
+    assert "34600000000" not in rows and "600 000 000" not in rows
+    # When the same messages come again (a replay), nothing changes
+    announce(on_web)
+    assert run_handler(handler, env) == {"batchItemFailures": []}
+    assert len(customers.get(customer_id).identities) == 2
+
+
+def test_identities_of_two_customers_are_not_merged_and_a_shared_number_links_no_one(aws):
+    from socialcrm.customers.linking import MAX_CARRIERS
+    from socialcrm.customers.store import CustomerStore, Identity, new_customer_id
+
+    handler, env, _events_url = aws
+    customers = CustomerStore(env["CUSTOMERS_TABLE"])
+    # Given two identities with one number that already belong to two different customers
+    first = _with_phone(recent(31, "a", user="p1", platform="generic", minutes_ago=20), "+34 611 111 111")
+    second = _with_phone(recent(32, "b", user="p2", platform="generic", minutes_ago=10), "+34 611 111 111")
+    owners = {}
+    for item in (first, second):
+        owners[item.subject_id] = new_customer_id()
+        customers.create(
+            owners[item.subject_id], [Identity("generic", item.subject_id)], reason="T-1", by="agent", at=NOW
+        )
+    for item in (first, second):
+        store(item, at=NOW)
+        announce(item)
+        assert run_handler(handler, env) == {"batchItemFailures": []}
+    # Then each stays with its customer: a person decides
+    assert {s: customers.owner_of(s) for s in owners} == owners
+    # Given a switchboard number many people give
+    shared = [
+        _with_phone(
+            recent(40 + n, "hi", user=f"caller-{n}", platform="generic", minutes_ago=9 - n), "+34 900 000 000"
+        )
+        for n in range(MAX_CARRIERS + 1)
+    ]
+    for item in shared:
+        store(item, at=NOW)
+        announce(item)
+        assert run_handler(handler, env) == {"batchItemFailures": []}
+    # Then the one past the limit is linked to no one
+    assert customers.owner_of(shared[-1].subject_id) is None

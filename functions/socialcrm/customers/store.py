@@ -7,6 +7,10 @@ Three kinds of row, all keyed by ``pk`` and ``sk``, none holding a raw platform 
   when, by whom and why it was linked). A customer's identities are one ``Query`` of its partition;
 * ``c#<customer id>`` / ``h#<time>#<random>``: an identity unlinked (its platform, when, by whom, why;
   not which identity);
+* ``k#<identity key>`` / ``s#<subject id>``: an identity carries this strong identifier (the keyed hash of
+  a phone number, ``socialcrm.models.identity_keys``), and ``s#<subject id>`` / ``k#<identity key>`` the
+  way back, so an erasure finds it by the subject; two identities under one key are linked
+  automatically (``socialcrm.customers.linking``);
 * ``s#<subject id>`` / ``owner``: the customer an identity belongs to. It is written on condition that it
   does not exist, in the same transaction as the link, so an identity belongs to at most one customer,
   and of two requests linking one identity at once, one wins and the other is told who owns it.
@@ -111,6 +115,14 @@ def link_key(customer_id: str, subject_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"c#{customer_id}"}, "sk": {"S": f"i#{subject_id}"}}
 
 
+def carrier_key(identity_key: str, subject_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"k#{identity_key}"}, "sk": {"S": f"s#{subject_id}"}}
+
+
+def carried_key(subject_id: str, identity_key: str) -> dict[str, Any]:
+    return {"pk": {"S": f"s#{subject_id}"}, "sk": {"S": f"k#{identity_key}"}}
+
+
 def owner_key(subject_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"s#{subject_id}"}, "sk": {"S": "owner"}}
 
@@ -176,7 +188,34 @@ class CustomerStore:
         ).get("Item")
         return item["customer_id"]["S"] if item else None
 
+    def carriers(self, key: str) -> list[Identity]:
+        """The identities that carry the strong identifier ``key`` (one consistent query of its partition)."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": f"k#{key}"}},
+            "ConsistentRead": True,
+            "Limit": MAX_IDENTITIES + 1,
+        }
+        items = self._call("Query", **request).get("Items", [])
+        return [Identity(i["platform"]["S"], i["subject_id"]["S"]) for i in items]
+
     # -- writes --------------------------------------------------------------------------------------
+
+    def carry(self, key: str, identity: Identity, *, at: datetime) -> None:
+        """Record that ``identity`` carries the strong identifier ``key`` (and the way back to it)."""
+        common = {
+            "platform": {"S": identity.platform},
+            "subject_id": {"S": identity.subject_id},
+            "identity_key": {"S": key},
+            "expires_at": _expiry(at),
+        }
+        items = [
+            {"Put": {"TableName": self.table_name, "Item": {**item_key, **common}}}
+            for item_key in (carrier_key(key, identity.subject_id), carried_key(identity.subject_id, key))
+        ]
+        if self._try_transact(items) is not None:
+            raise CustomerStoreError("Could not record the identity's key.")
 
     def set_segments(self, customer_id: str, segments: Sequence[str], *, at: datetime) -> None:
         """Store the customer's segments; nothing happens to a customer erased meanwhile."""

@@ -577,9 +577,13 @@ def youtube_upload(video_id: str, channel_id: str, channel_name: str, title: str
     )
 
 
-def generic_review(native_id: str, user_id: str, handle: str, text: str, when: datetime) -> Payload:
-    """A review from a shop or review site speaking Standard Webhooks."""
-    return _generic(native_id, "review", _generic_author(user_id, handle), text, when, {}, "review")
+def generic_review(
+    native_id: str, user_id: str, handle: str, text: str, when: datetime, *, phone: str | None = None
+) -> Payload:
+    """A review from a shop or review site speaking Standard Webhooks (with the reviewer's phone number,
+    when the shop knows it)."""
+    author = _generic_author(user_id, handle) | ({"phone": phone} if phone else {})
+    return _generic(native_id, "review", author, text, when, {}, "review")
 
 
 def generic_message(

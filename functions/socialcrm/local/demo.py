@@ -30,6 +30,7 @@ import boto3
 import httpx
 
 from socialcrm.api.path_ids import encode_path_id
+from socialcrm.api.privacy import LOCAL_PRINCIPAL_VARIABLE
 from socialcrm.errors import ConfigurationError
 from socialcrm.local import deliveries as d
 from socialcrm.local import logs
@@ -55,6 +56,12 @@ CONVERSATION = (
 PAGE_REPLY = ("m_demo-page-reply-1", "So sorry, Kavya! Your parcel is at the Pune hub and arrives tomorrow.")
 # The WhatsApp question an agent answers from socialcrm.
 WHATSAPP_QUESTION = "wamid.HBgMOTE5ODc2NTQzMjEwFQIAEhggNDFCMjk2QjA3RkNCNjM5QzEzNUE5RkM4"
+# The same customer (Priya) on WhatsApp, on X, and on the shop's review site, which knows her phone number.
+PRIYA_WHATSAPP = "919876543210"
+PRIYA_X = "1598700001"
+PRIYA_FOLLOW_UP = "wamid.HBgMOTE5ODc2NTQzMjEwFQIAEhggRk9MTE9XVVAtMDAwMDAwMDAwMDAwMDAx"
+# Who the local stack records as the reader in the access log (a deployed API records the IAM principal).
+DEMO_PRINCIPAL = "demo-agent (local stack)"
 AGENT_REPLY = "Hi Priya! Yes, the blue cotton kurta is in stock in M, and delivery to Pune is free this week."
 
 
@@ -97,7 +104,7 @@ def morning(at: datetime) -> list[Sent]:
             "WhatsApp message, purchase question",
             d.whatsapp_message(
                 WHATSAPP_QUESTION,
-                "919876543210",
+                PRIYA_WHATSAPP,
                 "Priya Sharma",
                 "Hi! Is the blue cotton kurta available in size M? How much is delivery to Pune?",
                 t(4),
@@ -180,6 +187,28 @@ def morning(at: datetime) -> list[Sent]:
                 t(21),
             ),
         ),
+        Sent(
+            "X mention, the WhatsApp customer complains",
+            d.x_mention(
+                "1861038805512245760",
+                PRIYA_X,
+                "priya_sharma_designs",
+                "@AcmeStoreIN My last order still hasn't shipped and nobody answers. Really disappointed.",
+                "en",
+                t(22),
+            ),
+        ),
+        Sent(
+            "review with the reviewer's phone number",
+            d.generic_review(
+                "rv-20261123-0043",
+                "cust-90417",
+                "priya_s",
+                "Ordered two kurtas, still not shipped after two weeks. Very poor communication.",
+                t(23),
+                phone="+91 98765 43210",
+            ),
+        ),
         *(
             Sent(
                 f"Messenger conversation, message {n + 1} of 3",
@@ -235,6 +264,7 @@ class Demo:
         self._print_report()
         self._print_daily_report()
         self._print_erasure()
+        self._print_customer()
         return not self.missing
 
     # handshakes and deliveries
@@ -606,6 +636,81 @@ class Demo:
                 "  …accepted, as a platform must be answered, but not stored again: the subject is erased"
             )
 
+    def _print_customer(self) -> None:
+        """Priya's customer: linked automatically by her phone number, her X identity linked by an agent,
+        the merged timeline and segments, erased in one request, and the access log of who read it."""
+        out, why = self.out, {"X-Reason": "demo-2"}
+        out("")
+        out("one customer across channels")
+        timeline = self.http.get(f"/subjects/whatsapp/{PRIYA_WHATSAPP}/interactions?limit=1", headers=why)
+        customer_id = timeline.json().get("customer_id") if timeline.status_code == 200 else None
+        if not customer_id:
+            out(
+                f"  her WhatsApp and web review were not linked ({timeline.status_code}): is routing running?"
+            )
+            return
+        customer = f"/customers/{customer_id}"
+        out(f"  WhatsApp and the web review carry one phone number: linked automatically as {customer_id}")
+        linked = self.http.post(
+            f"{customer}/identities",
+            json={"platform": "x", "user_id": PRIYA_X, "reason": "demo-2"},
+            headers=why,
+        )
+        out(f"  POST {customer}/identities (her X account, reason demo-2) → {linked.status_code}")
+        follow_up = d.whatsapp_message(
+            PRIYA_FOLLOW_UP, PRIYA_WHATSAPP, "Priya Sharma", "Any update? Still nothing, this is frustrating.",
+            datetime.now(tz=UTC),
+        )  # fmt: skip
+        self._send(Sent("WhatsApp follow-up", follow_up))
+        view = _poll(
+            lambda: self.http.get(customer, headers=why),
+            lambda r: r.status_code == 200 and "repeat-complainer" in r.json().get("segments", []),
+            deadline=ROUTING_DEADLINE_SECONDS,
+        ).json()
+        identities = ", ".join(i["platform"] for i in view.get("identities", []))
+        out(f"  identities   {identities}  (each a pseudonymous subject id)")
+        out(f"  segments     {', '.join(view.get('segments') or []) or '-'}  (her follow-up recomputed them)")
+        out(
+            f"  by platform  {_pairs(view.get('by_platform') or {})}; open cases {len(view.get('open_cases', []))}"
+        )
+        page = self.http.get(f"{customer}/interactions?limit=10", headers=why).json()
+        out(f"  merged timeline, newest first (GET {customer}/interactions):")
+        for item in page.get("items", []):
+            sentiment = (item.get("sentiment") or {}).get("label", "-")
+            out(
+                f"    {item['occurred_at'][11:19]}  {item['platform']:<9} {sentiment:<9} {_excerpt(item['text'])}"
+            )
+        erasure = self.http.post(
+            "/erasure-requests", json={"customers": [customer_id], "reference": "demo-3"}
+        )
+        if erasure.status_code != 202:
+            out(f"  erasure refused: {erasure.status_code} {erasure.text[:160]}")
+            return
+        request_id = erasure.json()["request_id"]
+        proof = _poll(
+            lambda: self.http.get(f"/erasure-requests/{request_id}"),
+            lambda r: r.status_code == 200 and r.json().get("status") in ("COMPLETED", "FAILED"),
+            deadline=ERASURE_DEADLINE_SECONDS,
+        ).json()
+        out(
+            f"  POST /erasure-requests {{customers: [{customer_id}]}} → {proof.get('status')}, "
+            f"verified={proof.get('verified')}, {len(proof.get('subjects', []))} identities"
+        )
+        out("  erased       " + _pairs(proof.get("erased") or {}))
+        out(f"  GET {customer} → {self.http.get(customer).status_code}")
+        log = self.http.get(f"{customer}/access-log").json()
+        out(f"  access log of {customer_id} (kept after the erasure: who read her data, and why):")
+        runs: list[tuple[str, str, str, str, int]] = []  # (time of the latest, route, reason, who, reads)
+        for entry in log.get("items", []):
+            what = (entry["route"], entry.get("reason") or "-", entry["principal"])
+            if runs and runs[-1][1:4] == what:
+                runs[-1] = (*runs[-1][:4], runs[-1][4] + 1)
+            else:
+                runs.append((entry["at"][11:19], *what, 1))
+        for at, route, reason, who, reads in runs:
+            times = f"{reads}x" if reads > 1 else ""
+            out(f"    {at}  {route:<44} {times:<3} reason {reason:<7} by {who}")
+
     def _wait_for_inbound_queue(self) -> None:
         """Until the enrich function has taken every message of the inbound queue (nothing left in flight)."""
         sqs = boto3.client("sqs")
@@ -737,6 +842,7 @@ def main(argv: Iterable[str] | None = None) -> int:
             "the demo's rules are config/rules.yaml with business hours that exclude now "
             f"({now:%H:%M} UTC), so its messages arrive out of hours"
         )
+    os.environ.setdefault(LOCAL_PRINCIPAL_VARIABLE, DEMO_PRINCIPAL)
     stack = LocalStack(args.port, secrets_file=args.secrets_file)
     print("starting the local stack (embedded AWS, offline Comprehend, API, pollers)…", flush=True)
     try:

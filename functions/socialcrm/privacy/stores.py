@@ -336,8 +336,9 @@ class DerivedKeyStore:
 
 
 class CustomerLinkStore:
-    """A subject's place in a customer (``socialcrm.customers.store``): its owner row, keyed by the subject,
-    and the link row in its customer's partition, whose key the owner row names (no index, no scan).
+    """A subject's place in a customer (``socialcrm.customers.store``): its own partition (the owner row and
+    the way back to each strong identifier it carries), the link row in its customer's partition, whose key
+    the owner row names, and its row under each identifier's key (no index, no scan).
 
     The link row goes before the owner row that leads to it, so a run that fails between the two leaves
     the owner row for the next run to follow. The owner row is read again until there is none, so a link
@@ -355,21 +356,31 @@ class CustomerLinkStore:
 
     client = LazyClient("dynamodb")
 
-    def _owner(self, scope: SubjectScope, *, consistent: bool) -> list[dict[str, Any]]:
-        from socialcrm.customers.store import owner_key
-
-        owners = batch_get(
-            self.client, self.name, self.table_name, [owner_key(scope.subject_id)], consistent=consistent
-        )
-        scope.remember(self.name, owners, ("pk", "sk"))
-        return owners
+    def _own_rows(self, scope: SubjectScope, *, consistent: bool) -> list[dict[str, Any]]:
+        """The subject's own partition: its owner row and the way back to each strong identifier it carries."""
+        request = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": f"s#{scope.subject_id}"}},
+            "ConsistentRead": consistent,
+        }
+        rows = list(query_all(self.client, self.name, request))
+        scope.remember(self.name, rows, ("pk", "sk"))
+        return rows
 
     def _keys(self, scope: SubjectScope, *, consistent: bool) -> list[Key]:
-        from socialcrm.customers.store import link_key, owner_key
+        from socialcrm.customers.store import carried_key, carrier_key, link_key, owner_key
 
-        self._owner(scope, consistent=consistent)
-        customers = {item["customer_id"]["S"] for item in scope.seen(self.name) if "customer_id" in item}
-        return [owner_key(scope.subject_id), *(link_key(c, scope.subject_id) for c in sorted(customers))]
+        self._own_rows(scope, consistent=consistent)
+        seen = [item for item in scope.seen(self.name) if item["pk"]["S"] == f"s#{scope.subject_id}"]
+        customers = {item["customer_id"]["S"] for item in seen if "customer_id" in item}
+        carried = {item["identity_key"]["S"] for item in seen if "identity_key" in item}
+        subject = scope.subject_id
+        return [
+            owner_key(subject),
+            *(link_key(c, subject) for c in sorted(customers)),
+            *(key for k in sorted(carried) for key in (carrier_key(k, subject), carried_key(subject, k))),
+        ]
 
     def _existing(self, scope: SubjectScope, *, consistent: bool) -> list[dict[str, Any]]:
         keys = self._keys(scope, consistent=consistent)
@@ -381,8 +392,10 @@ class CustomerLinkStore:
             existing = self._existing(scope, consistent=True)
             if not existing:
                 return erased
-            links = [{"pk": i["pk"], "sk": i["sk"]} for i in existing if i["sk"]["S"] != "owner"]
-            owners = [{"pk": i["pk"], "sk": i["sk"]} for i in existing if i["sk"]["S"] == "owner"]
+            # what the subject's own rows lead to (its links, its carried keys) first, then those rows
+            own = f"s#{scope.subject_id}"
+            links = [{"pk": i["pk"], "sk": i["sk"]} for i in existing if i["pk"]["S"] != own]
+            owners = [{"pk": i["pk"], "sk": i["sk"]} for i in existing if i["pk"]["S"] == own]
             erased += batch_delete(self.client, self.name, self.table_name, links)
             erased += batch_delete(self.client, self.name, self.table_name, owners)
         return erased  # still linking after ROUNDS: the verification finds what is left, and the run fails

@@ -102,6 +102,8 @@ def summary_rows(summary: ReportSummary) -> list[tuple[str, ...]]:
         row("spikes_by_platform", "spikes", value, key=key)
     for key, value in summary.spikes_by_topic.items():
         row("spikes_by_topic", "spikes", value, key=key)
+    for key, value in summary.by_segment.items():
+        row("by_segment", "cases", value, key=key)
     return rows
 
 

@@ -18,11 +18,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from pydantic import ValidationError
 
+from socialcrm.customers.linking import LinkStore, link_by_keys
+from socialcrm.customers.store import Identity
 from socialcrm.errors import SocialCrmError
 from socialcrm.events.models import EventDetail, InteractionEnriched
 from socialcrm.events.ports import Publisher
@@ -86,6 +88,10 @@ class QueuedRecord:
     body: str
 
 
+class Customers(CustomerDirectory, LinkStore, Protocol):
+    """The customers table as the route consumer uses it (``socialcrm.customers.store.CustomerStore``)."""
+
+
 @dataclass(frozen=True)
 class RoutePorts:
     rules: Callable[[], CompiledRules]
@@ -106,7 +112,7 @@ class RoutePorts:
     # Erasure tombstones and objections: a replayed event of a suppressed subject is not routed again.
     suppressions: SuppressionLookup | None = None
     # The sender's customer (socialcrm.routing.segments): segments and cross-channel history for the rules.
-    customers: CustomerDirectory | None = None
+    customers: Customers | None = None
 
 
 @dataclass
@@ -287,10 +293,16 @@ def _route_one(
 
 
 def _customer(interaction: Interaction, compiled: CompiledRules, ports: RoutePorts) -> CustomerContext | None:
-    """The sender's customer, its segments (stored back when they changed) and its history on every
-    channel; None when there is no customers table or nothing reads them."""
+    """The sender's customer (linked first to the identities that carry its strong identifiers), its
+    segments (stored back when they changed) and its history on every channel; None when there is no
+    customers table or nothing reads them."""
+    if ports.customers is None:
+        return None
+    if interaction.identity_keys:  # the same phone number on another identity: one customer
+        sender = Identity(interaction.platform, interaction.subject_id)
+        link_by_keys(sender, interaction.identity_keys, ports.customers, at=datetime.now(tz=UTC))
     settings = compiled.document.segments
-    if ports.customers is None or not (settings.enabled or compiled.history_days):
+    if not (settings.enabled or compiled.history_days):
         return None
     return customer_context(
         interaction,

@@ -53,6 +53,7 @@ VECTOR_HEADERS = {
 }
 
 NOW = 1_795_000_000  # 2026-11-18, for deliveries signed by the tests themselves
+NOW_DT = datetime.fromtimestamp(NOW, tz=UTC)
 
 
 def fixture(name: str) -> bytes:
@@ -482,3 +483,33 @@ def test_an_interaction_whose_id_is_only_whitespace_is_a_400_naming_the_field(ch
     assert raised.value.status == 400
     assert raised.value.message.startswith(f"{named}: ")
     assert "whitespace" in raised.value.message
+
+
+@pytest.mark.parametrize("phone", ["+34 600 000 000", "0034600000000", "+34 (600) 000-000"])
+def test_a_senders_phone_number_becomes_the_same_keyed_hash_as_the_whatsapp_number_and_is_kept_nowhere(phone):
+    from socialcrm.models import Author, Interaction, InteractionDraft
+
+    # Given a review whose sender gives the person's phone number, and the same person on WhatsApp
+    [draft] = adapter.normalise(body_of(review(data__author__phone=phone)))
+    whatsapp = InteractionDraft(
+        platform="whatsapp",
+        kind="direct_message",
+        native_id="wamid.1",
+        author=Author(user_id="34600000000"),
+        occurred_at=NOW_DT,
+    )
+    # When both are completed with the pepper
+    web = Interaction.from_draft(draft, pepper="pepper", received_at=NOW_DT)
+    wa = Interaction.from_draft(whatsapp, pepper="pepper", received_at=NOW_DT)
+    # Then they carry one key, and the number itself is nowhere in what is stored
+    assert web.identity_keys == wa.identity_keys and len(web.identity_keys) == 1
+    stored = web.model_dump_json()
+    assert "600" not in stored.replace(web.identity_keys[0], "") and "phone" not in stored
+
+
+@pytest.mark.parametrize("phone", ["12345", "call me", "+34 600 000 000 000 000"])
+def test_what_is_no_phone_number_gives_no_key(phone):
+    from socialcrm.models import Interaction
+
+    [draft] = adapter.normalise(body_of(review(data__author__phone=phone)))
+    assert Interaction.from_draft(draft, pepper="pepper", received_at=NOW_DT).identity_keys == []

@@ -42,6 +42,7 @@ CELLS = [
     Cell(D3, "resolution||P1|x", {"breached": 2}),
     Cell(D2, "spikes|x|refund", {"n": 2}),
     Cell(D2, "spikes|facebook|outage", {"n": 1}),
+    Cell(D1, "segments|vip|x", {"n": 2}),
     Cell("2026-10-31", "interactions|x|NEGATIVE|en", {"n": 100}),  # outside the range: ignored
 ]
 
@@ -204,6 +205,9 @@ def test_the_csv_has_one_figure_per_row_with_the_same_numbers_as_the_json():
     assert value("totals", "interactions") == "11"
     assert value("by_platform", "interactions", key="facebook") == "3"
     assert value("by_team", "routed", team="pr") == "2"
+    assert (
+        value("by_segment", "cases", key="vip") == "2" and value("by_segment", "cases", key="advocate") == "0"
+    )
     assert value("sentiment_trend", "interactions", day=D1, key="NEGATIVE") == "6"
     # And first responses have one row per team, source and figure
     assert value("first_response", "avg_minutes", team="", key="native") == "10.0"

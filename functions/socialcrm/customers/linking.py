@@ -1,0 +1,94 @@
+"""Automatic links from strong identifiers: two identities that carry the same phone number are one person.
+
+A message's strong identifiers arrive as keyed hashes (``Interaction.identity_keys``: a WhatsApp sender's
+number, the phone number a ``generic`` sender gives). When the route consumer handles a customer message
+it records that the sender carries each key, and links the sender with every other identity that carries
+it:
+
+* neither has a customer: a new customer of the two;
+* one has: the other joins it;
+* both have, the same: nothing; different customers: nothing either (two customers are never merged
+  automatically: a person decides, and unlinks one of them).
+
+A key carried by more than ``MAX_CARRIERS`` identities is a shared number (a shop's switchboard, a family
+phone): nothing is linked through it. Each link names ``AUTO_LINKER`` and the reason ``auto:phone``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from socialcrm.customers.store import Identity, IdentityLinkedError, TooManyIdentitiesError, new_customer_id
+from socialcrm.errors import NotFoundError
+from socialcrm.observability import logger
+
+AUTO_LINKER = "socialcrm (same phone number)"
+AUTO_REASON = "auto:phone"
+MAX_CARRIERS = 5
+
+
+class LinkStore(Protocol):
+    def carriers(self, key: str) -> list[Identity]: ...
+
+    def carry(self, key: str, identity: Identity, *, at: datetime) -> None: ...
+
+    def owner_of(self, subject_id: str) -> str | None: ...
+
+    def create(
+        self, customer_id: str, identities: list[Identity], *, reason: str, by: str, at: datetime
+    ) -> None: ...
+
+    def link(self, customer_id: str, identity: Identity, *, reason: str, by: str, at: datetime) -> bool: ...
+
+
+@dataclass
+class Linked:
+    created: int = 0  # customers created for two identities
+    joined: int = 0  # identities added to an existing customer
+    conflicts: int = 0  # both already belonged to different customers: left for a person
+
+
+def link_by_keys(identity: Identity, keys: list[str], store: LinkStore, *, at: datetime) -> Linked:
+    """Record the identity's keys and link it with every other identity that carries one of them."""
+    outcome = Linked()
+    for key in keys:
+        carriers = store.carriers(key)
+        if identity not in carriers:
+            store.carry(key, identity, at=at)
+            carriers = [*carriers, identity]
+        if len(carriers) > MAX_CARRIERS:
+            logger.info("shared identity key: not linked", carriers=len(carriers))
+            continue
+        for other in carriers:
+            if other.subject_id != identity.subject_id:
+                _link_pair(identity, other, store, at=at, outcome=outcome)
+    return outcome
+
+
+def _link_pair(
+    identity: Identity, other: Identity, store: LinkStore, *, at: datetime, outcome: Linked
+) -> None:
+    for _attempt in range(2):  # a link made by someone else meanwhile: look again once
+        mine, theirs = store.owner_of(identity.subject_id), store.owner_of(other.subject_id)
+        try:
+            if mine is not None and theirs is not None:
+                if mine != theirs:
+                    outcome.conflicts += 1
+                    logger.info("identities with one key belong to two customers: left as they are")
+                return
+            if mine is None and theirs is None:
+                store.create(new_customer_id(), [other, identity], reason=AUTO_REASON, by=AUTO_LINKER, at=at)
+                outcome.created += 1
+            elif mine is not None:
+                outcome.joined += store.link(mine, other, reason=AUTO_REASON, by=AUTO_LINKER, at=at)
+            else:
+                assert theirs is not None
+                outcome.joined += store.link(theirs, identity, reason=AUTO_REASON, by=AUTO_LINKER, at=at)
+            return
+        except (IdentityLinkedError, NotFoundError):
+            continue
+        except TooManyIdentitiesError:
+            logger.info("customer full: identity not linked automatically")
+            return
