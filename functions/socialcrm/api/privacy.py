@@ -27,7 +27,7 @@ from socialcrm.observability import logger
 from socialcrm.privacy.access import subject_of
 from socialcrm.privacy.dynamo import iso
 from socialcrm.privacy.ledger import AccessLedger, customer_key, subject_key
-from socialcrm.privacy.requests import ErasureRecord, Failure, SubjectErasure
+from socialcrm.privacy.requests import CustomerErasure, ErasureRecord, Failure, SubjectErasure
 from socialcrm.privacy.runtime import PrivacyRuntime
 from socialcrm.privacy.suppression import Suppression
 
@@ -116,6 +116,9 @@ class ErasureView(BaseModel):
     erased_at: str | None = Field(description="Tombstone time: messages that occurred up to it stay out.")
     subject_count: int
     subjects: list[SubjectErasure]
+    customers: list[CustomerErasure] = Field(
+        default_factory=list, description="Customers erased with their identities, and their own rows."
+    )
     erased: dict[str, int] = Field(description="Items erased per store, over every subject.")
     verified: bool = Field(description="True only when every store was asked again and held nothing.")
     failure: Failure | None = Field(description="The store and the reason of the last failure.")

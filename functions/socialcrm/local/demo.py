@@ -658,7 +658,7 @@ class Demo:
         )
         out(f"  POST {customer}/identities (her X account, reason demo-2) → {linked.status_code}")
         follow_up = d.whatsapp_message(
-            PRIYA_FOLLOW_UP, PRIYA_WHATSAPP, "Priya Sharma", "Any update? Still nothing, this is frustrating.",
+            PRIYA_FOLLOW_UP, PRIYA_WHATSAPP, "Priya Sharma", "Still no update. This is terrible, I am very disappointed.",
             datetime.now(tz=UTC),
         )  # fmt: skip
         self._send(Sent("WhatsApp follow-up", follow_up))
@@ -677,9 +677,8 @@ class Demo:
         out(f"  merged timeline, newest first (GET {customer}/interactions):")
         for item in page.get("items", []):
             sentiment = (item.get("sentiment") or {}).get("label", "-")
-            out(
-                f"    {item['occurred_at'][11:19]}  {item['platform']:<9} {sentiment:<9} {_excerpt(item['text'])}"
-            )
+            said = "(the brand's reply)" if item.get("kind") == "brand_reply" else _excerpt(item["text"])
+            out(f"    {item['occurred_at'][11:19]}  {item['platform']:<9} {sentiment:<9} {said}")
         erasure = self.http.post(
             "/erasure-requests", json={"customers": [customer_id], "reference": "demo-3"}
         )
