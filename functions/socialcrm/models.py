@@ -300,23 +300,31 @@ class Interaction(_Model):
 _PHONE_SEPARATORS = re.compile(r"[\s().\-]")
 
 
-def phone_digits(value: str | None) -> str | None:
+def phone_digits(value: str | None, *, international: bool = False) -> str | None:
     """A phone number as WhatsApp's ``wa_id`` writes it (country code and number, digits only), or None
-    when it is not one (E.164: at most 15 digits; fewer than 8 is no full international number).
+    when it is not one (E.164: at most 15 digits; fewer than 8 is no full international number). With
+    ``international``, the number must say it is one (a leading ``+`` or ``00``): a national number's
+    digits would be read as another country's.
 
     >>> phone_digits("+34 600-000 000"), phone_digits("0034600000000"), phone_digits("call me")
     ('34600000000', '34600000000', None)
+    >>> phone_digits("600 000 000", international=True), phone_digits("34600000000")
+    (None, '34600000000')
     """
     if value is None:
         return None
     digits = _PHONE_SEPARATORS.sub("", value.strip())
+    marked = digits.startswith(("+", "00"))
     digits = digits[1:] if digits.startswith("+") else digits[2:] if digits.startswith("00") else digits
+    if international and not marked:
+        return None
     return digits if digits.isascii() and digits.isdigit() and 8 <= len(digits) <= 15 else None
 
 
 def identity_keys(pepper: str, draft: InteractionDraft) -> list[str]:
     """The keyed hashes of the strong identifiers a message carries: a WhatsApp sender's number (its
-    ``wa_id``), and the phone number a ``generic`` sender gives for the person. Compared, never stored raw.
+    ``wa_id``), and the phone number a ``generic`` sender verified for the person (``phone_verified``; the
+    adapter drops an unverified one). Compared, never stored raw.
 
     >>> from datetime import UTC
     >>> at = datetime(2026, 1, 1, tzinfo=UTC)
@@ -327,8 +335,10 @@ def identity_keys(pepper: str, draft: InteractionDraft) -> list[str]:
     >>> identity_keys("p", wa) == identity_keys("p", web) != []
     True
     """
-    phone = draft.author.user_id if draft.platform == "whatsapp" else draft.phone
-    digits = phone_digits(phone)
+    if draft.platform == "whatsapp":  # the sender's number, as WhatsApp verified it
+        digits = phone_digits(draft.author.user_id)
+    else:  # a number the sender says it verified, written internationally
+        digits = phone_digits(draft.phone, international=True)
     if digits is None:
         return []
     digest = hmac.new(pepper.encode(), f"phone:{digits}".encode(), hashlib.sha256).hexdigest()

@@ -701,7 +701,7 @@ def test_a_customer_is_erased_in_one_request_with_every_linked_identity_and_its_
     assert status == 404 and "erased already" in answer["message"]
 
 
-def test_an_identity_linked_while_its_customer_is_erased_is_unlinked_too(world, monkeypatch):
+def test_an_identity_linked_while_its_customer_is_erased_goes_with_it(world, monkeypatch):
     # Given Ana's customer, and an agent linking a new identity to it while its rows are being deleted
     seed_ana_and_bob(world)
     customers = CustomerStore(world.table("customers"))
@@ -724,11 +724,12 @@ def test_an_identity_linked_while_its_customer_is_erased_is_unlinked_too(world, 
     )
     assert status == 202
     assert world.run_erasures() == []
-    # Then the late link was made, found by the read-back and erased with its owner row
+    # Then the late link was made, found when the run looked at the customer again, and erased with it
     proof = world.erasure(accepted["request_id"])
     assert linked == [True]
     assert proof["status"] == "COMPLETED" and proof["customers"][0]["verified"] is True
     assert customers.owner_of(late.subject_id) is None
+    assert late.subject_id in {subject["subject_id"] for subject in proof["subjects"]}
     assert not [t for t in world.traces(ana_customer) if t[0] == "customers"]
 
 
@@ -747,3 +748,29 @@ def test_the_phone_number_keys_an_identity_carries_are_erased_with_it_and_anothe
     assert proof["verified"] is True and proof["erased"]["customers"] == 4  # owner, link, key, way back
     assert customers.carriers(key) == [Identity("x", world.subject(BOB_X))]
     assert {table for table, _ in world.traces(world.subject(ANA_X))} == {"erasure_requests", "suppressions"}
+
+
+def test_an_identity_linked_after_a_customers_erasure_was_requested_is_erased_and_listed_too(world):
+    # Given an erasure of Ana's customer requested, and her Instagram identity (with a message) linked to it
+    # before the erasure runs
+    seed_ana_and_bob(world)
+    customers = CustomerStore(world.table("customers"))
+    ana_customer = customers.owner_of(world.subject(ANA_X))
+    status, accepted = world.call(
+        "privacy", "POST", "/erasure-requests", {"customers": [ana_customer], "reference": "T-63"}
+    )
+    assert status == 202 and accepted["subject_count"] == 2
+    ana_ig = Person("instagram", "ana-ig-77", "ana_ig", "Ana Q")
+    world.store(ana_ig, 0, "ana on ig: refund please", EARLIER)
+    customers.link(
+        ana_customer, Identity("instagram", world.subject(ana_ig)), reason="T-8", by="agent", at=EARLIER
+    )
+    # When the erasure runs
+    assert world.run_erasures() == []
+    # Then the late identity is erased too and listed in the proof, and nothing of hers is left
+    proof = world.erasure(accepted["request_id"])
+    assert proof["status"] == "COMPLETED" and proof["verified"] is True
+    assert (
+        world.subject(ana_ig) in {s["subject_id"] for s in proof["subjects"]} and proof["subject_count"] == 3
+    )
+    assert list(world.traces(*identifying(ana_ig, world), *identifying(ANA_X, world))) == []

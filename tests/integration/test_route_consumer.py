@@ -534,17 +534,19 @@ def test_history_across_channels_counts_every_linked_identity(aws, tmp_path, mon
 
 
 def _with_phone(item, phone: str):
-    """The message as ingest completes it when its sender gives (or, on WhatsApp, is) this number."""
+    """The message as ingest completes it: a WhatsApp sender's own number, or a number a generic sender
+    verified."""
     from socialcrm.models import Author, InteractionDraft, identity_keys
     from tests.support.pipeline import PEPPER
 
+    whatsapp = item.platform == "whatsapp"
     draft = InteractionDraft(
-        platform="generic",
-        kind="review",
+        platform=item.platform,
+        kind="direct_message" if whatsapp else "review",
         native_id="n",
-        author=Author(user_id="u"),
+        author=Author(user_id=phone if whatsapp else "u"),
         occurred_at=NOW,
-        phone=phone,
+        phone=None if whatsapp else phone,
     )
     return item.model_copy(update={"identity_keys": identity_keys(PEPPER, draft)})
 
@@ -620,3 +622,56 @@ def test_identities_of_two_customers_are_not_merged_and_a_shared_number_links_no
         assert run_handler(handler, env) == {"batchItemFailures": []}
     # Then the one past the limit is linked to no one
     assert customers.owner_of(shared[-1].subject_id) is None
+
+
+def test_an_unlinked_identity_is_not_linked_again_and_an_older_message_keeps_newer_segments(aws):
+    from socialcrm.customers.store import CustomerStore, Identity
+
+    handler, env, _events_url = aws
+    customers = CustomerStore(env["CUSTOMERS_TABLE"])
+    on_whatsapp = _with_phone(
+        recent(51, "hola", user="34622222222", platform="whatsapp", minutes_ago=9), "34622222222"
+    )
+    on_web = _with_phone(
+        recent(52, "hello", user="web-52", platform="generic", minutes_ago=8), "+34 622 222 222"
+    )
+    for item in (on_whatsapp, on_web):
+        store(item, at=NOW)
+        announce(item)
+        assert run_handler(handler, env) == {"batchItemFailures": []}
+    customer_id = customers.owner_of(on_web.subject_id)
+    assert customer_id is not None
+    # When an agent separates them, and the person writes again from both
+    customers.unlink(customer_id, Identity("generic", on_web.subject_id), reason="T-5", by="agent", at=NOW)
+    again = _with_phone(
+        recent(53, "me again", user="web-52", platform="generic", minutes_ago=1), "+34 622 222 222"
+    )
+    store(again, at=NOW)
+    announce(again)
+    assert run_handler(handler, env) == {"batchItemFailures": []}
+    # Then the person's decision stands
+    assert customers.owner_of(on_web.subject_id) is None and customers.kept_apart(on_web.subject_id)
+    # And segments stored for a newer message are not replaced by an older one's
+    customers.set_segments(customer_id, ["at-risk"], at=NOW)
+    customers.set_segments(customer_id, [], at=NOW - timedelta(hours=1))
+    assert customers.get(customer_id).segments == ("at-risk",)
+
+
+def test_a_message_is_routed_without_its_customer_when_the_customers_table_fails(aws, monkeypatch):
+    from socialcrm.customers.store import CustomerStore, CustomerStoreError
+
+    handler, env, _events_url = aws
+
+    def down(*_args, **_kwargs):
+        raise CustomerStoreError("throttled")
+
+    monkeypatch.setattr(CustomerStore, "owner_of", down)
+    monkeypatch.setattr(CustomerStore, "carriers", down)
+    item = _with_phone(
+        recent(61, "the app is broken", "NEGATIVE", user="34633333333", platform="whatsapp"), "34633333333"
+    )
+    store(item, at=NOW)
+    announce(item)
+    assert run_handler(handler, env) == {"batchItemFailures": []}
+    case = CaseRepository().get(case_of("whatsapp:61"))
+    assert case is not None and case.segments == []

@@ -8,7 +8,8 @@ it:
 * neither has a customer: a new customer of the two;
 * one has: the other joins it;
 * both have, the same: nothing; different customers: nothing either (two customers are never merged
-  automatically: a person decides, and unlinks one of them).
+  automatically: a person decides);
+* a person unlinked either of them once: nothing (the unlink left a mark, ``CustomerStore.kept_apart``).
 
 A key carried by more than ``MAX_CARRIERS`` identities is a shared number (a shop's switchboard, a family
 phone): nothing is linked through it. Each link names ``AUTO_LINKER`` and the reason ``auto:phone``.
@@ -36,6 +37,8 @@ class LinkStore(Protocol):
 
     def owner_of(self, subject_id: str) -> str | None: ...
 
+    def kept_apart(self, subject_id: str) -> bool: ...
+
     def create(
         self, customer_id: str, identities: list[Identity], *, reason: str, by: str, at: datetime
     ) -> None: ...
@@ -48,6 +51,7 @@ class Linked:
     created: int = 0  # customers created for two identities
     joined: int = 0  # identities added to an existing customer
     conflicts: int = 0  # both already belonged to different customers: left for a person
+    kept_apart: int = 0  # a person unlinked one of them: never linked again automatically
 
 
 def link_by_keys(identity: Identity, keys: list[str], store: LinkStore, *, at: datetime) -> Linked:
@@ -70,6 +74,9 @@ def link_by_keys(identity: Identity, keys: list[str], store: LinkStore, *, at: d
 def _link_pair(
     identity: Identity, other: Identity, store: LinkStore, *, at: datetime, outcome: Linked
 ) -> None:
+    if store.kept_apart(identity.subject_id) or store.kept_apart(other.subject_id):
+        outcome.kept_apart += 1
+        return
     for _attempt in range(2):  # a link made by someone else meanwhile: look again once
         mine, theirs = store.owner_of(identity.subject_id), store.owner_of(other.subject_id)
         try:

@@ -11,6 +11,8 @@ Three kinds of row, all keyed by ``pk`` and ``sk``, none holding a raw platform 
   a phone number, ``socialcrm.models.identity_keys``), and ``s#<subject id>`` / ``k#<identity key>`` the
   way back, so an erasure finds it by the subject; two identities under one key are linked
   automatically (``socialcrm.customers.linking``);
+* ``s#<subject id>`` / ``apart``: a person unlinked the identity (who, when, why): no automatic link
+  brings it back;
 * ``s#<subject id>`` / ``owner``: the customer an identity belongs to. It is written on condition that it
   does not exist, in the same transaction as the link, so an identity belongs to at most one customer,
   and of two requests linking one identity at once, one wins and the other is told who owns it.
@@ -123,6 +125,10 @@ def carried_key(subject_id: str, identity_key: str) -> dict[str, Any]:
     return {"pk": {"S": f"s#{subject_id}"}, "sk": {"S": f"k#{identity_key}"}}
 
 
+def apart_key(subject_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"s#{subject_id}"}, "sk": {"S": "apart"}}
+
+
 def owner_key(subject_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"s#{subject_id}"}, "sk": {"S": "owner"}}
 
@@ -188,6 +194,13 @@ class CustomerStore:
         ).get("Item")
         return item["customer_id"]["S"] if item else None
 
+    def kept_apart(self, subject_id: str) -> bool:
+        """Whether a person unlinked the identity: automatic links leave it alone."""
+        item = self._call(
+            "GetItem", TableName=self.table_name, Key=apart_key(subject_id), ConsistentRead=True
+        ).get("Item")
+        return item is not None
+
     def carriers(self, key: str) -> list[Identity]:
         """The identities that carry the strong identifier ``key`` (one consistent query of its partition)."""
         request: dict[str, Any] = {
@@ -218,13 +231,16 @@ class CustomerStore:
             raise CustomerStoreError("Could not record the identity's key.")
 
     def set_segments(self, customer_id: str, segments: Sequence[str], *, at: datetime) -> None:
-        """Store the customer's segments; nothing happens to a customer erased meanwhile."""
+        """Store the customer's segments as of the message at ``at``; nothing happens to a customer erased
+        meanwhile, nor when a newer message already stored its own."""
         try:
             self.client.update_item(
                 TableName=self.table_name,
                 Key=customer_key(customer_id),
                 UpdateExpression="SET #segments = :segments, segments_at = :at",
-                ConditionExpression="attribute_exists(pk)",
+                # never recreate an erased customer; never let an older message's view replace a newer one
+                ConditionExpression="attribute_exists(pk) AND "
+                "(attribute_not_exists(segments_at) OR segments_at <= :at)",
                 ExpressionAttributeNames={"#segments": "segments"},  # a reserved word
                 ExpressionAttributeValues={
                     ":segments": {"L": [{"S": segment} for segment in segments]},
@@ -313,6 +329,15 @@ class CustomerStore:
             "reason": {"S": reason},
             "expires_at": _expiry(at),
         }
+        apart = {  # a person separated it: no automatic link brings it back (socialcrm.customers.linking)
+            **apart_key(subject_id),
+            "platform": {"S": identity.platform},
+            "subject_id": {"S": subject_id},
+            "at": {"S": _iso(at)},
+            "by": {"S": by},
+            "reason": {"S": reason},
+            "expires_at": _expiry(at),
+        }
         items = [
             {
                 "Delete": {
@@ -324,6 +349,7 @@ class CustomerStore:
             },
             {"Delete": {"TableName": self.table_name, "Key": link_key(customer_id, subject_id)}},
             {"Put": {"TableName": self.table_name, "Item": record}},
+            {"Put": {"TableName": self.table_name, "Item": apart}},
             {
                 "Update": {
                     "TableName": self.table_name,

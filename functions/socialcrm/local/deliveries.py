@@ -581,8 +581,8 @@ def generic_review(
     native_id: str, user_id: str, handle: str, text: str, when: datetime, *, phone: str | None = None
 ) -> Payload:
     """A review from a shop or review site speaking Standard Webhooks (with the reviewer's phone number,
-    when the shop knows it)."""
-    author = _generic_author(user_id, handle) | ({"phone": phone} if phone else {})
+    when the shop verified it)."""
+    author = _generic_author(user_id, handle) | ({"phone": phone, "phone_verified": True} if phone else {})
     return _generic(native_id, "review", author, text, when, {}, "review")
 
 

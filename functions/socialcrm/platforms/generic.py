@@ -122,8 +122,14 @@ class GenericAuthor(BaseModel):
     phone: str | None = Field(
         default=None,
         max_length=64,
-        description="The person's phone number, if known (E.164, e.g. +34600000000): its keyed hash links "
-        "this identity to the person's WhatsApp identity. The number itself is never stored.",
+        description="The person's phone number, if known, in international form (+34 600 000 000). Only "
+        "with phone_verified is its keyed hash used to link this identity to the person's WhatsApp "
+        "identity. The number itself is never stored.",
+    )
+    phone_verified: bool = Field(
+        default=False,
+        description="True only when the sender verified the number belongs to this person (a code sent to it): "
+        "whoever can type a number could otherwise join another person's customer.",
     )
 
 
@@ -253,8 +259,8 @@ class GenericAdapter:
                     native_id=data.native_id,
                     thread_id=data.thread_id,
                     parent_id=data.parent_id,
-                    author=Author(**data.author.model_dump(exclude={"phone"})),
-                    phone=data.author.phone,
+                    author=Author(**data.author.model_dump(exclude={"phone", "phone_verified"})),
+                    phone=data.author.phone if data.author.phone_verified else None,
                     text=data.text,
                     language=data.language,
                     occurred_at=occurred_at.astimezone(UTC),

@@ -29,7 +29,7 @@ from socialcrm.events.models import ErasureCompleted
 from socialcrm.events.ports import Publisher
 from socialcrm.observability import logger
 from socialcrm.privacy.dynamo import StoreFailure
-from socialcrm.privacy.requests import ConflictError, ErasureRecord, ErasureRequests, Failure
+from socialcrm.privacy.requests import ConflictError, ErasureRecord, ErasureRequests, Failure, SubjectErasure
 from socialcrm.privacy.stores import CustomerRows, PersonalDataStore, StoreRegistry, SubjectScope
 from socialcrm.privacy.suppression import SuppressionTable
 
@@ -159,9 +159,28 @@ class _Run:
                 break
         return left
 
+    def enlist(self) -> bool:
+        """Add to the request each identity its customers have now and it does not list (linked since the
+        request was made: by an agent, or automatically); True when there was one."""
+        known = {subject.subject_id for subject in self.record.subjects}
+        added = [
+            subject_id
+            for customer in self.record.customers
+            for subject_id in self.rows().identities(customer.customer_id)
+            if subject_id not in known
+        ]
+        if not added:
+            return False
+        new = [SubjectErasure(subject_id=subject_id) for subject_id in dict.fromkeys(added)]
+        self.save(subjects=[*self.record.subjects, *new])
+        logger.info("identities linked since the request", request_id=self.record.request_id, added=len(new))
+        return True
+
     def advance(self) -> ErasureOutcome:
         erased_at = self.record.erased_at
         assert erased_at is not None
+        if self.record.phase == "erase" and self.record.customers:
+            self.enlist()
         for subject in self.record.subjects:
             self.ports.suppressions.tombstone(subject.subject_id, erased_at)
         scopes = [SubjectScope(subject.subject_id, now=self.ports.now()) for subject in self.record.subjects]
@@ -184,6 +203,8 @@ class _Run:
                     logger.info(
                         "store erased", request_id=self.record.request_id, store=store.name, erased=count
                     )
+            if self.record.customers and self.enlist():  # linked while the stores were erased: them too
+                return self.pause(0)
             for index in range(len(self.record.customers)):
                 tag = f"c{index}:customers"
                 if tag in self.record.done:
@@ -215,6 +236,8 @@ class _Run:
             self.save()
 
         for index, customer in enumerate(self.record.customers):
+            if self.time_left_ms() < TIME_MARGIN_MS:
+                return self.pause(0)
             left = self.rows().remaining(customer.customer_id)
             if left:  # a link made after the erase pass: erased now, and looked for again
                 left = self.erase_customer(index)

@@ -376,11 +376,13 @@ class CustomerLinkStore:
         customers = {item["customer_id"]["S"] for item in seen if "customer_id" in item}
         carried = {item["identity_key"]["S"] for item in seen if "identity_key" in item}
         subject = scope.subject_id
-        return [
+        keys = [
             owner_key(subject),
             *(link_key(c, subject) for c in sorted(customers)),
             *(key for k in sorted(carried) for key in (carrier_key(k, subject), carried_key(subject, k))),
+            *({"pk": item["pk"], "sk": item["sk"]} for item in seen),  # every row of its own (a mark too)
         ]
+        return list({key_id(key): key for key in keys}.values())
 
     def _existing(self, scope: SubjectScope, *, consistent: bool) -> list[dict[str, Any]]:
         keys = self._keys(scope, consistent=consistent)
@@ -410,9 +412,10 @@ class CustomerLinkStore:
 
 class CustomerRows:
     """An erasure by customer: the customer's own partition (its row, its links, the notes of identities
-    unlinked), after every linked subject's stores are erased. A link made while the erasure ran (an
-    identity not in the request) goes with its owner row when that row still names this customer: the
-    customer no longer exists, so neither does the link; that identity's own data is not erased."""
+    unlinked), after every linked subject's stores are erased. The run adds to the request every identity
+    linked since it was made (``identities``) and erases it first; a link made in the moment between that
+    look and this deletion goes with its owner row (the customer no longer exists, so neither does the
+    link), and that one identity's own data stays."""
 
     name = "customers"
 
@@ -457,6 +460,10 @@ class CustomerRows:
 
     def remaining(self, customer_id: str) -> int:
         return len(self._rows(customer_id))
+
+    def identities(self, customer_id: str) -> list[str]:
+        """The subject ids linked to the customer now."""
+        return [row["sk"]["S"][2:] for row in self._rows(customer_id) if row["sk"]["S"].startswith("i#")]
 
 
 def _recent(scope: SubjectScope, store: IndexedStore, days: int) -> list[dict[str, Any]]:

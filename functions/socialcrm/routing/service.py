@@ -295,22 +295,29 @@ def _route_one(
 def _customer(interaction: Interaction, compiled: CompiledRules, ports: RoutePorts) -> CustomerContext | None:
     """The sender's customer (linked first to the identities that carry its strong identifiers), its
     segments (stored back when they changed) and its history on every channel; None when there is no
-    customers table or nothing reads them."""
+    customers table, nothing reads them, or the customers or history cannot be read (a message is never
+    held back for its customer: it is routed as its sender's alone, and the warning is logged)."""
     if ports.customers is None:
         return None
-    if interaction.identity_keys:  # the same phone number on another identity: one customer
-        sender = Identity(interaction.platform, interaction.subject_id)
-        link_by_keys(sender, interaction.identity_keys, ports.customers, at=datetime.now(tz=UTC))
-    settings = compiled.document.segments
-    if not (settings.enabled or compiled.history_days):
+    try:
+        if interaction.identity_keys:  # the same phone number on another identity: one customer
+            sender = Identity(interaction.platform, interaction.subject_id)
+            link_by_keys(sender, interaction.identity_keys, ports.customers, at=datetime.now(tz=UTC))
+        settings = compiled.document.segments
+        if not (settings.enabled or compiled.history_days):
+            return None
+        return customer_context(
+            interaction,
+            settings=settings,
+            directory=ports.customers,
+            history=ports.history,
+            days=compiled.history_days,
+        )
+    except SocialCrmError as exc:  # the customer is an extra: the message is routed without it
+        logger.warning(
+            "routed without its customer", interaction_ref=interaction.interaction_ref, error=exc.code
+        )
         return None
-    return customer_context(
-        interaction,
-        settings=settings,
-        directory=ports.customers,
-        history=ports.history,
-        days=compiled.history_days,
-    )
 
 
 def _replay_skips(interaction: Interaction, ports: RoutePorts, outcome: RouteOutcome) -> bool:

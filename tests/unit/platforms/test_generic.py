@@ -490,7 +490,7 @@ def test_a_senders_phone_number_becomes_the_same_keyed_hash_as_the_whatsapp_numb
     from socialcrm.models import Author, Interaction, InteractionDraft
 
     # Given a review whose sender gives the person's phone number, and the same person on WhatsApp
-    [draft] = adapter.normalise(body_of(review(data__author__phone=phone)))
+    [draft] = adapter.normalise(body_of(review(data__author__phone=phone, data__author__phone_verified=True)))
     whatsapp = InteractionDraft(
         platform="whatsapp",
         kind="direct_message",
@@ -507,9 +507,20 @@ def test_a_senders_phone_number_becomes_the_same_keyed_hash_as_the_whatsapp_numb
     assert "600" not in stored.replace(web.identity_keys[0], "") and "phone" not in stored
 
 
-@pytest.mark.parametrize("phone", ["12345", "call me", "+34 600 000 000 000 000"])
-def test_what_is_no_phone_number_gives_no_key(phone):
+@pytest.mark.parametrize(
+    ("phone", "verified"),
+    [
+        ("12345", True),
+        ("call me", True),
+        ("+34 600 000 000 000 000", True),
+        ("600 000 000", True),  # a national number: another country's digits, read as international
+        ("+34 600 000 000", False),  # not verified: whoever types a number must not join its owner
+    ],
+)
+def test_what_is_no_verified_international_phone_number_gives_no_key(phone, verified):
     from socialcrm.models import Interaction
 
-    [draft] = adapter.normalise(body_of(review(data__author__phone=phone)))
+    [draft] = adapter.normalise(
+        body_of(review(data__author__phone=phone, data__author__phone_verified=verified))
+    )
     assert Interaction.from_draft(draft, pepper="pepper", received_at=NOW_DT).identity_keys == []
