@@ -81,13 +81,14 @@ def build_router(runtime: Callable[[], CrmRuntime]) -> Router:
         env = runtime()
         subject = _subject(env, platform, user_id)
         page, next_cursor = env.interactions.timeline(subject, limit=limit, cursor=cursor)
-        record_read(
-            env.ledger, router.current_event, "GET /subjects/{platform}/{user_id}/interactions", [subject]
-        )
+        customer_id = env.customer_of(subject) if env.customer_of else None
+        route = "GET /subjects/{platform}/{user_id}/interactions"
+        # filed under its customer too: the customer's access log shows its identities' reads
+        record_read(env.ledger, router.current_event, route, [subject], customer_id=customer_id)
         return {
             "items": [i.model_dump(mode="json") for i in page],
             "next_cursor": next_cursor,
-            "customer_id": env.customer_of(subject) if env.customer_of else None,
+            "customer_id": customer_id,
         }
 
     @router.get(
@@ -102,7 +103,9 @@ def build_router(runtime: Callable[[], CrmRuntime]) -> Router:
         if env.stores is None or env.suppressions is None:
             raise ConfigurationError("The export needs the personal-data stores (socialcrm.privacy.runtime).")
         document = export_subject_data(subject, stores=env.stores, suppressions=env.suppressions)
-        record_read(env.ledger, router.current_event, "GET /subjects/{platform}/{user_id}/export", [subject])
+        customer_id = env.customer_of(subject) if env.customer_of else None
+        route = "GET /subjects/{platform}/{user_id}/export"
+        record_read(env.ledger, router.current_event, route, [subject], customer_id=customer_id)
         logger.info("export", subject_id=subject, interactions=len(document["stores"]["interactions"]))
         return document
 

@@ -359,9 +359,10 @@ def build_router(runtime: Callable[[], PrivacyRuntime]) -> Router:
 
     @router.get(
         "/customers/<customer_id>/access-log",
-        summary="Who read a customer's data through the customer routes, newest first",
-        description="Each linked identity's own log holds these reads too. Kept six years, and kept after "
-        "the customer is erased. Paginated: pass next_cursor as cursor.",
+        summary="Who read a customer's data, newest first",
+        description="The customer routes' reads, and its identities' reads through the subject routes while "
+        "they were linked; each identity's own log holds them too. Kept six years, and kept after the "
+        "customer is erased. Paginated: pass next_cursor as cursor.",
         responses=_responses(200, "A page of the customer's access log", AccessLog, 400, 503),
     )
     def get_customer_access_log(
