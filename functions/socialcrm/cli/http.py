@@ -27,20 +27,31 @@ def add_api_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-url", help="the API's base URL (default: SOCIALCRM_API_URL)")
     parser.add_argument("--local", action="store_true", help=f"the local stack ({LOCAL_URL}), unsigned")
     parser.add_argument("--region", help="region to sign for (default: AWS_REGION, the profile, or the URL)")
+    parser.add_argument(
+        "--reason",
+        help="why you read a person's data: a ticket reference (e.g. T-42), kept in the access log (X-Reason)",
+    )
 
 
 class Api:
     """The socialcrm API over HTTP: JSON in and out, SigV4-signed unless it is the local stack."""
 
-    def __init__(self, base_url: str, *, credentials: Any | None, region: str | None) -> None:
+    def __init__(
+        self, base_url: str, *, credentials: Any | None, region: str | None, reason: str | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.region = region
+        self.reason = reason  # sent as X-Reason: the access log keeps it with each read
 
     def call(self, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None) -> Any:
         url = self.base_url + path
         data = None if body is None else json.dumps(body).encode()
-        headers = {"accept": "application/json", **(headers or {})}
+        headers = {
+            "accept": "application/json",
+            **({"x-reason": self.reason} if self.reason else {}),
+            **(headers or {}),
+        }
         if data is not None:
             headers["content-type"] = "application/json"
         if self.credentials is not None:
@@ -100,8 +111,9 @@ def api_of(args: argparse.Namespace) -> Api:
         raise CliError("no API to talk to: pass --api-url (or set SOCIALCRM_API_URL), or --local")
     if not url.startswith(("http://", "https://")):
         raise CliError(f"--api-url must start with http:// or https://, not {url!r}")
+    reason = getattr(args, "reason", None)
     if args.local:
-        return Api(url, credentials=None, region=None)
+        return Api(url, credentials=None, region=None, reason=reason)
     import botocore.session
     from botocore.exceptions import BotoCoreError
 
@@ -125,4 +137,4 @@ def api_of(args: argparse.Namespace) -> Api:
         frozen = credentials.get_frozen_credentials()
     except BotoCoreError as exc:
         raise CliError(f"cannot load AWS credentials: {exc}") from exc
-    return Api(url, credentials=frozen, region=region)
+    return Api(url, credentials=frozen, region=region, reason=reason)

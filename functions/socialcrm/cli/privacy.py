@@ -57,11 +57,6 @@ def register(subparsers: Any) -> None:
         parser.set_defaults(func=func)
         return parser
 
-    def reason(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "--reason", help="why you read it: a ticket reference (e.g. T-42), kept in the access log"
-        )
-
     def subject(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--platform", required=True, help="facebook, instagram, messenger, whatsapp, x, ..."
@@ -106,7 +101,6 @@ def register(subparsers: Any) -> None:
     export.add_argument(
         "-o", "--output", help="write it to this file (owner-only permissions) instead of stdout"
     )
-    reason(export)
 
     access_log = command(
         "access-log", "who read a subject's or a customer's data: principal, route, time, reason", _access_log
@@ -252,8 +246,7 @@ def _retry(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    headers = {"x-reason": args.reason} if args.reason else None
-    document = api_of(args).call("GET", _subject_path(args, "export"), headers=headers)
+    document = api_of(args).call("GET", _subject_path(args, "export"))
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if not args.output:
         sys.stdout.write(text)
