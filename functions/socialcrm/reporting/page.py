@@ -92,8 +92,8 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], caption: st
     return f"<table><caption class='muted'>{escape(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _counts(counts: Mapping[str, int], caption: str, label: str) -> str:
-    return _table((label, "interactions"), [(key, f"{value:,}") for key, value in counts.items()], caption)
+def _counts(counts: Mapping[str, int], caption: str, label: str, unit: str = "interactions") -> str:
+    return _table((label, unit), [(key, f"{value:,}") for key, value in counts.items()], caption)
 
 
 def _responses(summary: ReportSummary) -> str:
@@ -199,6 +199,7 @@ def render_page(
 {_service_levels(window)}
 {_responses(window)}
 {_counts(window.by_team, "Interactions routed by team", "team")}
+{_counts(window.by_segment, "Cases opened by customer segment", "segment", "cases")}
 {_counts(window.by_language, "Interactions by language", "language")}
 {spikes}
 </section>

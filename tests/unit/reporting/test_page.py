@@ -35,6 +35,7 @@ CELLS = [
     Cell("2026-11-22", "first_response||native|x", {"n": 2, "seconds": 1200, "le_15m": 2}),
     Cell("2026-11-22", "first_response||patch|x", {"n": 1, "seconds": 3000, "le_1h": 1}),
     Cell("2026-11-22", "spikes|x|refund", {"n": 1}),
+    Cell("2026-11-22", "segments|at-risk|x", {"n": 4}),
 ]
 
 
@@ -150,6 +151,9 @@ def test_the_page_shows_service_levels_per_clock_and_first_responses_by_source(p
     assert '<td class="none">—</td>' in html
     # And the p90 says the bucket it is read from
     assert "≤ 15 min" in text and "≤ 1 h" in text
+    # And the cases opened for customers in each segment are counted
+    assert "Cases opened by customer segment" in text
+    assert "<td>at-risk</td><td>4</td>" in html.replace("\n", "")
 
 
 def test_the_page_loads_nothing_from_the_internet(page):
