@@ -33,6 +33,7 @@ MODULES = [
     "fuzz",
     "cost",
     "customers",
+    "personas",
 ]
 RESULTS = HERE / "results.json"
 

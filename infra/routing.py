@@ -185,6 +185,17 @@ class Routing(Construct):
             environment_name=RULES_ENVIRONMENT,
             description="The rules the route function reads",
         )
+        self.rules_strategy = appconfig.DeploymentStrategy(
+            self,
+            "Immediately",
+            deployment_strategy_name=f"{self.stage.prefix}-rules-immediately",
+            rollout_strategy=appconfig.RolloutStrategy.linear(
+                growth_factor=100,
+                deployment_duration=Duration.minutes(0),
+                final_bake_time=Duration.minutes(0),
+            ),
+            description="socialcrm routing rules: all at once, no bake time (validated before deploying)",
+        )
         self.rules = appconfig.HostedConfiguration(
             self,
             "Rules",
@@ -197,17 +208,7 @@ class Routing(Construct):
             validators=[appconfig.LambdaValidator.from_function(self.rules_validator.fn)],
             # At once and no bake time: the validator has already refused a document that cannot run, and
             # AWS's AllAtOnce bakes for 10 minutes, during which the next `make deploy` rolls it back.
-            deployment_strategy=appconfig.DeploymentStrategy(
-                self,
-                "Immediately",
-                deployment_strategy_name=f"{self.stage.prefix}-rules-immediately",
-                rollout_strategy=appconfig.RolloutStrategy.linear(
-                    growth_factor=100,
-                    deployment_duration=Duration.minutes(0),
-                    final_bake_time=Duration.minutes(0),
-                ),
-                description="socialcrm routing rules: all at once, no bake time (validated before deploying)",
-            ),
+            deployment_strategy=self.rules_strategy,
         )
         # AppConfig validates the first version while the stack is created: only once it may invoke the
         # validator (the permission LambdaValidator adds), or the deployment fails.

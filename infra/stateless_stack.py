@@ -22,6 +22,7 @@ from infra.ingest import Ingest
 from infra.lambdas import ARCHITECTURE, RUNTIME, PipelineFunction, SharedCode, function_code
 from infra.layer import EXTRA_LAYERS, DependencyLayer
 from infra.monitoring import Monitoring
+from infra.personas import Personas
 from infra.privacy import Privacy
 from infra.reporting import Reporting
 from infra.routing import Routing
@@ -135,6 +136,15 @@ class StatelessStack(Stack):
             self, "Http", handlers={key: function.fn for key, function in self.functions.items()}
         )
         self.websub.call_back_at(self.http.stage.url)
+        self.personas = Personas(
+            self,
+            "Personas",
+            api=self.http.api,
+            tables=tables,
+            reports=self.reporting.bucket,
+            bus=bus,
+            routing=self.routing,
+        )
         self.monitoring = Monitoring(self, "Monitoring", key=key, queues=self.consumers.queues)
         self.monitoring.watch(api=self.http.api, functions=self.functions, tables=tables)
         self.monitoring.grant_health(self.crm_api.function)

@@ -1,0 +1,239 @@
+"""One managed policy per persona (``socialcrm.personas``): ``execute-api:Invoke`` on exactly its routes, and
+the few grants outside the API it needs. Attach a persona's policy to the role its people assume.
+
+A path parameter is a ``*`` in an ``execute-api`` ARN, and IAM's ``*`` spans ``/``: ``GET/customers/*``
+also matches ``GET/customers/<id>/access-log``. So each policy also denies, explicitly, every route of
+another persona that one of its own patterns would match (:func:`route_statements`); an explicit deny wins
+in IAM. The stack outputs each policy's ARN.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from aws_cdk import Aws, CfnOutput, Stack
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
+from constructs import Construct
+
+from infra.grants import KEY_ACTIONS_TABLE_WRITE
+from infra.routing import Routing
+from socialcrm import topology
+from socialcrm.personas import PERSONAS, Persona, resource_path, route_keys
+from socialcrm.reporting.daily import S3_PREFIX
+
+STAGE = "$default"
+# Sample values of path parameters (no "/": API Gateway matches a parameter within one segment).
+_SAMPLE = "sample-1"
+
+
+def iam_matches(pattern: str, value: str) -> bool:
+    """IAM's resource matching: ``*`` any run of characters (``/`` included), ``?`` any one character.
+
+    >>> iam_matches("GET/customers/*", "GET/customers/cus_1/access-log")
+    True
+    >>> iam_matches("GET/customers/*/access-log", "GET/customers/cus_1")
+    False
+    """
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, flags=re.DOTALL) is not None
+
+
+def sample_request(route: str) -> str:
+    """What a request to ``route`` looks like after the stage in an ``execute-api`` ARN."""
+    return resource_path(route).replace("*", _SAMPLE)
+
+
+def route_statements(persona: Persona) -> tuple[list[str], list[str]]:
+    """(allowed, denied) resource paths: the persona's routes, and every other route one of them would
+    also match under IAM's wildcard rules."""
+    allowed = sorted(resource_path(route) for route in persona.routes)
+    denied = sorted(
+        resource_path(other)
+        for other in route_keys() - persona.routes
+        if any(iam_matches(pattern, sample_request(other)) for pattern in allowed)
+    )
+    clash = [r for r in persona.routes if any(iam_matches(d, sample_request(r)) for d in denied)]
+    if clash:
+        raise ValueError(f"{persona.name}: a deny would also refuse its own routes {sorted(clash)}")
+    return allowed, denied
+
+
+class Personas(Construct):
+    """``policies`` holds each persona's managed policy, keyed like ``socialcrm.personas.PERSONAS``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        api: apigwv2.IHttpApi,
+        tables: Mapping[str, dynamodb.ITable],
+        reports: s3.IBucket,
+        bus: events.IEventBus,
+        routing: Routing,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.api, self.tables, self.reports, self.bus, self.routing = api, tables, reports, bus, routing
+        stack = Stack.of(self)
+        self.policies: dict[str, iam.ManagedPolicy] = {}
+        for name, persona in PERSONAS.items():
+            allowed, denied = route_statements(persona)
+            statements = [
+                iam.PolicyStatement(
+                    sid="Routes",
+                    actions=["execute-api:Invoke"],
+                    resources=[self._route_arn(path) for path in allowed],
+                )
+            ]
+            if denied:
+                statements.append(
+                    iam.PolicyStatement(
+                        sid="NotOtherPersonasRoutes",
+                        effect=iam.Effect.DENY,
+                        actions=["execute-api:Invoke"],
+                        resources=[self._route_arn(path) for path in denied],
+                    )
+                )
+            for extra in persona.extras:
+                statements += getattr(self, "_" + extra.replace("-", "_"))()
+            camel = re.sub(r"(^|-)(\w)", lambda m: m.group(2).upper(), name)  # team-lead -> TeamLead
+            policy = iam.ManagedPolicy(
+                self,
+                camel,
+                description=f"socialcrm {name}: {persona.summary}",
+                statements=statements,
+            )
+            self.policies[name] = policy
+            NagSuppressions.add_resource_suppressions(
+                policy,
+                [
+                    NagPackSuppression(
+                        id="AwsSolutions-IAM5",
+                        reason=(
+                            "execute-api: a path parameter ({customer_id}, {case_id}) is a * in the route's ARN, "
+                            "and routes of other personas that * would match are denied explicitly "
+                            "(tests/infra/test_cdk_personas.py judges each policy with IAM's matching rules)"
+                        ),
+                        applies_to=[RegexAppliesTo(regex="/^Resource::.*:execute-api:.*$/g")],
+                    ),
+                    NagPackSuppression(
+                        id="AwsSolutions-IAM5",
+                        reason=(
+                            "The daily reports are one object per file under reports/<day>/ (aggregates only); "
+                            "replays are named when started; AppConfig deployments get their number when "
+                            "started, in the rules application's environments only"
+                        ),
+                        applies_to=[
+                            RegexAppliesTo(regex="/^Resource::<.*Reports.*\\.Arn>\\/reports\\/\\*$/g"),
+                            RegexAppliesTo(regex="/^Resource::.*:events:.*:replay\\/\\*$/g"),
+                            RegexAppliesTo(regex="/^Resource::.*:appconfig:.*\\/deployment\\/\\*$/g"),
+                        ],
+                    ),
+                ],
+            )
+            CfnOutput(
+                stack,
+                f"PersonaPolicy{camel}",
+                value=policy.managed_policy_arn,
+                description=f"The {name} persona's managed policy: attach it to their role",
+            )
+
+    def _route_arn(self, path: str) -> str:
+        return Stack.of(self).format_arn(
+            service="execute-api", resource=self.api.api_id, resource_name=f"{STAGE}/{path}"
+        )
+
+    # -- grants outside the API ----------------------------------------------------------------------
+
+    def _table_statements(self, key: str, actions: list[str]) -> list[iam.PolicyStatement]:
+        table = self.tables[key]
+        out = [iam.PolicyStatement(actions=actions, resources=[table.table_arn])]
+        if table.encryption_key is not None:
+            writes = any(a in {"dynamodb:PutItem", "dynamodb:UpdateItem"} for a in actions)
+            out.append(
+                iam.PolicyStatement(
+                    actions=list(KEY_ACTIONS_TABLE_WRITE if writes else ("kms:Decrypt", "kms:DescribeKey")),
+                    resources=[table.encryption_key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Aws.REGION}.amazonaws.com"}},
+                )
+            )
+        return out
+
+    def _rules_dry_run(self) -> list[iam.PolicyStatement]:
+        """``socialcrm rules dry-run``: the stored messages of the days asked, the cases opened for them,
+        and the access-log entry naming whose messages were read."""
+        return [
+            *self._table_statements("interactions", ["dynamodb:Scan"]),
+            *self._table_statements("cases", ["dynamodb:GetItem", "dynamodb:Query"]),
+            *self._table_statements("access_ledger", ["dynamodb:PutItem"]),
+        ]
+
+    def _daily_reports(self) -> list[iam.PolicyStatement]:
+        """The daily reports in S3 (aggregates, no personal data), and their list."""
+        return [
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[self.reports.arn_for_objects(f"{S3_PREFIX}/*")]
+            ),
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[self.reports.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{S3_PREFIX}/*"]}},
+            ),
+        ]
+
+    def _replay(self) -> list[iam.PolicyStatement]:
+        """``socialcrm events replay``: the bus's archive, its consumers' rules, and replays (named when
+        they are started, hence ``replay/*``)."""
+        stack = Stack.of(self)
+        bus_name = self.bus.event_bus_name
+        return [
+            iam.PolicyStatement(
+                actions=["events:DescribeArchive"],
+                resources=[
+                    stack.format_arn(
+                        service="events", resource="archive", resource_name=topology.archive_name(bus_name)
+                    )
+                ],
+            ),
+            iam.PolicyStatement(
+                actions=["events:DescribeRule"],
+                resources=[
+                    stack.format_arn(
+                        service="events",
+                        resource="rule",
+                        resource_name=f"{bus_name}/{topology.rule_name(bus_name, key)}",
+                    )
+                    for key in topology.replay_consumers()
+                ],
+            ),
+            iam.PolicyStatement(
+                actions=["events:StartReplay", "events:DescribeReplay"],
+                resources=[stack.format_arn(service="events", resource="replay", resource_name="*")],
+            ),
+        ]
+
+    def _rules_deployment(self) -> list[iam.PolicyStatement]:
+        """A new version of the routing rules, and its deployment (AppConfig validates it first)."""
+        application = self.routing.rules_application
+        profile_arn = self.routing.rules.configuration_profile_arn
+        return [
+            iam.PolicyStatement(
+                actions=["appconfig:CreateHostedConfigurationVersion", "appconfig:GetConfigurationProfile"],
+                resources=[profile_arn],
+            ),
+            iam.PolicyStatement(
+                actions=["appconfig:StartDeployment", "appconfig:GetDeployment"],
+                resources=[
+                    self.routing.rules_environment.environment_arn,
+                    profile_arn,
+                    self.routing.rules_strategy.deployment_strategy_arn,
+                    f"{application.application_arn}/environment/*/deployment/*",
+                ],
+            ),
+        ]
