@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from aws_cdk import Aws, CfnOutput, Stack
+from aws_cdk import Aws, CfnOutput, Stack, Token
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
+from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from infra.grants import KEY_ACTIONS_TABLE_WRITE
@@ -28,6 +28,15 @@ from socialcrm.personas import PERSONAS, Persona, resource_path, route_keys
 from socialcrm.reporting.daily import S3_PREFIX
 
 STAGE = "$default"
+ROUTES_REASON = (
+    "execute-api: a path parameter ({customer_id}, {case_id}) is a * in the route's ARN, and the routes of "
+    "other personas that * would match are denied explicitly (tests/infra/test_cdk_personas.py judges each "
+    "policy with IAM's matching rules)"
+)
+WILDCARD_REASONS = (
+    "The daily reports are one object per file under reports/<day>/ (aggregates only); replays are named "
+    "when they are started; AppConfig numbers a deployment when it starts, in the rules' own environment"
+)
 # Sample values of path parameters (no "/": API Gateway matches a parameter within one segment).
 _SAMPLE = "sample-1"
 
@@ -110,39 +119,57 @@ class Personas(Construct):
                 statements=statements,
             )
             self.policies[name] = policy
-            NagSuppressions.add_resource_suppressions(
-                policy,
-                [
-                    NagPackSuppression(
-                        id="AwsSolutions-IAM5",
-                        reason=(
-                            "execute-api: a path parameter ({customer_id}, {case_id}) is a * in the route's ARN, "
-                            "and routes of other personas that * would match are denied explicitly "
-                            "(tests/infra/test_cdk_personas.py judges each policy with IAM's matching rules)"
-                        ),
-                        applies_to=[RegexAppliesTo(regex="/^Resource::.*:execute-api:.*$/g")],
-                    ),
-                    NagPackSuppression(
-                        id="AwsSolutions-IAM5",
-                        reason=(
-                            "The daily reports are one object per file under reports/<day>/ (aggregates only); "
-                            "replays are named when started; AppConfig deployments get their number when "
-                            "started, in the rules application's environments only"
-                        ),
-                        applies_to=[
-                            RegexAppliesTo(regex="/^Resource::<.*Reports.*\\.Arn>\\/reports\\/\\*$/g"),
-                            RegexAppliesTo(regex="/^Resource::.*:events:.*:replay\\/\\*$/g"),
-                            RegexAppliesTo(regex="/^Resource::.*:appconfig:.*\\/deployment\\/\\*$/g"),
-                        ],
-                    ),
-                ],
-            )
+            # each wildcard resource named, never a blanket suppression of the rule
+            wildcards = [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason=ROUTES_REASON,
+                    applies_to=[self._nag_route(path) for path in [*allowed, *denied] if "*" in path],
+                ),
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason=WILDCARD_REASONS,
+                    applies_to=[
+                        self._nag_extra(extra) for extra in persona.extras if extra != "rules-dry-run"
+                    ],
+                ),
+            ]
+            NagSuppressions.add_resource_suppressions(policy, [w for w in wildcards if w.applies_to])
             CfnOutput(
                 stack,
                 f"PersonaPolicy{camel}",
                 value=policy.managed_policy_arn,
                 description=f"The {name} persona's managed policy: attach it to their role",
             )
+
+    def _nag_arn(self, service: str) -> str:
+        """How cdk-nag spells the start of one of this stack's ARNs: a pseudo parameter as <AWS::…>, or the
+        value the stack's environment gives it."""
+        stack = Stack.of(self)
+
+        def part(value: str, name: str) -> str:
+            return f"<{name}>" if Token.is_unresolved(value) else value
+
+        partition = part(stack.partition, "AWS::Partition")
+        region, account = part(stack.region, "AWS::Region"), part(stack.account, "AWS::AccountId")
+        return f"Resource::arn:{partition}:{service}:{region}:{account}:"
+
+    def _nag_route(self, path: str) -> str:
+        """How cdk-nag spells a route's ARN in an IAM5 finding."""
+        api = Stack.of(self).get_logical_id(self.api.node.default_child)  # type: ignore[arg-type]
+        return f"{self._nag_arn('execute-api')}<{api}>/{STAGE}/{path}"
+
+    def _nag_extra(self, extra: str) -> str:
+        """How cdk-nag spells the one wildcard resource of a grant outside the API."""
+        stack = Stack.of(self)
+        if extra == "daily-reports":
+            bucket = stack.get_logical_id(self.reports.node.default_child)  # type: ignore[arg-type]
+            return f"Resource::<{bucket}.Arn>/{S3_PREFIX}/*"
+        if extra == "replay":
+            return f"{self._nag_arn('events')}replay/*"
+        environment = stack.get_logical_id(self.routing.rules_environment.node.default_child)  # type: ignore[arg-type]
+        application = stack.get_logical_id(self.routing.rules_application.node.default_child)  # type: ignore[arg-type]
+        return f"{self._nag_arn('appconfig')}application/<{application}>/environment/<{environment}>/deployment/*"
 
     def _route_arn(self, path: str) -> str:
         return Stack.of(self).format_arn(
@@ -220,7 +247,6 @@ class Personas(Construct):
 
     def _rules_deployment(self) -> list[iam.PolicyStatement]:
         """A new version of the routing rules, and its deployment (AppConfig validates it first)."""
-        application = self.routing.rules_application
         profile_arn = self.routing.rules.configuration_profile_arn
         return [
             iam.PolicyStatement(
@@ -233,7 +259,7 @@ class Personas(Construct):
                     self.routing.rules_environment.environment_arn,
                     profile_arn,
                     self.routing.rules_strategy.deployment_strategy_arn,
-                    f"{application.application_arn}/environment/*/deployment/*",
+                    f"{self.routing.rules_environment.environment_arn}/deployment/*",
                 ],
             ),
         ]
