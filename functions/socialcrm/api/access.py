@@ -5,12 +5,11 @@ written, the route answers 503 and shows nothing."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from socialcrm.api.privacy import REFERENCE_PATTERN, principal_of
+from socialcrm.api.privacy import is_reference, principal_of
 from socialcrm.errors import BadRequestError
 from socialcrm.privacy.ledger import (
     READS_PERSONAL_DATA,
@@ -20,7 +19,6 @@ from socialcrm.privacy.ledger import (
 )
 
 REASON_HEADER = "x-reason"
-_REFERENCE = re.compile(REFERENCE_PATTERN)
 
 
 def reason_of(event: Any) -> str | None:
@@ -29,7 +27,7 @@ def reason_of(event: Any) -> str | None:
     reason = headers.get(REASON_HEADER)
     if reason is None or reason == "":
         return None
-    if not _REFERENCE.match(reason):
+    if not is_reference(reason):
         raise BadRequestError(
             "X-Reason must be a ticket reference (letters, digits and ._:/#-, at most 64 characters): "
             "it is kept with the access log, so no personal data."

@@ -238,12 +238,13 @@ def build_router(runtime: Callable[[], CustomersRuntime]) -> Router:
             customer_id,
             [*_subject_ids(before), new.subject_id],
         )
-        linked = env.customers.link(  # NotFoundError for an unknown customer
+        linked = env.customers.link(
             customer_id,
             new,
             reason=body.reason,
             by=principal_of(router.current_event),
             at=env.now(),
+            customer=before,
         )
         logger.info("identity linked", customer_id=customer_id, platform=body.platform, changed=linked)
         return _json(201 if linked else 200, _view(env, _customer_or_404(env, customer_id)))

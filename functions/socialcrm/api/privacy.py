@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -189,7 +190,17 @@ def principal_of(event: Any) -> str:
         arn = context.authorizer.iam.user_arn if context is not None else ""
     except (AttributeError, KeyError, TypeError):
         arn = ""
-    return arn or os.environ.get(LOCAL_PRINCIPAL_VARIABLE) or LOCAL_PRINCIPAL
+    return arn or local_principal()
+
+
+def local_principal() -> str:
+    """Who the local stack (and a CLI command on it) records as the caller: no IAM authoriser there."""
+    return os.environ.get(LOCAL_PRINCIPAL_VARIABLE) or LOCAL_PRINCIPAL
+
+
+def is_reference(value: str) -> bool:
+    """Whether ``value`` is a ticket reference (``REFERENCE_PATTERN``): what a kept reason may be."""
+    return re.fullmatch(REFERENCE_PATTERN, value) is not None
 
 
 def identities_of(env: PrivacyRuntime, customer_id: str) -> list[str]:

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from socialcrm.api.path_ids import encode_path_id
 from socialcrm.cli import CliError
@@ -306,8 +306,8 @@ def _access_log(args: argparse.Namespace) -> int:
     entries: list[dict[str, Any]] = []
     cursor = None
     while len(entries) < args.limit:
-        query = f"?limit={min(100, args.limit - len(entries))}" + (f"&cursor={cursor}" if cursor else "")
-        page = api.call("GET", path + query)
+        query = {"limit": min(100, args.limit - len(entries)), **({"cursor": cursor} if cursor else {})}
+        page = api.call("GET", f"{path}?{urlencode(query)}")
         entries += page["items"]
         cursor = page.get("next_cursor")
         if not cursor:

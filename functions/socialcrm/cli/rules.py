@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -109,9 +107,9 @@ def _dry_run(args: argparse.Namespace) -> int:
         settings = ReplaySettings.from_env()
     except ConfigurationError as exc:
         raise CliError(exc.message) from exc
-    from socialcrm.api.privacy import REFERENCE_PATTERN
+    from socialcrm.api.privacy import is_reference
 
-    if args.reason and not re.fullmatch(REFERENCE_PATTERN, args.reason):
+    if args.reason and not is_reference(args.reason):
         raise CliError("--reason must be a ticket reference (e.g. T-42): it is kept in the access log")
     now = datetime.now(tz=UTC)
     since = now - timedelta(days=args.days)
@@ -160,13 +158,13 @@ def _log_access(settings: Any, subjects: Iterable[str], *, reason: str | None, a
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from socialcrm.api.privacy import LOCAL_PRINCIPAL, LOCAL_PRINCIPAL_VARIABLE
+    from socialcrm.api.privacy import local_principal
     from socialcrm.privacy.ledger import Access, AccessLedger
 
     options = {"region_name": settings.aws_region, "endpoint_url": settings.endpoint_url}
     try:
         if settings.endpoint_url:  # the local stack: its configured name, as its API records
-            principal = os.environ.get(LOCAL_PRINCIPAL_VARIABLE) or LOCAL_PRINCIPAL
+            principal = local_principal()
         else:
             principal = boto3.client("sts", **options).get_caller_identity()["Arn"]
         ledger = AccessLedger(settings.access_ledger_table, client=boto3.client("dynamodb", **options))

@@ -74,17 +74,17 @@ def link_by_keys(identity: Identity, keys: list[str], store: LinkStore, *, at: d
 def _link_pair(
     identity: Identity, other: Identity, store: LinkStore, *, at: datetime, outcome: Linked
 ) -> None:
-    if store.kept_apart(identity.subject_id) or store.kept_apart(other.subject_id):
-        outcome.kept_apart += 1
-        return
-    for _attempt in range(2):  # a link made by someone else meanwhile: look again once
+    for attempt in range(2):  # a link made by someone else meanwhile: look again once
         mine, theirs = store.owner_of(identity.subject_id), store.owner_of(other.subject_id)
+        if mine is not None and theirs is not None:  # linked already (the usual case), or a conflict
+            if mine != theirs:
+                outcome.conflicts += 1
+                logger.info("identities with one key belong to two customers: left as they are")
+            return
+        if attempt == 0 and (store.kept_apart(identity.subject_id) or store.kept_apart(other.subject_id)):
+            outcome.kept_apart += 1
+            return
         try:
-            if mine is not None and theirs is not None:
-                if mine != theirs:
-                    outcome.conflicts += 1
-                    logger.info("identities with one key belong to two customers: left as they are")
-                return
             if mine is None and theirs is None:
                 store.create(new_customer_id(), [other, identity], reason=AUTO_REASON, by=AUTO_LINKER, at=at)
                 outcome.created += 1

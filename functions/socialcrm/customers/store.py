@@ -282,9 +282,20 @@ class CustomerStore:
             items += self._link_items(customer_id, identity, reason=reason, by=by, at=at)
         self._transact(items, identities, offset=1)
 
-    def link(self, customer_id: str, identity: Identity, *, reason: str, by: str, at: datetime) -> bool:
-        """Link ``identity``; False when it was linked to this customer already (nothing changes)."""
-        customer = self.get(customer_id)
+    def link(
+        self,
+        customer_id: str,
+        identity: Identity,
+        *,
+        reason: str,
+        by: str,
+        at: datetime,
+        customer: Customer | None = None,
+    ) -> bool:
+        """Link ``identity``; False when it was linked to this customer already (nothing changes).
+        ``customer`` is the customer as the caller just read it (else it is read here); the transaction
+        checks the count and the owner itself, so an older read is safe."""
+        customer = customer or self.get(customer_id)
         if customer is None:
             raise NotFoundError(f"No customer {customer_id}.")
         if any(link.subject_id == identity.subject_id for link in customer.identities):

@@ -16,9 +16,6 @@ compliance officer can still say who read a person's data after the person is go
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,12 +25,13 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from socialcrm.aws import LazyClient
-from socialcrm.errors import BadRequestError, SocialCrmError
+from socialcrm.dal.cursors import decode_cursor, encode_cursor
+from socialcrm.errors import SocialCrmError
 from socialcrm.topology import RETENTION_DAYS
 
 # TransactWriteItems' limit: an entry naming more subjects (a CLI command over many) takes several.
 MAX_ITEMS_PER_WRITE = 100
-_SORT_KEY = re.compile(r"^\d{4}-\d\d-\d\dT[0-9:.]+Z#acc_[0-9a-f]{24}$")
+_KEY_NAMES = frozenset({"pk", "sk"})
 
 # The routes that return a person's data: each writes one ledger entry per request, naming every subject
 # (and the customer) whose data it returned. Keyed like ``topology.ROUTES`` (method and path template).
@@ -166,15 +164,16 @@ class AccessLedger:
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        if cursor:
-            request["ExclusiveStartKey"] = {"pk": {"S": key}, "sk": {"S": _decode_cursor(cursor)}}
+        start = decode_cursor(cursor, key_names=_KEY_NAMES, scope=("pk", key), what="access log")
+        if start:
+            request["ExclusiveStartKey"] = start
         try:
             page = self.client.query(**request)
         except (ClientError, BotoCoreError) as exc:
             raise AccessLedgerUnavailableError("The access ledger could not be read; retry.") from exc
         items = [_entry(item) for item in page.get("Items", [])]
         last = page.get("LastEvaluatedKey")
-        return items, _encode_cursor(last["sk"]["S"]) if last else None
+        return items, encode_cursor(last)
 
 
 def _entry(item: dict[str, Any]) -> dict[str, Any]:
@@ -190,17 +189,3 @@ def _entry(item: dict[str, Any]) -> dict[str, Any]:
     if "subject_ids" in item:
         out["subject_ids"] = [value["S"] for value in item["subject_ids"]["L"]]
     return out
-
-
-def _encode_cursor(sort_key: str) -> str:
-    return base64.urlsafe_b64encode(sort_key.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        sort_key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        sort_key = ""
-    if not _SORT_KEY.match(sort_key):
-        raise BadRequestError("The cursor is not one this API returned for this access log.")
-    return sort_key

@@ -369,18 +369,17 @@ class CustomerLinkStore:
         return rows
 
     def _keys(self, scope: SubjectScope, *, consistent: bool) -> list[Key]:
-        from socialcrm.customers.store import carried_key, carrier_key, link_key, owner_key
+        """Every row of the subject's own partition seen in this run (owner, marks, the way back to its
+        keys), and the rows they lead to: its link in its customer's partition, its row under each key."""
+        from socialcrm.customers.store import carrier_key, link_key
 
         self._own_rows(scope, consistent=consistent)
-        seen = [item for item in scope.seen(self.name) if item["pk"]["S"] == f"s#{scope.subject_id}"]
-        customers = {item["customer_id"]["S"] for item in seen if "customer_id" in item}
-        carried = {item["identity_key"]["S"] for item in seen if "identity_key" in item}
+        own = [item for item in scope.seen(self.name) if item["pk"]["S"] == f"s#{scope.subject_id}"]
         subject = scope.subject_id
         keys = [
-            owner_key(subject),
-            *(link_key(c, subject) for c in sorted(customers)),
-            *(key for k in sorted(carried) for key in (carrier_key(k, subject), carried_key(subject, k))),
-            *({"pk": item["pk"], "sk": item["sk"]} for item in seen),  # every row of its own (a mark too)
+            *({"pk": item["pk"], "sk": item["sk"]} for item in own),
+            *(link_key(item["customer_id"]["S"], subject) for item in own if "customer_id" in item),
+            *(carrier_key(item["identity_key"]["S"], subject) for item in own if "identity_key" in item),
         ]
         return list({key_id(key): key for key in keys}.values())
 
