@@ -774,3 +774,36 @@ def test_an_identity_linked_after_a_customers_erasure_was_requested_is_erased_an
         world.subject(ana_ig) in {s["subject_id"] for s in proof["subjects"]} and proof["subject_count"] == 3
     )
     assert list(world.traces(*identifying(ana_ig, world), *identifying(ANA_X, world))) == []
+
+
+@pytest.mark.parametrize("after", [0, 1])  # the batch of its note, then the batch of its own row
+def test_a_customers_own_rows_failing_at_each_deletion_fail_the_request_and_the_retry_finishes_it(
+    world, monkeypatch, after
+):
+    # Given Ana's customer with an unlink note, and its partition's deletes failing from the n-th batch
+    seed_ana_and_bob(world)
+    customers = CustomerStore(world.table("customers"))
+    ana_customer = customers.owner_of(world.subject(ANA_X))
+    stray = Identity("instagram", world.subject(Person("instagram", "ana-ig", "ana_ig", "Ana")))
+    customers.link(ana_customer, stray, reason="T-8", by="agent", at=EARLIER)
+    customers.unlink(ana_customer, stray, reason="T-9", by="agent", at=EARLIER)
+    rows = world.handlers["erase"].runtime()[0].customers
+    failing = FailingClient(rows.client, "batch_write_item", f"c#{ana_customer}", after=after)
+    monkeypatch.setattr(rows, "_client", failing)
+    status, accepted = world.call(
+        "privacy", "POST", "/erasure-requests", {"customers": [ana_customer], "reference": "T-64"}
+    )
+    assert status == 202
+    # When the consumer runs, the customer's rows fail, and SQS delivers the message again once they recover
+    assert len(world.run_erasures()) == 1
+    failed = world.erasure(accepted["request_id"])
+    assert failed["status"] == "FAILED" and failed["failure"]["store"] == "customers"
+    failing.failing = False
+    # (the failed message stays invisible until SQS retries it: the officer's retry route starts it now)
+    status, _ = world.call("privacy", "POST", f"/erasure-requests/{accepted['request_id']}/retry")
+    assert status == 202 and world.run_erasures() == []
+    # Then it completes, verified, and nothing of the customer is left
+    done = world.erasure(accepted["request_id"])
+    assert done["status"] == "COMPLETED" and done["verified"] is True
+    assert done["customers"][0]["erased"] == 2  # its note and its row, each counted once
+    assert [t for t in world.traces(ana_customer) if t[0] == "customers"] == []
