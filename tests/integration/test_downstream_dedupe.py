@@ -16,6 +16,7 @@ from socialcrm.dedupe import ClaimTable
 from socialcrm.enrichment.batch import QueuedRecord, process_batch
 from socialcrm.events.publisher import EventPublisher
 from socialcrm.local.moto_patches import speed_up_transactions
+from socialcrm.local.moto_tables import speed_up_and_serialise_tables
 from socialcrm.local.resources import create_resources
 from socialcrm.privacy import NoSuppression
 from socialcrm.queueing import InboundQueue
@@ -29,6 +30,9 @@ CLAIMS = "socialcrm-claims"
 @pytest.fixture
 def aws():
     speed_up_transactions()
+    # DynamoDB applies each conditional write atomically; in-process moto does so only when it serves one
+    # request at a time (two threads' claims of one message could otherwise both succeed)
+    speed_up_and_serialise_tables()
     with mock_aws():
         resources = create_resources()
         bind({"interactions": "socialcrm-interactions", "subjects": "socialcrm-subjects"}, region="eu-west-1")
