@@ -22,9 +22,10 @@ from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from infra.grants import KEY_ACTIONS_TABLE_WRITE
+from infra.lambdas import PipelineFunction
 from infra.routing import Routing
 from socialcrm import topology
-from socialcrm.personas import PERSONAS, Persona, resource_path, route_keys
+from socialcrm.personas import CALLER_FUNCTIONS, PERSONAS, Persona, resource_path, route_keys
 from socialcrm.reporting.daily import S3_PREFIX
 
 STAGE = "$default"
@@ -86,10 +87,12 @@ class Personas(Construct):
         reports: s3.IBucket,
         bus: events.IEventBus,
         routing: Routing,
+        functions: Mapping[str, PipelineFunction],
     ) -> None:
         super().__init__(scope, construct_id)
         self.api, self.tables, self.reports, self.bus, self.routing = api, tables, reports, bus, routing
         stack = Stack.of(self)
+        self._read_caller_tags({name: functions[name] for name in sorted(CALLER_FUNCTIONS)})
         self.policies: dict[str, iam.ManagedPolicy] = {}
         for name, persona in PERSONAS.items():
             allowed, denied = route_statements(persona)
@@ -140,6 +143,42 @@ class Personas(Construct):
                 f"PersonaPolicy{camel}",
                 value=policy.managed_policy_arn,
                 description=f"The {name} persona's managed policy: attach it to their role",
+            )
+
+    def _read_caller_tags(self, functions: Mapping[str, PipelineFunction]) -> None:
+        """Let the functions that serve IAM-authorised routes read their callers' persona and teams: the
+        tags of the account's roles and users (socialcrm.api.callers)."""
+        stack = Stack.of(self)
+        kinds = {"role": "iam:ListRoleTags", "user": "iam:ListUserTags"}
+        arns = {
+            kind: stack.format_arn(service="iam", region="", resource=kind, resource_name="*")
+            for kind in kinds
+        }
+        account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+        partition = "<AWS::Partition>" if Token.is_unresolved(stack.partition) else stack.partition
+        for name, function in functions.items():
+            policy = iam.Policy(
+                self,
+                f"CallerTags{name.capitalize()}",
+                statements=[
+                    iam.PolicyStatement(actions=[action], resources=[arns[kind]])
+                    for kind, action in kinds.items()
+                ],
+            )
+            policy.attach_to_role(function.role)
+            NagSuppressions.add_resource_suppressions(
+                policy,
+                [
+                    NagPackSuppression(
+                        id="AwsSolutions-IAM5",
+                        reason=(
+                            "The caller of a route may be any role or user of the account that an administrator "
+                            "tagged with socialcrm:persona; only tag listing is granted, on the account's own "
+                            "roles and users."
+                        ),
+                        applies_to=[f"Resource::arn:{partition}:iam::{account}:{kind}/*" for kind in kinds],
+                    )
+                ],
             )
 
     def _nag_arn(self, service: str) -> str:

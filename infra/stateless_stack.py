@@ -144,6 +144,7 @@ class StatelessStack(Stack):
             reports=self.reporting.bucket,
             bus=bus,
             routing=self.routing,
+            functions=self.functions,
         )
         self.monitoring = Monitoring(self, "Monitoring", key=key, queues=self.consumers.queues)
         self.monitoring.watch(api=self.http.api, functions=self.functions, tables=tables)

@@ -30,3 +30,16 @@ def dev_secrets():
     from socialcrm.secrets import load_secrets_file
 
     return load_secrets_file(DEV_SECRETS)
+
+
+@pytest.fixture(autouse=True)
+def _tagged_principals(monkeypatch):
+    """The API's callers resolve from the tests' tagged roles (``tests.support.principals``), not IAM."""
+    from socialcrm.api import callers
+    from socialcrm.settings import CallerSettings
+    from tests.support.principals import StaticTags
+
+    def directory() -> callers.Callers:
+        return callers.Callers(StaticTags(), dev_principals=CallerSettings.from_env().dev_principals)
+
+    monkeypatch.setattr(callers, "directory", directory)

@@ -101,3 +101,18 @@ class DedupeStoreError(SocialCrmError):
 
     status = 503
     code = "dedupe_store_unavailable"
+
+
+class ForbiddenError(SocialCrmError):
+    """The caller's persona may not do this (the message says who may), or its IAM tags are missing or
+    malformed (the message names the tag). Never names a person."""
+
+    status = 403
+    code = "forbidden"
+
+
+class PrincipalUnavailableError(SocialCrmError):
+    """The caller's IAM tags could not be read: nothing is shown or changed, and the request may be repeated."""
+
+    status = 503
+    code = "principal_unavailable"

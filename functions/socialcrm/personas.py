@@ -43,6 +43,10 @@ class Persona:
     routes: frozenset[str]
     # Grants outside the API, by name (infra/personas.py turns each into IAM statements).
     extras: tuple[str, ...] = ()
+    # Works cases of their teams (the socialcrm:teams tag): work queues, cases and messages by team.
+    works_cases: bool = False
+    # What the handlers allow beyond the routes (IAM sees the route, not the fields of a PATCH).
+    abilities: frozenset[str] = frozenset()
 
 
 PERSONAS: dict[str, Persona] = {
@@ -52,12 +56,16 @@ PERSONAS: dict[str, Persona] = {
             "agent",
             "reads and works the cases of their teams: messages, timelines, customers, replies",
             _WORK,
+            works_cases=True,
         ),
         Persona(
             "team-lead",
-            "as an agent, and tries rules documents against stored messages (rules dry-run)",
+            "as an agent, and assigns and re-prioritises their teams' cases, and tries rules documents "
+            "against stored messages (rules dry-run)",
             _WORK,
             extras=("rules-dry-run",),
+            works_cases=True,
+            abilities=frozenset({"assign", "prioritise"}),
         ),
         Persona(
             "compliance-officer",
@@ -96,6 +104,20 @@ PERSONAS: dict[str, Persona] = {
 PUBLIC_ROUTES = frozenset(f"{method} {path}" for method, path, _fn, iam in ROUTES if not iam)
 
 
+# Each route as a path matcher: a path parameter is one segment (as API Gateway matches it).
+_MATCHERS = tuple(
+    (
+        f"{method} {path}",
+        re.compile("[^/]+".join(re.escape(part) for part in re.split(r"\{[^/{}]+\}", path))),
+    )
+    for method, path, _fn, _iam in ROUTES
+)
+
+
+# The functions that serve IAM-authorised routes: they read their callers' tags (socialcrm.api.callers).
+CALLER_FUNCTIONS = frozenset(fn for _method, _path, fn, iam in ROUTES if iam)
+
+
 def route_keys() -> frozenset[str]:
     """Every IAM-authorised route of the API, as ``"METHOD /path"``."""
     return frozenset(f"{method} {path}" for method, path, _fn, iam in ROUTES if iam)
@@ -103,6 +125,43 @@ def route_keys() -> frozenset[str]:
 
 def allowed(persona: str) -> frozenset[str]:
     return PERSONAS[persona].routes
+
+
+def personas_allowed(route: str) -> list[str]:
+    """The personas that may call ``route``, in the table's order (what a 403 names).
+
+    >>> personas_allowed("POST /erasure-requests")
+    ['compliance-officer']
+    """
+    return [name for name, persona in PERSONAS.items() if route in persona.routes]
+
+
+def most_able(route: str) -> str | None:
+    """Of the personas that may call ``route``, the one allowed the most (a team lead over an agent): who
+    a developer acts as on the local stack when they name no persona.
+
+    >>> most_able("PATCH /cases/{case_id}"), most_able("POST /webhooks/{platform}")
+    ('team-lead', None)
+    """
+    allowed = personas_allowed(route)
+    return max(allowed, key=lambda name: len(PERSONAS[name].abilities)) if allowed else None
+
+
+def personas_able(ability: str) -> list[str]:
+    """The personas with ``ability`` (``assign``, ``prioritise``), in the table's order."""
+    return [name for name, persona in PERSONAS.items() if ability in persona.abilities]
+
+
+def route_of(method: str, path: str) -> str | None:
+    """The route (``"GET /cases/{case_id}"``) a request's method and path match, or None.
+
+    >>> route_of("get", "/customers/cu_1/access-log")
+    'GET /customers/{customer_id}/access-log'
+    """
+    for key, pattern in _MATCHERS:
+        if key.startswith(method.upper() + " ") and pattern.fullmatch(path):
+            return key
+    return None
 
 
 def resource_path(route: str) -> str:

@@ -24,6 +24,15 @@ class _Settings(BaseModel):
             raise ConfigurationError(f"{cls.__name__}: missing or invalid environment: {missing}") from exc
 
 
+class CallerSettings(_Settings):
+    """Who may call the CRM routes (``socialcrm.api.callers``): read by every function that serves them."""
+
+    # Set by the local stack only: the X-Dev-* headers stand for the IAM tags (never in AWS).
+    dev_principals: bool = Field(default=False, alias="SOCIALCRM_DEV_PRINCIPALS")
+    # How long a principal's tags are kept: a change of teams reaches a warm function within this.
+    cache_seconds: int = Field(default=300, ge=0, le=3600, alias="PRINCIPAL_TAGS_CACHE_SECONDS")
+
+
 class SecretsSettings(_Settings):
     secrets_file: str | None = Field(default=None, alias="SOCIALCRM_SECRETS_FILE")
     secrets_name: str | None = Field(default=None, alias="SECRETS_NAME")

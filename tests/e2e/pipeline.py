@@ -12,6 +12,7 @@ import httpx
 
 from socialcrm.api.path_ids import encode_path_id
 from socialcrm.local.deliveries import Payload, Signer
+from socialcrm.local.principals import DevPrincipal
 
 DEADLINE_SECONDS = 20.0
 _numbers = itertools.count(int(time.time() * 1000) % 10**12)
@@ -30,7 +31,7 @@ class Pipeline:
     """An HTTP client of the local stack with the platform's signing and the CRM user's reads."""
 
     def __init__(self, url: str, signer: Signer) -> None:
-        self.http = httpx.Client(base_url=url, timeout=15.0)
+        self.http = httpx.Client(base_url=url, timeout=15.0, auth=DevPrincipal())
         self.signer = signer
 
     def __enter__(self) -> Pipeline:

@@ -11,6 +11,7 @@ import pytest
 
 from socialcrm.local import deliveries as d
 from socialcrm.local.demo import Demo
+from socialcrm.local.principals import DevPrincipal
 from socialcrm.local.stack import REGION, DailyReportSchedule
 from tests.e2e.pipeline import now, unique_number, wait_until
 
@@ -26,7 +27,7 @@ def test_the_demo_shows_every_platform_routing_the_report_and_an_erasure(stack, 
     yesterday = today - timedelta(days=1)
     before = _summary(pipeline, yesterday, today)
     printed: list[str] = []
-    with httpx.Client(base_url=stack.url, timeout=30.0) as http:
+    with httpx.Client(base_url=stack.url, timeout=30.0, auth=DevPrincipal()) as http:
         complete = Demo(stack, http, out=printed.append).run()
     output = "\n".join(printed)
 

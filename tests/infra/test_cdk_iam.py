@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from aws_cdk import Stack
 
 from infra.routing import schedules_resource
 
@@ -38,6 +39,8 @@ SET_CLOCKS = _pairs({"scheduler:CreateSchedule", "scheduler:DeleteSchedule"}, "s
     ("iam:PassRole", "sla-scheduler-role to scheduler.amazonaws.com")
 }
 
+# The functions that serve IAM-authorised routes read their callers' persona and teams (role or user tags).
+CALLER_TAGS = {("iam:ListRoleTags", "iam:role/*"), ("iam:ListUserTags", "iam:user/*")}
 EXPECTED: dict[str, set[tuple[str, str]]] = {
     # ingest: the inbound queue and the secret (duplicates are dropped downstream), and only UpdateItem on
     # the subscriptions table (a WebSub hub's verification confirms a pending request of ours)
@@ -93,6 +96,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     | _pairs({"appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"}, "rules")
     # GET /health/platforms reads the delivery metrics (GetMetricData takes no resource)
     | {("cloudwatch:GetMetricData", "*")}
+    | CALLER_TAGS
     # replies: recorded (removed if they could not be queued), listed by the case's subject, queued
     | {("dynamodb:DeleteItem", "table:cases")}
     | {("sqs:SendMessage", "queue:outbound")}
@@ -139,7 +143,8 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     | {("dynamodb:Query", "table:access_ledger"), ("dynamodb:Query", "table:customers")}
     | _pairs(TABLE_KEY_WRITE, "key via dynamodb")
     | {("events:PutEvents", "bus")}
-    | {("secretsmanager:GetSecretValue", "secret"), ("kms:Decrypt", "key via secretsmanager")},
+    | {("secretsmanager:GetSecretValue", "secret"), ("kms:Decrypt", "key via secretsmanager")}
+    | CALLER_TAGS,
     # the erase consumer: index queries, batched deletes, consistent re-reads; no Scan
     "erase": _baseline("erase")
     | _pairs({"dynamodb:GetItem", "dynamodb:PutItem"}, "table:erasure_requests")
@@ -280,6 +285,9 @@ def _labels(synthesis) -> dict[str, str]:
     labels = {
         json.dumps(synthesis.in_service(token), sort_keys=True): label for label, token in named.items()
     }
+    for kind in ("role", "user"):  # every role and user of the account: their tags name a caller
+        arn = Stack.of(service).format_arn(service="iam", region="", resource=kind, resource_name="*")
+        labels[json.dumps(service.resolve(arn), sort_keys=True)] = f"iam:{kind}/*"
     labels[json.dumps("*")] = "*"
     return labels
 

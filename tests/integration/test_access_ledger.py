@@ -13,13 +13,15 @@ from botocore.exceptions import ClientError
 
 from socialcrm.api.path_ids import encode_path_id
 from socialcrm.local.stack import dev_send_secrets
+from socialcrm.personas import PERSONAS
 from socialcrm.privacy.ledger import NO_PERSONAL_DATA, READS_PERSONAL_DATA
 from socialcrm.topology import ROUTES
 from tests.conftest import DEV_SECRETS
 from tests.integration.test_erasure import ANA_WEB, ANA_X, BOB_X, case_of_interaction
+from tests.support.principals import role_arn
 from tests.support.privacy import Person, World, privacy_world
 
-AGENT = "arn:aws:sts::123456789012:assumed-role/agent/ines"
+AGENT = role_arn("team-lead", "ines")  # a team lead: the walk assigns a case
 DPO = "arn:aws:iam::123456789012:user/dpo"
 EARLIER = datetime.now(tz=UTC) - timedelta(hours=3)
 
@@ -93,7 +95,9 @@ def test_each_read_of_personal_data_writes_one_entry_naming_whose_data_who_which
     def call(route: str, path: str, body: Any = None, *, subjects: set[str], customer: bool = False) -> Any:
         before, writes = entries(world), ledger(world).writes
         method = route.split(" ", 1)[0]
-        status, answer = world.call("api", method, path, body, principal=AGENT, headers=reason)
+        # the agent, or the compliance officer on the routes that are theirs (exports)
+        who = AGENT if route in PERSONAS["agent"].routes else DPO
+        status, answer = world.call("api", method, path, body, principal=who, headers=reason)
         assert status < 300, (route, answer)
         new = {k: v for k, v in entries(world).items() if k not in before}
         # one entry, written in one call, filed under every subject shown (and the customer named)
@@ -102,7 +106,7 @@ def test_each_read_of_personal_data_writes_one_entry_naming_whose_data_who_which
         expected = {f"s#{s}" for s in subjects} | ({f"c#{state['customer']}"} if customer else set())
         assert keys == expected, route
         item = next(i for i in ledger_items(world) if i["entry_id"]["S"] in new)
-        assert (item["principal"]["S"], item["route"]["S"], item["reason"]["S"]) == (AGENT, route, "T-99")
+        assert (item["principal"]["S"], item["route"]["S"], item["reason"]["S"]) == (who, route, "T-99")
         walked.add(route)
         return answer
 

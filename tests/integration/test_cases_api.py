@@ -20,6 +20,7 @@ from socialcrm.topology import SLA_SCHEDULE_GROUP
 from tests.conftest import DEV_SECRETS
 from tests.support.apigw import LambdaContext, http_event
 from tests.support.pipeline import capture_bus_events, drain
+from tests.support.principals import TEST_TEAMS, tagged_role
 from tests.support.routing import SLA_ROLE_ARN, SLA_TARGET_ARN, routing_environment, schedules
 
 NOW = datetime.now(tz=UTC).replace(microsecond=0)
@@ -53,10 +54,16 @@ def api(aws):
     yield handler, env, events_url
 
 
+# The teams the tests made up (each test's own queue).
+_TEAMS: list[str] = []
+
+
 @pytest.fixture
 def team() -> str:
     """A team of this test only, so its work queue holds only this test's cases."""
-    return f"team-{next(_numbers)}"
+    name = f"team-{next(_numbers)}"
+    _TEAMS.extend([name, f"{name}-other", f"{name}-sales"])
+    return name
 
 
 def open_case(priority: str, due_in: int, teams=("support",), status="open") -> Case:
@@ -80,13 +87,15 @@ def open_case(priority: str, due_in: int, teams=("support",), status="open") -> 
     return case
 
 
-def call(handler, method: str, path: str, *, query=None, body=None) -> tuple[int, dict]:
+def call(handler, method: str, path: str, *, query=None, body=None, principal=None) -> tuple[int, dict]:
+    """The request as ``principal`` (default: a team lead of every team the tests use)."""
     event = http_event(
         method,
         path,
         query=query,
         body=json.dumps(body) if body is not None else None,
         headers={"content-type": "application/json"} if body is not None else None,
+        principal=principal or tagged_role("cases-lead", "team-lead", " ".join([TEST_TEAMS, *_TEAMS])),
     )
     response = handler.lambda_handler(event, LambdaContext())
     return response["statusCode"], json.loads(response["body"])

@@ -457,7 +457,7 @@ def test_an_objection_stops_all_new_processing_until_lifted(world):
     # Given an objection recorded for Ana
     path = f"/subjects/generic/{ANA_WEB.user_id}/objection"
     status, body = world.call(
-        "privacy", "PUT", path, {"reference": "T-50"}, principal="arn:aws:iam::1:user/dpo"
+        "privacy", "PUT", path, {"reference": "T-50"}, principal="arn:aws:iam::123456789012:user/dpo"
     )
     assert status == 200 and body["objection"] is True and body["objected_at"]
     # When she writes, even after the objection was recorded

@@ -31,7 +31,8 @@ PRINCIPAL = "arn:aws:iam::123456789012:user/dpo"
 
 class Gateway(BaseHTTPRequestHandler):
     """Hands each request to the function API Gateway would, as an HTTP API v2 event; IAM-signed requests
-    get the caller's principal, as the IAM authoriser adds it. The erase consumer runs before the second
+    get the caller's principal, as the IAM authoriser adds it; unsigned ones are the local stack's, from
+    loopback with the development principal's headers. The erase consumer runs before the second
     status read, as it would in the background."""
 
     world: World
@@ -52,9 +53,17 @@ class Gateway(BaseHTTPRequestHandler):
             reads = sum(1 for r in self.requests if r["path"] == self.path)
             if reads > self.consumer_after_reads:
                 self.world.run_erasures()
-        event = http_event(self.command, path, body=body, headers=headers, query=dict(parse_qsl(query)))
-        if "authorization" in headers:
-            event["requestContext"]["authorizer"] = {"iam": {"userArn": PRINCIPAL}}
+        signed = "authorization" in headers
+        event = http_event(
+            self.command,
+            path,
+            body=body,
+            headers=headers,
+            query=dict(parse_qsl(query)),
+            principal=PRINCIPAL if signed else None,
+        )
+        if not signed:  # the local stack: a loopback client naming its development principal
+            event["requestContext"]["http"]["sourceIp"] = "127.0.0.1"
         function = "api" if path.endswith("/export") else "privacy"
         response = self.world.handlers[function].lambda_handler(event, LambdaContext())
         payload = response["body"].encode()
@@ -85,6 +94,7 @@ def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
 @pytest.fixture
 def api(monkeypatch, dev_secrets):
     monkeypatch.setattr(cli, "sleep", lambda seconds: None)
+    monkeypatch.setenv("SOCIALCRM_DEV_PRINCIPALS", "1")  # the --local commands: as on the local stack
     with privacy_world(monkeypatch, dev_secrets) as world:
         requests: list[dict[str, Any]] = []
         handler = type("TestGateway", (Gateway,), {"world": world, "requests": requests})

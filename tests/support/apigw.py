@@ -29,8 +29,16 @@ def http_event(
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
     binary: bool = False,
+    principal: str | None = "auto",
 ) -> dict[str, Any]:
-    """An HTTP API v2 proxy event; ``binary`` base64-encodes the body as API Gateway does for binary media."""
+    """An HTTP API v2 proxy event; ``binary`` base64-encodes the body as API Gateway does for binary media.
+
+    ``principal``: the IAM principal API Gateway's authoriser passes (``"auto"``: a role of the first
+    persona the route allows, ``tests.support.principals``; None: none, as on a webhook route)."""
+    if principal == "auto":
+        from tests.support.principals import principal_for
+
+        principal = principal_for(method, path)
     raw = body.encode() if isinstance(body, str) else body
     event: dict[str, Any] = {
         "version": "2.0",
@@ -57,6 +65,8 @@ def http_event(
         },
         "isBase64Encoded": binary,
     }
+    if principal:
+        event["requestContext"]["authorizer"] = {"iam": {"userArn": principal}}
     if query:
         event["queryStringParameters"] = dict(query)
     if raw is not None:

@@ -15,10 +15,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, create_model
 
 from socialcrm.api.access import record_read
+from socialcrm.api.callers import TEAMS_TAG, Caller, caller_of
 from socialcrm.api.privacy import principal_of
 from socialcrm.api.responses import JSON, documented_errors
-from socialcrm.errors import BadRequestError, ConfigurationError, NotFoundError
+from socialcrm.errors import BadRequestError, ConfigurationError, ForbiddenError, NotFoundError
 from socialcrm.events.models import CaseStatus, Priority
+from socialcrm.personas import personas_able
 from socialcrm.replies.reply import INTERNAL_FIELDS as REPLY_INTERNAL_FIELDS
 from socialcrm.replies.reply import Reply
 from socialcrm.replies.service import ReplyPorts, ReplyRequest, request_reply
@@ -72,11 +74,20 @@ class CasePage(BaseModel):
     next_cursor: str | None
 
 
-def _case_or_404(runtime: CasesRuntime, case_id: str) -> Case:
+def _case_or_404(runtime: CasesRuntime, case_id: str, caller: Caller) -> Case:
+    """The case, or a 404 when there is none or it is not routed to one of the caller's teams (whether
+    another team's case exists is not disclosed)."""
     case = runtime.cases.get(case_id) if _CASE_ID.match(case_id) else None
-    if case is None:
+    if case is None or not caller.sees(case.teams):
         raise NotFoundError(f"No case '{case_id}'.")
     return case
+
+
+def _may_change(caller: Caller, patch: CasePatch) -> None:
+    """A 403 when the patch changes what only a team lead may (IAM sees the route, not these fields)."""
+    for name, ability in (("assignee", "assign"), ("priority", "prioritise")):
+        if name in patch.model_fields_set and not caller.may(ability):
+            raise ForbiddenError(f"{' or '.join(personas_able(ability))} only: changing a case's {name}.")
 
 
 def _people(cases: list[Case]) -> list[str]:
@@ -95,8 +106,10 @@ def build_router(runtime: Callable[[], CasesRuntime]) -> Router:
         "/cases",
         summary="A work queue: a team's cases of one status, most urgent first",
         description=(
-            "Ordered by priority (P1 first), then by SLA due time (soonest first). Without `team`, every "
-            "team's cases. Paginated: pass the returned next_cursor as cursor to read the next page."
+            "Ordered by priority (P1 first), then by SLA due time (soonest first). Without `team`, the cases "
+            "of every one of the caller's teams (a page may then hold fewer than `limit`); a team that is "
+            "not the caller's is a 403. Paginated: pass the returned next_cursor as cursor to read the next "
+            "page."
         ),
         responses={
             200: {"description": "A page of cases", "content": {JSON: {"model": CasePage}}},
@@ -113,8 +126,11 @@ def build_router(runtime: Callable[[], CasesRuntime]) -> Router:
         cursor: Annotated[str | None, Query(max_length=2048)] = None,
     ) -> dict[str, Any]:
         env = runtime()
+        caller = caller_of(router)
+        if team is not None and team not in caller.teams:
+            raise ForbiddenError(f"'{team}' is not one of your teams (your {TEAMS_TAG} tag).")
         page, next_cursor = env.cases.queue(
-            team=team, status=status, priority=priority, limit=limit, cursor=cursor
+            team=team, status=status, priority=priority, limit=limit, cursor=cursor, teams=caller.teams
         )
         read(env, "GET /cases", page)
         return {"items": [case.public() for case in page], "next_cursor": next_cursor}
@@ -129,19 +145,20 @@ def build_router(runtime: Callable[[], CasesRuntime]) -> Router:
     )
     def get_case(case_id: str) -> dict[str, Any]:
         env = runtime()
-        case = _case_or_404(env, case_id)
+        case = _case_or_404(env, case_id, caller_of(router))
         read(env, "GET /cases/{case_id}", [case])
         return case.public()
 
     @router.patch(
         "/cases/<case_id>",
-        summary="Assign a case, change its status, record the first response",
+        summary="Assign or re-prioritise a case (team leads), change its status, record the first response",
         description=(
             "On platforms that send the brand's replies back, a reply stops the clocks by itself; elsewhere "
             "first_response_at records the first response. It, or a resolution (status resolved), stops the "
             "first-response clock and sets sla_met; a resolution also stops the resolution clock. A resolved "
-            "case set back to open is reopened. Every change publishes CaseUpdated; a 503 means the change is "
-            "stored but not yet announced: repeat the request."
+            "case set back to open is reopened. Only a team lead may change assignee or priority (403 for an "
+            "agent). Every change publishes CaseUpdated; a 503 means the change is stored but not yet "
+            "announced: repeat the request."
         ),
         responses={
             200: {"description": "The case after the change", "content": {JSON: {"model": CaseView}}},
@@ -150,7 +167,10 @@ def build_router(runtime: Callable[[], CasesRuntime]) -> Router:
     )
     def patch_case(case_id: str, body: Annotated[CasePatch, Body()]) -> dict[str, Any]:
         env = runtime()
-        read(env, "PATCH /cases/{case_id}", [_case_or_404(env, case_id)])
+        caller = caller_of(router)
+        case = _case_or_404(env, case_id, caller)
+        _may_change(caller, body)
+        read(env, "PATCH /cases/{case_id}", [case])
         case = update_case(
             case_id,
             body,
@@ -188,7 +208,7 @@ def build_router(runtime: Callable[[], CasesRuntime]) -> Router:
     )
     def post_reply(case_id: str, body: Annotated[ReplyRequest, Body()]) -> Response[Any]:
         env = runtime()
-        case = _case_or_404(env, case_id)
+        case = _case_or_404(env, case_id, caller_of(router))
         key = router.current_event.headers.get("idempotency-key")
         if key is not None and not _IDEMPOTENCY_KEY.match(key):
             raise BadRequestError("Idempotency-Key must be 1 to 255 printable ASCII characters.")
@@ -215,7 +235,7 @@ def build_router(runtime: Callable[[], CasesRuntime]) -> Router:
     )
     def list_replies(case_id: str) -> dict[str, Any]:
         env = runtime()
-        case = _case_or_404(env, case_id)
+        case = _case_or_404(env, case_id, caller_of(router))
         replies = reply_ports(env).replies.of_case(case.case_id, case.subject_id)
         read(env, "GET /cases/{case_id}/replies", [case])
         return {"items": [reply.public() for reply in replies]}
@@ -231,6 +251,8 @@ def build_router(runtime: Callable[[], CasesRuntime]) -> Router:
     def get_reply(case_id: str, reply_id: str) -> dict[str, Any]:
         env = runtime()
         reply = reply_ports(env).replies.get(reply_id) if _REPLY_ID.match(reply_id) else None
+        if reply is not None and reply.case_id == case_id:
+            _case_or_404(env, case_id, caller_of(router))  # a reply is seen as its case is
         if reply is None or reply.case_id != case_id:
             raise NotFoundError(f"No reply '{reply_id}' on case '{case_id}'.")
         record_read(

@@ -3,7 +3,8 @@
 Each handler that serves routes declares ``COMPOSITION``: the routers it includes (each built from its
 runtime) and the resolver's options. The Lambda handler builds its ``app`` from it; the local stack
 (``socialcrm.local.app``) builds a local resolver from the very same declaration, so what a function
-serves in AWS is what it serves on a laptop.
+serves in AWS is what it serves on a laptop. Every resolver checks the caller of its IAM-authorised routes
+(``socialcrm.api.callers.authorise``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from socialcrm.api.callers import authorise
 from socialcrm.api.responses import register_error_handlers
 
 R = TypeVar("R")
@@ -36,6 +38,8 @@ class Composition:
         for source in self.routers:
             resolver.include_router(source.build(source.runtime), prefix=source.prefix)  # type: ignore[attr-defined]
         register_error_handlers(resolver)  # type: ignore[arg-type]
+        # Every IAM-authorised route checks its caller's persona (a webhook route passes straight through).
+        resolver.use([authorise])  # type: ignore[attr-defined]
         return resolver
 
     def runtimes(self) -> list[Callable[[], Any]]:

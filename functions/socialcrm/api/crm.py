@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from socialcrm.api.access import record_read
+from socialcrm.api.callers import caller_of
 from socialcrm.api.path_ids import InteractionIdSegment, UserIdSegment, decode_path_id
 from socialcrm.api.responses import documented_errors
 from socialcrm.dal.repository import InteractionRepository, SubjectRepository
@@ -59,7 +60,7 @@ def build_router(runtime: Callable[[], CrmRuntime]) -> Router:
         wanted = decode_path_id(interaction_id, "interaction id")
         pepper = env.secrets.get().subject_pepper.get_secret_value()
         interaction = env.interactions.get(interaction_ref(pepper, wanted))
-        if interaction is None:
+        if interaction is None or not caller_of(router).shown(interaction):  # another team's: not disclosed
             raise NotFoundError(f"No interaction {wanted!r}.")
         record_read(
             env.ledger, router.current_event, "GET /interactions/{interaction_id}", [interaction.subject_id]
@@ -69,7 +70,11 @@ def build_router(runtime: Callable[[], CrmRuntime]) -> Router:
     @router.get(
         "/subjects/<platform>/<user_id>/interactions",
         summary="A customer's timeline, newest first",
-        description="Paginated: pass the returned next_cursor as cursor to read the next page.",
+        description=(
+            "Paginated: pass the returned next_cursor as cursor to read the next page. An agent or team lead "
+            "sees the messages routed to their teams and those in no team's queue (a page may then hold "
+            "fewer than `limit`)."
+        ),
         responses={200: {"description": "A page of interactions"}, **documented_errors(400)},
     )
     def get_timeline(
@@ -85,8 +90,9 @@ def build_router(runtime: Callable[[], CrmRuntime]) -> Router:
         route = "GET /subjects/{platform}/{user_id}/interactions"
         # filed under its customer too: the customer's access log shows its identities' reads
         record_read(env.ledger, router.current_event, route, [subject], customer_id=customer_id)
+        caller = caller_of(router)
         return {
-            "items": [i.model_dump(mode="json") for i in page],
+            "items": [i.model_dump(mode="json") for i in page if caller.shown(i)],
             "next_cursor": next_cursor,
             "customer_id": customer_id,
         }

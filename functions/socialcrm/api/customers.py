@@ -22,6 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from socialcrm.api.access import record_read
+from socialcrm.api.callers import Caller, caller_of
 from socialcrm.api.path_ids import UserIdSegment, decode_path_id
 from socialcrm.api.privacy import REFERENCE_PATTERN, SubjectRef, principal_of
 from socialcrm.api.responses import JSON, documented_errors
@@ -51,7 +52,8 @@ class CustomersRuntime:
     customers: CustomerStore
     interactions: InteractionRepository
     subjects: SubjectRepository
-    open_cases: Callable[[str], list[str]]  # a subject's unresolved case ids
+    # a subject's unresolved case ids, of the given teams only
+    open_cases: Callable[[str, frozenset[str]], list[str]]
     # A subject's access export (GDPR Art. 15: every personal-data store, socialcrm.privacy.access).
     export: Callable[[str], dict[str, Any]] | None = None
     # Who read whose data (socialcrm.privacy.ledger): without it, no personal data is shown.
@@ -92,7 +94,7 @@ def _identities(customer: Customer) -> list[dict[str, Any]]:
     return [asdict(link) for link in customer.identities]
 
 
-def _view(env: CustomersRuntime, customer: Customer) -> dict[str, Any]:
+def _view(env: CustomersRuntime, customer: Customer, caller: Caller) -> dict[str, Any]:
     """The 360° view, from the identities' profiles (one read each) and their open cases."""
     by_platform: dict[str, int] = {}
     by_sentiment = dict.fromkeys(SENTIMENTS, 0)
@@ -107,7 +109,7 @@ def _view(env: CustomersRuntime, customer: Customer) -> dict[str, Any]:
         seen_first, seen_last = profile.get("first_seen"), profile.get("last_seen")
         first = seen_first if seen_first and (first is None or seen_first < first) else first
         last = seen_last if seen_last and (last is None or seen_last > last) else last
-        open_cases += env.open_cases(link.subject_id)
+        open_cases += env.open_cases(link.subject_id, caller.teams)
     return {
         "customer_id": customer.customer_id,
         "created_at": customer.created_at,
@@ -153,23 +155,30 @@ def build_router(runtime: Callable[[], CustomersRuntime]) -> Router:
             customer_id, identities, reason=body.reason, by=principal_of(router.current_event), at=env.now()
         )
         logger.info("customer created", customer_id=customer_id, identities=len(identities))
-        return _json(201, _view(env, _customer_or_404(env, customer_id)))
+        return _json(201, _view(env, _customer_or_404(env, customer_id), caller_of(router)))
 
     @router.get(
         "/customers/<customer_id>",
-        summary="A customer: identities, first and last contact, counts by platform and sentiment, open cases",
+        summary=(
+            "A customer: identities, first and last contact, counts by platform and sentiment, open cases "
+            "(of the caller's teams)"
+        ),
         responses={200: {"description": "The customer"}, **documented_errors(404)},
     )
     def get_customer(customer_id: str) -> dict[str, Any]:
         env = runtime()
         customer = _customer_or_404(env, customer_id)
         read(env, "GET /customers/{customer_id}", customer_id, _subject_ids(customer))
-        return _view(env, customer)
+        return _view(env, customer, caller_of(router))
 
     @router.get(
         "/customers/<customer_id>/interactions",
         summary="A customer's timeline across every linked identity, newest first",
-        description="Paginated: pass the returned next_cursor as cursor to read the next page.",
+        description=(
+            "Paginated: pass the returned next_cursor as cursor to read the next page. The caller sees the "
+            "messages routed to their teams and those in no team's queue (a page may then hold fewer than "
+            "`limit`)."
+        ),
         responses={200: {"description": "A page of interactions"}, **documented_errors(400, 404)},
     )
     def get_customer_timeline(
@@ -188,9 +197,10 @@ def build_router(runtime: Callable[[], CustomersRuntime]) -> Router:
             limit=limit,
             cursor=cursor,
         )
+        caller = caller_of(router)
         return {
             "customer_id": customer_id,
-            "items": [i.model_dump(mode="json") for i in page.items],
+            "items": [i.model_dump(mode="json") for i in page.items if caller.shown(i)],
             "next_cursor": page.next_cursor,
         }
 
@@ -247,7 +257,9 @@ def build_router(runtime: Callable[[], CustomersRuntime]) -> Router:
             customer=before,
         )
         logger.info("identity linked", customer_id=customer_id, platform=body.platform, changed=linked)
-        return _json(201 if linked else 200, _view(env, _customer_or_404(env, customer_id)))
+        return _json(
+            201 if linked else 200, _view(env, _customer_or_404(env, customer_id), caller_of(router))
+        )
 
     @router.delete(
         "/customers/<customer_id>/identities/<platform>/<user_id>",
@@ -270,6 +282,6 @@ def build_router(runtime: Callable[[], CustomersRuntime]) -> Router:
             customer_id, gone, reason=reason, by=principal_of(router.current_event), at=env.now()
         )
         logger.info("identity unlinked", customer_id=customer_id, platform=platform)
-        return _view(env, _customer_or_404(env, customer_id))
+        return _view(env, _customer_or_404(env, customer_id), caller_of(router))
 
     return router

@@ -12,17 +12,35 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from socialcrm.api import cases, crm, customers, health, privacy, reports, webhooks
+from socialcrm.personas import route_keys
 
 TITLE = "socialcrm"
 VERSION = "1.0.0"
 DESCRIPTION = (
     "Social CRM pipeline. /webhooks/{platform} is called by social platforms and authenticated by their "
-    "signatures; every other route is IAM-authorised (SigV4) in AWS and open on loopback in the local stack. "
+    "signatures; every other route is IAM-authorised (SigV4) in AWS, and answers only the personas of the "
+    "caller's IAM tags (socialcrm:persona, socialcrm:teams; on the local stack, the X-Dev-Persona and "
+    "X-Dev-Teams headers of loopback clients). "
     "Those routes take JSON bodies only (application/json or application/*+json, UTF-8; a body of any "
     "other Content-Type, or of none, is a 415), and carry platform ids in paths in one encoding: a segment that "
     "starts with ~ is the base64url of the id's UTF-8 bytes, any other segment is the id percent-decoded. "
     'Every error body is {"error": code, "message": text}.'
 )
+
+
+_ERROR_BODY = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+FORBIDDEN = {
+    "description": (
+        'Not for the caller: the message names the personas that may (e.g. "compliance-officer only"), '
+        "a team that is not the caller's, or the IAM tag (socialcrm:persona, socialcrm:teams) missing "
+        "or malformed"
+    ),
+    "content": _ERROR_BODY,
+}
+PRINCIPAL_UNAVAILABLE = {
+    "description": "The caller's IAM tags, or the access ledger, could not be read or written: retry",
+    "content": _ERROR_BODY,
+}
 
 
 def _unused() -> Any:  # the routers are only described here, never called
@@ -40,6 +58,12 @@ def openapi_document() -> dict[str, Any]:
     app.include_router(health.build_router(_unused))
     app.include_router(customers.build_router(_unused))
     document = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION, description=DESCRIPTION))
+    # Every IAM-authorised route checks its caller's persona and teams (socialcrm.api.callers).
+    for route in route_keys():
+        method, path = route.split(" ", 1)
+        operation = document["paths"][path][method.lower()]
+        operation["responses"].setdefault("403", FORBIDDEN)
+        operation["responses"].setdefault("503", PRINCIPAL_UNAVAILABLE)
     return document  # type: ignore[no-any-return]
 
 

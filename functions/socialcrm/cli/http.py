@@ -1,7 +1,10 @@
 """The socialcrm API over HTTP for the command line: SigV4-signed requests to a deployment
 (``--api-url`` or ``SOCIALCRM_API_URL``; service ``execute-api``, credentials from the default chain), or
 unsigned ones to the local stack (``--local``: ``http://127.0.0.1:3000`` unless ``--api-url`` says
-otherwise). Errors become one :class:`CliError` line that says what to check.
+otherwise). ``--profile`` picks the AWS profile, one per persona as with the AWS CLI; on the local stack
+its ``socialcrm_persona`` and ``socialcrm_teams`` keys become the development principal
+(``socialcrm.local.principals``). Errors become one :class:`CliError` line that says what to check; a
+refusal by persona says who may ("not allowed: compliance-officer only: …").
 """
 
 from __future__ import annotations
@@ -28,6 +31,13 @@ def add_api_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--local", action="store_true", help=f"the local stack ({LOCAL_URL}), unsigned")
     parser.add_argument("--region", help="region to sign for (default: AWS_REGION, the profile, or the URL)")
     parser.add_argument(
+        "--profile",
+        help=(
+            "the AWS profile to sign with, one per persona (default: AWS_PROFILE); on the local stack, the "
+            "profile's socialcrm_persona and socialcrm_teams say who you are"
+        ),
+    )
+    parser.add_argument(
         "--reason",
         help="why you read a person's data: a ticket reference (e.g. T-42), kept in the access log (X-Reason)",
     )
@@ -37,12 +47,21 @@ class Api:
     """The socialcrm API over HTTP: JSON in and out, SigV4-signed unless it is the local stack."""
 
     def __init__(
-        self, base_url: str, *, credentials: Any | None, region: str | None, reason: str | None = None
+        self,
+        base_url: str,
+        *,
+        credentials: Any | None,
+        region: str | None,
+        reason: str | None = None,
+        persona: str | None = None,
+        teams: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.region = region
         self.reason = reason  # sent as X-Reason: the access log keeps it with each read
+        # The local stack's development principal (None: the most able persona of each route, every team).
+        self.persona, self.teams = persona, teams
 
     def call(self, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None) -> Any:
         url = self.base_url + path
@@ -56,6 +75,10 @@ class Api:
             headers["content-type"] = "application/json"
         if self.credentials is not None:
             headers = self._signed(method, url, data, headers)
+        else:
+            from socialcrm.local.principals import dev_headers
+
+            headers = {**dev_headers(method, path.split("?", 1)[0], self.persona, self.teams), **headers}
         request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310
@@ -98,6 +121,8 @@ def _http_error(exc: urllib.error.HTTPError, *, signed: bool) -> str:
         body = {}
     message = body.get("message") or raw.decode("utf-8", "replace").strip()[:200] or exc.reason
     code = body.get("error")
+    if code == "forbidden":  # the handler's answer: it names who may, or the IAM tag to fix
+        return f"not allowed: {message}"
     text = f"the API refused the request: {exc.code} {code + ': ' if code else ''}{message}"
     if exc.code == 403 and signed and not code:  # API Gateway's own answer: the IAM check failed
         text += " (is your AWS principal allowed execute-api:Invoke on this API, and the region right?)"
@@ -112,13 +137,15 @@ def api_of(args: argparse.Namespace) -> Api:
     if not url.startswith(("http://", "https://")):
         raise CliError(f"--api-url must start with http:// or https://, not {url!r}")
     reason = getattr(args, "reason", None)
-    if args.local:
-        return Api(url, credentials=None, region=None, reason=reason)
     import botocore.session
     from botocore.exceptions import BotoCoreError
 
+    profile = getattr(args, "profile", None)
+    if args.local:
+        persona, teams = _local_principal(profile)
+        return Api(url, credentials=None, region=None, reason=reason, persona=persona, teams=teams)
     try:
-        session = botocore.session.get_session()
+        session = botocore.session.Session(profile=profile)
         credentials = session.get_credentials()
         region = args.region or os.environ.get("AWS_REGION") or session.get_config_variable("region")
     except BotoCoreError as exc:
@@ -138,3 +165,24 @@ def api_of(args: argparse.Namespace) -> Api:
     except BotoCoreError as exc:
         raise CliError(f"cannot load AWS credentials: {exc}") from exc
     return Api(url, credentials=frozen, region=region, reason=reason)
+
+
+def _local_principal(profile: str | None) -> tuple[str | None, str | None]:
+    """Who a command on the local stack acts as: the profile's ``socialcrm_persona`` and
+    ``socialcrm_teams`` (AWS config file), or without a profile the most able persona of each route."""
+    if not profile:
+        return None, None
+    import botocore.session
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        config = botocore.session.Session(profile=profile).get_scoped_config()
+    except BotoCoreError as exc:
+        raise CliError(f"cannot read the AWS profile {profile!r}: {exc}") from exc
+    persona = config.get("socialcrm_persona")
+    if not persona:
+        raise CliError(
+            f"the AWS profile {profile!r} has no socialcrm_persona: add one (agent, team-lead, "
+            "compliance-officer, report-reader or operator) to use it on the local stack"
+        )
+    return persona, config.get("socialcrm_teams") or ""

@@ -11,6 +11,8 @@ own runtimes, the same resolver options, the shared error handlers).
   body when the body, a header or the query string is not valid UTF-8 (``HttpResolverLocal`` decodes
   them as UTF-8 and would otherwise fail with a 500). A valid UTF-8 body reaches the signature check
   byte for byte: the resolver decodes it and the webhook route encodes it back to the same bytes;
+* it passes on the development principal's headers (``socialcrm.local.principals``) from loopback
+  clients only;
 * it logs a line for each error answer (the route template and status, never a path with user ids).
 
 The path arrives percent-decoded (uvicorn turns ``%2F`` into ``/`` before routing) and is routed as it
@@ -22,6 +24,7 @@ rule (``socialcrm.api.validation.JsonBodyValidation``) on the resolvers that val
 from __future__ import annotations
 
 import importlib
+import ipaddress
 import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -30,6 +33,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import HttpResolverLocal
 
+from socialcrm.api.callers import DEV_HEADERS
 from socialcrm.api.composition import Composition
 from socialcrm.local.logs import FUNCTION
 from socialcrm.observability import logger, metrics
@@ -105,7 +109,7 @@ class LocalApi:
             if problem:
                 await _error(send, 400, "bad_request", problem)
                 return
-            await self.resolvers[route.function](scope, _replay(body), send)
+            await self.resolvers[route.function](_trusted(scope), _replay(body), send)
         finally:
             FUNCTION.reset(token)
             # The end of an invocation: Lambda's log_metrics empties the metric set; with metrics disabled
@@ -114,6 +118,20 @@ class LocalApi:
 
     def _route(self, method: str, path: str) -> LocalRoute | None:
         return next((r for r in self.routes if r.method == method and r.pattern.fullmatch(path)), None)
+
+
+def _trusted(scope: Scope) -> Scope:
+    """``scope`` without the development principal's headers unless the client is on loopback: only a
+    developer's own machine may say who it is (``socialcrm.local.principals``)."""
+    client = scope.get("client") or ("", 0)
+    try:
+        loopback = ipaddress.ip_address(client[0]).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return scope
+    headers = [(k, v) for k, v in scope.get("headers", []) if k.decode("latin-1").lower() not in DEV_HEADERS]
+    return {**scope, "headers": headers}
 
 
 def _logging_refusals(send: Send, route: LocalRoute, scope: Scope) -> Send:

@@ -34,6 +34,7 @@ from socialcrm.api.privacy import LOCAL_PRINCIPAL_VARIABLE
 from socialcrm.errors import ConfigurationError
 from socialcrm.local import deliveries as d
 from socialcrm.local import logs
+from socialcrm.local.principals import DevPrincipal
 from socialcrm.local.stack import LOCAL_YOUTUBE_CHANNEL, LocalStack, LocalStackError
 from socialcrm.observability import logger
 from socialcrm.platforms import ROUTE_PLATFORMS as PLATFORM_ROUTES
@@ -856,7 +857,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         undo_logs()
         return 130
     try:
-        with httpx.Client(base_url=stack.url, timeout=30.0) as http:
+        with httpx.Client(base_url=stack.url, timeout=30.0, auth=DevPrincipal()) as http:
             complete = Demo(stack, http).run()
     except KeyboardInterrupt:
         print("\ninterrupted.")

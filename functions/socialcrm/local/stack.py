@@ -77,6 +77,9 @@ LOCAL_DEFAULTS = {
     "DLQ_SCAN_WAIT_SECONDS": "0",
     # The daily report goes to this folder instead of the reports bucket.
     "REPORTS_DIR": str(ROOT / "reports"),
+    # No IAM authoriser here: the X-Dev-Persona / X-Dev-Teams headers of loopback clients name the caller
+    # (socialcrm.local.principals). The CDK app never sets it.
+    "SOCIALCRM_DEV_PRINCIPALS": "1",
 }
 # When the daily report runs each day (UTC), as the schedule of the CDK app: cron(30 0 * * ? *).
 DAILY_REPORT_AT = dt_time(0, 30)

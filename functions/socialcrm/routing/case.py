@@ -326,5 +326,12 @@ class WorkQueues(CaseStore, Protocol):
     """Cases as teams work them: a page of a queue, most urgent first."""
 
     def queue(
-        self, *, team: str | None, status: str, priority: str | None, limit: int, cursor: str | None = None
+        self,
+        *,
+        team: str | None,
+        status: str,
+        priority: str | None,
+        limit: int,
+        cursor: str | None = None,
+        teams: frozenset[str] | None = None,
     ) -> tuple[list[Case], str | None]: ...

@@ -153,14 +153,35 @@ class CaseRepository:
         return self._case(item) if item.row == "case" else None
 
     def queue(
-        self, *, team: str | None, status: str, priority: str | None, limit: int, cursor: str | None = None
+        self,
+        *,
+        team: str | None,
+        status: str,
+        priority: str | None,
+        limit: int,
+        cursor: str | None = None,
+        teams: frozenset[str] | None = None,
     ) -> tuple[list[Case], str | None]:
-        """A page of a work queue, most urgent first (then soonest due); the cursor is opaque."""
+        """A page of a work queue, most urgent first (then soonest due); the cursor is opaque.
+
+        ``team``: that team's queue. Else ``teams``: the cases of any of them, from the queue of all teams
+        filtered by DynamoDB (a page may then hold fewer than ``limit`` cases: follow the cursor). Else
+        every team's cases."""
         key = queue_key(team or ALL_TEAMS, status)
+        only = None
+        if team is None and teams is not None:
+            if len(teams) == 1:
+                (team,) = teams
+                key = queue_key(team, status)
+            else:
+                for name in sorted(teams):
+                    held = CaseItem.body["teams"].contains(name)  # type: ignore[index]
+                    only = held if only is None else only | held
         try:
             results = CaseItem.by_queue.query(
                 key,
                 range_key_condition=CaseItem.rank.startswith(f"{priority}#") if priority else None,
+                filter_condition=only,
                 limit=limit,
                 last_evaluated_key=decode_cursor(
                     cursor, key_names=_CURSOR_KEYS, scope=("queue", key), what="queue"
@@ -198,13 +219,19 @@ class CaseRepository:
             raise StoreError("Could not read the cases.") from exc
         return any(item.row == "case" and self._case(item).status != "resolved" for item in items)
 
-    def open_case_ids(self, subject_id: str) -> list[str]:
-        """The subject's cases that are not resolved, newest first (its case rows through ``by_subject``)."""
+    def open_case_ids(self, subject_id: str, teams: frozenset[str] | None = None) -> list[str]:
+        """The subject's cases that are not resolved, newest first (its case rows through ``by_subject``);
+        with ``teams``, only those routed to one of them."""
         try:
             rows = CaseItem.by_subject.query(
                 subject_id, scan_index_forward=False, filter_condition=CaseItem.row == "case"
             )
-            return [row.case_id for row in rows if self._case(row).status != "resolved"]
+            cases = [self._case(row) for row in rows]
+            return [
+                case.case_id
+                for case in cases
+                if case.status != "resolved" and (teams is None or not teams.isdisjoint(case.teams))
+            ]
         except PynamoDBException as exc:
             raise StoreError("Could not read the subject's cases.") from exc
 

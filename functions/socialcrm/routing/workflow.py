@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from socialcrm.errors import BadRequestError, NotFoundError, SocialCrmError
-from socialcrm.events.models import CaseStatus
+from socialcrm.events.models import CaseStatus, Priority
 from socialcrm.events.ports import Publisher
 from socialcrm.observability import logger
 from socialcrm.routing.case import Case, CaseStore, updated_event
@@ -42,6 +42,13 @@ class CasePatch(BaseModel):
         default=None, min_length=1, max_length=128, pattern=r"^[\w.@+:/-]+$", description="An agent's id."
     )
     status: CaseStatus | None = None
+    priority: Priority | None = Field(
+        default=None,
+        description=(
+            "Re-prioritise (team leads): moves the case in its queues and times its resolution clock; the "
+            "response clocks stay timed by what the customer's messages asked."
+        ),
+    )
     first_response_at: AwareDatetime | None = Field(
         default=None, description="When the customer was first answered (ISO-8601 with a time zone)."
     )
@@ -49,9 +56,10 @@ class CasePatch(BaseModel):
     @model_validator(mode="after")
     def _changes_something(self) -> CasePatch:
         if not self.model_fields_set:
-            raise ValueError("give at least one of assignee, status, first_response_at")
-        if "status" in self.model_fields_set and self.status is None:
-            raise ValueError("status cannot be null")
+            raise ValueError("give at least one of assignee, status, priority, first_response_at")
+        for name in ("status", "priority"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
         return self
 
 
@@ -63,6 +71,8 @@ def apply_patch(
     update: dict[str, Any] = {}
     if "assignee" in patch.model_fields_set and patch.assignee != case.assignee:
         update["assignee"] = patch.assignee
+    if patch.priority is not None and patch.priority != case.priority:
+        update["priority"] = patch.priority
     if patch.status is not None and patch.status != case.status:
         update["status"] = patch.status
         if patch.status == "resolved":
