@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from infra.personas import STAGE, iam_matches
-from socialcrm.personas import PERSONAS, PUBLIC_ROUTES, resource_path, route_keys
+from socialcrm.personas import CALLER_FUNCTIONS, PERSONAS, PUBLIC_ROUTES, resource_path, route_keys
 from socialcrm.privacy.ledger import READS_PERSONAL_DATA
 
 # Path parameter values a caller chooses: plain ids, and ids that spell another route's words.
@@ -134,3 +134,22 @@ def test_the_stack_outputs_each_personas_policy(synthesis):
     for persona in PERSONAS:
         name = "PersonaPolicy" + "".join(part.title() for part in persona.split("-"))
         assert name in outputs, name
+
+
+def test_no_deployed_function_honours_the_local_stacks_development_principal(synthesis):
+    # Given every function of the synthesized app
+    functions = synthesis.service_template.find_resources("AWS::Lambda::Function")
+    assert functions
+    for logical_id, function in functions.items():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        # Then none is told to read the X-Dev-* headers (socialcrm.api.callers)
+        assert "SOCIALCRM_DEV_PRINCIPALS" not in variables, logical_id
+    # And the functions that serve IAM-authorised routes may read their callers' tags, and only those
+    readers = set()
+    for policy in synthesis.service_template.find_resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if {"iam:ListRoleTags", "iam:ListUserTags"} & set(actions):
+                readers |= {role["Ref"] for role in policy["Properties"]["Roles"]}
+    expected = {synthesis.service_id(synthesis.service.functions[name].role) for name in CALLER_FUNCTIONS}
+    assert readers == expected

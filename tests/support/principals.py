@@ -2,8 +2,8 @@
 
 ``http_event`` signs each request as the persona the route allows that may do the most (``principal_for``), a role whose
 teams are every team the tests' rules documents name; a test of who may do what names its principal.
-The tags are served from memory here (``StaticTags``); ``tests/integration/test_callers.py`` reads them
-from IAM (moto) as the functions do.
+The tags are served from memory here (``StaticTags``); ``tests/unit/test_callers.py`` and
+``tests/support/matrix.py`` read them from IAM (moto) as the functions do.
 """
 
 from __future__ import annotations

@@ -186,9 +186,9 @@ class World:
             body=None if body is None else json.dumps(body),
             headers=sent or None,
             query=dict(parse_qsl(query)),
+            # None: a role allowed the route; "": no IAM principal at all
+            principal="auto" if principal is None else principal or None,
         )
-        if principal:
-            event["requestContext"]["authorizer"] = {"iam": {"userArn": principal}}
         response = self.handlers[function].lambda_handler(event, LambdaContext())
         return response["statusCode"], json.loads(response["body"])
 
