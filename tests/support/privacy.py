@@ -244,7 +244,7 @@ class World:
     def receive(self, queue: str) -> list[dict[str, Any]]:
         sqs = boto3.client("sqs")
         url = self.resources.queue_urls[queue]
-        messages = []
+        messages: list[dict[str, Any]] = []
         while True:
             got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
             if not got.get("Messages"):
