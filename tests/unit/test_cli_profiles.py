@@ -152,3 +152,25 @@ def test_headers_a_command_sets_itself_win_over_the_profile_s():
         api = api_of(args(profile="agent", api_url=url))
         api.call("POST", "/erasure-requests", {}, headers={"x-dev-persona": "compliance-officer"})
     assert seen[0]["x-dev-persona"] == "compliance-officer"
+
+
+def test_a_dry_run_refused_by_iam_says_it_is_for_team_leads():
+    from botocore.exceptions import ClientError
+
+    from socialcrm.cli.rules import DRY_RUN_DENIED, _denied
+    from socialcrm.dal.repository import StoreError
+
+    # Given a store error caused by IAM's refusal, and one caused by a throttle
+    def store_error(code: str) -> StoreError:
+        try:
+            try:
+                raise ClientError({"Error": {"Code": code, "Message": "no"}}, "Scan")
+            except ClientError as cause:
+                raise StoreError("Could not read the interactions.") from cause
+        except StoreError as exc:
+            return exc
+
+    # Then only the refusal reads as "not allowed", and the line names the persona that may
+    assert _denied(store_error("AccessDeniedException"))
+    assert not _denied(store_error("ProvisionedThroughputExceededException"))
+    assert DRY_RUN_DENIED.startswith("not allowed: team-lead only")

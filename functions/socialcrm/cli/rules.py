@@ -128,6 +128,8 @@ def _dry_run(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         raise CliError(exc.message) from exc
     except SocialCrmError as exc:  # a store error: one line, not a traceback
+        if _denied(exc):
+            raise CliError(DRY_RUN_DENIED) from exc
         raise CliError(
             f"{exc.message} Are INTERACTIONS_TABLE, CASES_TABLE and AWS credentials right?"
         ) from exc
@@ -152,6 +154,28 @@ class _Reading:
             yield item
 
 
+# What a caller whose role is not a team lead's is told (the persona policies, infra/personas.py).
+DRY_RUN_DENIED = (
+    "not allowed: team-lead only: rules dry-run reads the stored messages and cases (your AWS principal "
+    "was refused; use the team lead's profile: AWS_PROFILE)"
+)
+_DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"})
+
+
+def _denied(exc: BaseException | None) -> bool:
+    """Whether AWS refused the caller somewhere in ``exc``'s causes (IAM said no, not a fault)."""
+    seen = 0
+    while exc is not None and seen < 10:
+        response = getattr(exc, "response", None)
+        if isinstance(response, dict) and response.get("Error", {}).get("Code") in _DENIED_CODES:
+            return True
+        if getattr(exc, "cause_response_code", None) in _DENIED_CODES:
+            return True
+        exc = exc.__cause__ or getattr(exc, "cause", None)
+        seen += 1
+    return False
+
+
 def _log_access(settings: Any, subjects: Iterable[str], *, reason: str | None, at: datetime) -> None:
     """One access-log entry naming every subject whose messages the dry run read; if it cannot be written,
     nothing is printed (the API's routes fail closed the same way)."""
@@ -170,6 +194,8 @@ def _log_access(settings: Any, subjects: Iterable[str], *, reason: str | None, a
         ledger = AccessLedger(settings.access_ledger_table, client=boto3.client("dynamodb", **options))
         ledger.record(Access(principal, DRY_RUN_ROUTE, list(subjects), reason=reason), at=at)
     except (BotoCoreError, ClientError, SocialCrmError) as exc:
+        if _denied(exc):
+            raise CliError(DRY_RUN_DENIED) from exc
         raise CliError(
             "the access log could not be written, so the dry run shows nothing: check ACCESS_LEDGER_TABLE "
             f"and AWS credentials ({exc})"

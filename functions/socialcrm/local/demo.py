@@ -29,6 +29,7 @@ from typing import Any
 import boto3
 import httpx
 
+from socialcrm.api.callers import DEV_PERSONA_HEADER, DEV_TEAMS_HEADER
 from socialcrm.api.path_ids import encode_path_id
 from socialcrm.api.privacy import LOCAL_PRINCIPAL_VARIABLE
 from socialcrm.errors import ConfigurationError
@@ -37,6 +38,7 @@ from socialcrm.local import logs
 from socialcrm.local.principals import DevPrincipal
 from socialcrm.local.stack import LOCAL_YOUTUBE_CHANNEL, LocalStack, LocalStackError
 from socialcrm.observability import logger
+from socialcrm.personas import route_of
 from socialcrm.platforms import ROUTE_PLATFORMS as PLATFORM_ROUTES
 from socialcrm.subscriptions.websub import topic_of
 
@@ -260,6 +262,7 @@ class Demo:
         elapsed = time.monotonic() - started
         self._print_summary(elapsed)
         self._print_work_queues()
+        self._print_personas()
         self._print_conversation()
         self._print_replies()
         self._print_report()
@@ -455,6 +458,57 @@ class Demo:
                 f"due in {max(0, int(due.total_seconds() // 60))} min (rules {', '.join(first['rules'])}{tags})"
             )
 
+    def _print_personas(self) -> None:
+        """Who may do what: each persona's own routes, and a team's own cases (the local stack's
+        development principal stands for the IAM tags; in AWS they come from the caller's role)."""
+        self.out("")
+        self.out(
+            "who may do what (X-Dev-Persona / X-Dev-Teams: the local stack's stand-in for the IAM role's tags)"
+        )
+        support = self.http.get("/cases", params={"team": "support"}, headers=_as("agent", "support"))
+        cases = support.json().get("items", []) if support.status_code == 200 else []
+        pr_queue = self.http.get("/cases", params={"limit": 100}, headers=_as("agent", "pr"))
+        pr_cases = pr_queue.json().get("items", []) if pr_queue.status_code == 200 else []
+        only_pr = all("pr" in case["teams"] for case in pr_cases)
+        self.out(
+            f"  agent of pr        GET /cases                  → {pr_queue.status_code}, {len(pr_cases)} cases, all routed to pr: {only_pr}"
+        )
+        if cases:
+            theirs = next((c for c in cases if "pr" not in c["teams"]), cases[0])
+            hidden = self.http.get(f"/cases/{theirs['case_id']}", headers=_as("agent", "pr")).status_code
+            self.out(
+                f"  agent of pr        GET /cases/<support's case> → {hidden} (another team's case is not disclosed)"
+            )
+        checks = [
+            (
+                "agent of support",
+                _as("agent", "support"),
+                "PATCH",
+                f"/cases/{cases[0]['case_id']}" if cases else None,
+                {"priority": "P1"},
+            ),
+            (
+                "agent of support",
+                _as("agent", "support"),
+                "POST",
+                "/erasure-requests",
+                {"subjects": [{"platform": "x", "user_id": "0"}], "reference": "demo-0"},
+            ),
+            ("report-reader", _as("report-reader"), "GET", "/subjects/x/0/export", None),
+            ("operator", _as("operator"), "GET", "/customers/cu_0", None),
+        ]
+        for who, headers, method, path, body in checks:
+            if path is None:
+                continue
+            answer = self.http.request(method, path, json=body, headers=headers)
+            message = answer.json().get("message", "") if answer.status_code == 403 else ""
+            self.out(f"  {who:<18} {route_of(method, path)} → {answer.status_code} {message}")
+        today = datetime.now(tz=UTC).date().isoformat()
+        summary = self.http.get(
+            "/reports/summary", params={"from": today, "to": today}, headers=_as("report-reader")
+        )
+        self.out(f"  report-reader      GET /reports/summary → {summary.status_code}")
+
     def _print_conversation(self) -> None:
         """The Messenger conversation: one case for its three messages, answered by the Page's echo; and
         the praise that opened no case."""
@@ -604,6 +658,7 @@ class Demo:
         created = self.http.post(
             "/erasure-requests",
             json={"subjects": [{"platform": "x", "user_id": user_id}], "reference": "demo-1"},
+            headers=_as("compliance-officer"),
         )
         if created.status_code != 202:
             self.out(f"  refused: {created.status_code} {created.text[:160]}")
@@ -791,6 +846,11 @@ def _report_days() -> dict[str, str]:
     are dated up to 30 minutes back (they count on the day they were written)."""
     now = datetime.now(tz=UTC)
     return {"from": (now - timedelta(minutes=30)).date().isoformat(), "to": now.date().isoformat()}
+
+
+def _as(persona: str, teams: str = "") -> dict[str, str]:
+    """The development principal's headers: who a demo request is from (``socialcrm.local.principals``)."""
+    return {DEV_PERSONA_HEADER: persona, DEV_TEAMS_HEADER: teams}
 
 
 def _poll(
