@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -42,6 +42,7 @@ def runtime() -> CrmRuntime:
         suppressions=suppressions,
         customer_of=customer_store(settings.customers_table).owner_of,
         ledger=access_ledger(settings.access_ledger_table),
+        case_teams=case_teams,
     )
 
 
@@ -72,7 +73,16 @@ def customers_runtime() -> customers.CustomersRuntime:
         open_cases=CaseRepository().open_case_ids,
         export=_exporter(crm),
         ledger=crm.ledger,
+        case_teams=case_teams,
     )
+
+
+def case_teams(case_ids: Sequence[str]) -> dict[str, list[str]]:
+    """The teams cases are queued for now (the cases model is bound by the cases runtime)."""
+    from socialcrm.routing.store import CaseRepository
+
+    cases_runtime()
+    return CaseRepository().teams_of(case_ids)
 
 
 def _exporter(crm: CrmRuntime) -> Callable[[str], dict[str, Any]] | None:

@@ -232,3 +232,79 @@ def test_the_deployed_api_never_takes_the_development_principals_headers(world, 
     status, answer = world.call("privacy", "POST", "/erasure-requests", body, principal="", headers=claims)
     assert status == 403 and "No IAM principal" in answer["message"]
     assert world.scan_all()["erasure_requests"] == []
+
+
+def test_a_merged_queue_reads_only_the_callers_teams_and_its_cursor_names_only_their_cases(
+    world, monkeypatch
+):
+    import base64
+    import json
+
+    from socialcrm.routing.store import CaseItem
+
+    # Given thirty PR cases ahead of a support case and a billing case
+    for n in range(30):
+        routed(world, Person("x", f"pr-{n}", "h", "N"), "news", ("pr",), priority="P1")
+    _, support = routed(world, Person("x", "s-1", "h", "N"), "refund", ("support",), priority="P3")
+    _, billing = routed(world, Person("x", "b-1", "h", "N"), "invoice", ("billing",), priority="P4")
+    agent = tagged_role("teams-support-billing", "agent", "support billing")
+    queries: list[str] = []
+    original = CaseItem.by_queue.query
+
+    def counted(key, *args, **kwargs):
+        queries.append(key)
+        return original(key, *args, **kwargs)
+
+    monkeypatch.setattr(CaseItem.by_queue, "query", counted)
+    # When the support-and-billing agent reads their queue one case at a time
+    _, first = world.call("api", "GET", "/cases?limit=1", principal=agent)
+    # Then the first page is the support case, read from the two teams' queues only
+    assert ids(first) == {support.case_id}
+    assert sorted(queries) == ["billing|open", "support|open"]
+    # And its cursor names nothing but the caller's own case
+    cursor = json.loads(base64.urlsafe_b64decode(first["next_cursor"] + "=="))
+    assert cursor["case_id"]["S"] == support.case_id and "pr" not in cursor["queue"]["S"].split()
+    # And the next page is the billing case, the last
+    _, second = world.call("api", "GET", f"/cases?limit=1&cursor={first['next_cursor']}", principal=agent)
+    assert ids(second) == {billing.case_id}
+    if second["next_cursor"]:
+        _, third = world.call("api", "GET", f"/cases?limit=1&cursor={second['next_cursor']}", principal=agent)
+        assert third["items"] == [] and third["next_cursor"] is None
+    # And a priority of the merged queue, and a cursor of another priority refused
+    _, p4 = world.call("api", "GET", "/cases?priority=P4", principal=agent)
+    assert ids(p4) == {billing.case_id}
+    status, _ = world.call("api", "GET", f"/cases?priority=P4&cursor={first['next_cursor']}", principal=agent)
+    assert status == 400
+
+
+def test_a_team_that_joins_a_case_sees_its_earlier_messages(world):
+    # Given Ana's message routed to support, its case since queued for PR too
+    item, case = routed(world, ANA, "where is my refund", ("support",))
+    world.cases.update(case.case_id, lambda current: current.model_copy(update={"teams": ["support", "pr"]}))
+    # When the PR agent reads the message and Ana's timeline
+    status, _ = world.call(
+        "api", "GET", f"/interactions/{encode_path_id(item.interaction_id)}", principal=PR_AGENT
+    )
+    _, timeline = world.call(
+        "api", "GET", f"/subjects/x/{encode_path_id(ANA.user_id)}/interactions", principal=PR_AGENT
+    )
+    # Then both show it: the case is theirs now
+    assert status == 200
+    assert [i["interaction_id"] for i in timeline["items"]] == [item.interaction_id]
+
+
+def test_a_reply_of_another_teams_case_answers_as_any_unknown_reply(world):
+    # Given a PR case
+    _, case = routed(world, PIA, "you are on the news", ("pr",))
+    # When a support agent asks for a reply on it, whether one exists or not
+    status, answer = world.call(
+        "api", "GET", f"/cases/{case.case_id}/replies/r_{'1' * 32}", principal=SUPPORT_AGENT
+    )
+    # Then it is the case that does not exist for them, named as for any other case
+    assert (status, answer["message"]) == (404, f"No case '{case.case_id}'.")
+
+
+def test_a_path_no_route_declares_is_a_404_not_a_refusal(world):
+    for path in ("/cases/", "/nothing-here"):
+        status, answer = world.call("api", "GET", path, principal=SUPPORT_AGENT)
+        assert (status, answer["error"]) == (404, "not_found"), path

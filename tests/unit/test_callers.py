@@ -13,8 +13,10 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
 from socialcrm.api.callers import (
+    FAILURE_BACKOFF_SECONDS,
     MAX_TEAMS,
     PERSONA_TAG,
+    STALE_GRACE_SECONDS,
     TEAMS_TAG,
     Callers,
     IamTags,
@@ -309,15 +311,36 @@ def test_tags_that_cannot_be_read_make_the_principal_unavailable(error):
     assert ROLE not in unavailable.value.message and SESSION not in unavailable.value.message
 
 
-def test_a_failed_read_is_not_kept():
+def test_a_failed_read_is_retried_after_a_short_back_off_not_on_every_request():
     # Given IAM throttling once
     iam, clock = FakeIam(error=client_error("Throttling")), Clock()
     source = IamTags(client=iam, clock=clock)
     with pytest.raises(PrincipalUnavailableError):
         source.tags(ROLE_ARN)
-    # When IAM recovers / Then the next request reads the tags at once
+    calls = len(iam.calls)
+    # When IAM recovers, a request within the back-off is still a 503 without asking IAM again
     iam.error, iam.pages = None, [page(**AGENT_TAGS)]
+    with pytest.raises(PrincipalUnavailableError):
+        source.tags(ROLE_ARN)
+    assert len(iam.calls) == calls
+    # Then after it, the tags are read
+    clock.now += FAILURE_BACKOFF_SECONDS + 1
     assert source.tags(ROLE_ARN) == AGENT_TAGS
+
+
+def test_while_iam_cannot_be_read_the_tags_read_last_still_answer_for_an_hour():
+    # Given tags read once, then IAM failing after they expired
+    iam, clock = FakeIam(pages=[page(**AGENT_TAGS)]), Clock()
+    source = IamTags(client=iam, clock=clock, cache_seconds=300)
+    assert source.tags(ROLE_ARN) == AGENT_TAGS
+    iam.error = client_error("ServiceUnavailable")
+    clock.now += 301
+    # When the tags are asked for / Then the last ones answer (the caller keeps working)
+    assert source.tags(ROLE_ARN) == AGENT_TAGS
+    # But not past the grace: then it is a 503
+    clock.now += STALE_GRACE_SECONDS + FAILURE_BACKOFF_SECONDS
+    with pytest.raises(PrincipalUnavailableError):
+        source.tags(ROLE_ARN)
 
 
 def test_iam_tags_reads_the_tags_of_real_roles_and_users():
@@ -466,3 +489,13 @@ def test_a_refusal_never_names_the_principal(given):
     message = refused.value.message
     assert ROLE_ARN not in message and ROLE not in message and SESSION not in message
     assert "ines" not in message and ACCOUNT not in message
+
+
+def test_a_principal_of_another_account_is_refused_without_reading_its_tags():
+    # Given a request whose principal is of another account than the API's
+    source = Tags({ROLE_ARN.replace(ACCOUNT, "999999999999"): AGENT_TAGS})
+    request = event(principal=ROLE_ARN.replace(ACCOUNT, "999999999999"))
+    # When its caller is resolved / Then it is refused, and no tags were read
+    with pytest.raises(ForbiddenError, match="not of this API's account"):
+        Callers(source).of(request)
+    assert source.asked == []

@@ -28,7 +28,7 @@ import ipaddress
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
@@ -36,7 +36,7 @@ from typing import Any, Protocol
 from socialcrm.errors import ConfigurationError, ForbiddenError, PrincipalUnavailableError
 from socialcrm.models import Interaction
 from socialcrm.observability import logger
-from socialcrm.personas import PERSONAS, PUBLIC_ROUTES, Persona, personas_allowed
+from socialcrm.personas import PERSONAS, Persona, personas_allowed, route_keys
 from socialcrm.settings import CallerSettings
 
 PERSONA_TAG = "socialcrm:persona"
@@ -49,6 +49,12 @@ DEV_PRINCIPAL = "local-developer"
 TEAM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 MAX_TEAMS = 50
 CONTEXT_KEY = "caller"
+IAM_ROUTES = route_keys()
+# How long tags read earlier still answer while IAM cannot be read, and how long a failed read is not
+# repeated for the same principal (IAM's control plane is one region's: a burst of failures should not
+# become one IAM call per request).
+STALE_GRACE_SECONDS = 3600
+FAILURE_BACKOFF_SECONDS = 5
 # arn:aws:sts::<account>:assumed-role/<role>/<session>, arn:aws:iam::<account>:role|user/<path>/<name>
 _ASSUMED_ROLE = re.compile(r"^arn:aws[a-z-]*:sts::\d{12}:assumed-role/([\w+=,.@-]{1,64})/[^/]+$")
 _IAM_ENTITY = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/(?:[\x21-\x7e]*/)?([\w+=,.@-]{1,128})$")
@@ -74,11 +80,24 @@ class Caller:
         return ability in self.persona.abilities
 
     def shown(self, interaction: Interaction) -> bool:
-        """Whether the caller sees a message: one routed to teams is seen by those teams; one that is in
-        no team's queue (a brand reply, a message recorded without a case or not routed yet) by any caller
-        of the route."""
+        """Whether the caller sees a message by its own routing: one routed to teams is seen by those
+        teams; one that is in no team's queue (a brand reply, a message recorded without a case or not
+        routed yet) by any caller of the route."""
         routing = interaction.routing
         return routing is None or not routing.teams or self.sees(routing.teams)
+
+    def visible(self, items: Sequence[Interaction], case_teams: CaseTeams | None) -> list[Interaction]:
+        """``items`` the caller sees: by their own routing, or by the teams their case is queued for now
+        (a case that gained the caller's team since shows its earlier messages too)."""
+        unsure = sorted(
+            {i.routing.case_id for i in items if not self.shown(i) and i.routing and i.routing.case_id}
+        )
+        now = case_teams(unsure) if unsure and case_teams is not None else {}
+        return [
+            i
+            for i in items
+            if self.shown(i) or (i.routing is not None and self.sees(now.get(i.routing.case_id or "", ())))
+        ]
 
 
 def parse_tags(tags: Mapping[str, str], *, source: str = "tag") -> tuple[Persona, frozenset[str]]:
@@ -117,6 +136,10 @@ def parse_tags(tags: Mapping[str, str], *, source: str = "tag") -> tuple[Persona
     return persona, frozenset(teams)
 
 
+# The teams each of some cases is queued for now (socialcrm.routing.store.CaseRepository.teams_of).
+CaseTeams = Callable[[Sequence[str]], Mapping[str, list[str]]]
+
+
 class TagSource(Protocol):
     def tags(self, principal_arn: str) -> Mapping[str, str]: ...
 
@@ -131,6 +154,7 @@ class IamTags:
     cache_seconds: int = 300
     clock: Callable[[], float] = time.monotonic
     _cache: dict[tuple[str, str], tuple[float, dict[str, str]]] = field(default_factory=dict)
+    _failed: dict[tuple[str, str], float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def tags(self, principal_arn: str) -> Mapping[str, str]:
@@ -140,13 +164,29 @@ class IamTags:
         now = self.clock()
         with self._lock:
             cached = self._cache.get(entity)
+            failed_until = self._failed.get(entity, 0.0)
         if cached is not None and cached[0] > now:
             return cached[1]
-        tags = self._read(*entity)
+        stale = cached[1] if cached is not None and cached[0] + STALE_GRACE_SECONDS > now else None
+        if failed_until > now:  # IAM failed for this principal a moment ago: not again yet
+            if stale is not None:
+                return stale
+            raise PrincipalUnavailableError("Your IAM principal's tags could not be read; retry.")
+        try:
+            tags = self._read(*entity)
+        except PrincipalUnavailableError:
+            with self._lock:
+                self._failed[entity] = now + FAILURE_BACKOFF_SECONDS
+            if stale is not None:  # the tags read last, while IAM cannot be read
+                logger.warning("principal tags stale")
+                return stale
+            raise
         with self._lock:
             if len(self._cache) > 1000:  # many distinct principals: start again rather than grow
                 self._cache.clear()
+                self._failed.clear()
             self._cache[entity] = (now + self.cache_seconds, tags)
+            self._failed.pop(entity, None)
         return tags
 
     def _read(self, kind: str, name: str) -> dict[str, str]:
@@ -205,6 +245,9 @@ class Callers:
     def of(self, event: Any) -> Caller:
         arn = _user_arn(event)
         if arn:
+            account = _account_of(event)
+            if account and f":{account}:" not in arn:  # only this account's roles and users are tagged here
+                raise ForbiddenError("Your IAM principal is not of this API's account.")
             persona, teams = parse_tags(self.tags.tags(arn))
             return Caller(arn, persona, teams)
         if self.dev_principals and _from_loopback(event):
@@ -226,6 +269,11 @@ def _user_arn(event: Any) -> str:
         return (context.authorizer.iam.user_arn or "") if context is not None else ""
     except (AttributeError, KeyError, TypeError):
         return ""
+
+
+def _account_of(event: Any) -> str:
+    raw = getattr(event, "raw_event", None) or {}
+    return str((raw.get("requestContext") or {}).get("accountId") or "")
 
 
 def _from_loopback(event: Any) -> bool:
@@ -252,7 +300,7 @@ def authorise(app: Any, next_middleware: Callable[[Any], Any]) -> Any:
     """Powertools middleware of every resolver: the caller of an IAM-authorised route must be of a persona
     allowed it (``socialcrm.personas``), or the answer is a 403 saying which personas are."""
     route = f"{app.request.method.upper()} {app.request.route}"
-    if route in PUBLIC_ROUTES:
+    if route not in IAM_ROUTES:  # a webhook, or no route at all (the resolver's 404)
         return next_middleware(app)
     caller = directory().of(app.current_event)
     if route not in caller.persona.routes:

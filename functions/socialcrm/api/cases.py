@@ -107,7 +107,7 @@ def build_router(runtime: Callable[[], CasesRuntime]) -> Router:
         summary="A work queue: a team's cases of one status, most urgent first",
         description=(
             "Ordered by priority (P1 first), then by SLA due time (soonest first). Without `team`, the cases "
-            "of every one of the caller's teams (a page may then hold fewer than `limit`); a team that is "
+            "of every one of the caller's teams, merged (a case of two of them comes once); a team that is "
             "not the caller's is a 403. Paginated: pass the returned next_cursor as cursor to read the next "
             "page."
         ),
@@ -250,9 +250,8 @@ def build_router(runtime: Callable[[], CasesRuntime]) -> Router:
     )
     def get_reply(case_id: str, reply_id: str) -> dict[str, Any]:
         env = runtime()
+        _case_or_404(env, case_id, caller_of(router))  # a reply is seen as its case is, first
         reply = reply_ports(env).replies.get(reply_id) if _REPLY_ID.match(reply_id) else None
-        if reply is not None and reply.case_id == case_id:
-            _case_or_404(env, case_id, caller_of(router))  # a reply is seen as its case is
         if reply is None or reply.case_id != case_id:
             raise NotFoundError(f"No reply '{reply_id}' on case '{case_id}'.")
         record_read(

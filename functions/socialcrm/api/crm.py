@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from socialcrm.api.access import record_read
-from socialcrm.api.callers import caller_of
+from socialcrm.api.callers import CaseTeams, caller_of
 from socialcrm.api.path_ids import InteractionIdSegment, UserIdSegment, decode_path_id
 from socialcrm.api.responses import documented_errors
 from socialcrm.dal.repository import InteractionRepository, SubjectRepository
@@ -39,6 +39,8 @@ class CrmRuntime:
     customer_of: Callable[[str], str | None] | None = None
     # Who read whose data (socialcrm.privacy.ledger): without it, no personal data is shown.
     ledger: AccessLedger | None = None
+    # The teams cases are queued for now: a message is shown to its case's teams (socialcrm.api.callers).
+    case_teams: CaseTeams | None = None
 
 
 def _subject(runtime: CrmRuntime, platform: str, user_id_segment: str) -> str:
@@ -60,7 +62,8 @@ def build_router(runtime: Callable[[], CrmRuntime]) -> Router:
         wanted = decode_path_id(interaction_id, "interaction id")
         pepper = env.secrets.get().subject_pepper.get_secret_value()
         interaction = env.interactions.get(interaction_ref(pepper, wanted))
-        if interaction is None or not caller_of(router).shown(interaction):  # another team's: not disclosed
+        if interaction is None or not caller_of(router).visible([interaction], env.case_teams):
+            # none, or another team's: whether it exists is not disclosed
             raise NotFoundError(f"No interaction {wanted!r}.")
         record_read(
             env.ledger, router.current_event, "GET /interactions/{interaction_id}", [interaction.subject_id]
@@ -92,7 +95,7 @@ def build_router(runtime: Callable[[], CrmRuntime]) -> Router:
         record_read(env.ledger, router.current_event, route, [subject], customer_id=customer_id)
         caller = caller_of(router)
         return {
-            "items": [i.model_dump(mode="json") for i in page if caller.shown(i)],
+            "items": [i.model_dump(mode="json") for i in caller.visible(page, env.case_teams)],
             "next_cursor": next_cursor,
             "customer_id": customer_id,
         }

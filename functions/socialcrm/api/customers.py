@@ -22,7 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from socialcrm.api.access import record_read
-from socialcrm.api.callers import Caller, caller_of
+from socialcrm.api.callers import Caller, CaseTeams, caller_of
 from socialcrm.api.path_ids import UserIdSegment, decode_path_id
 from socialcrm.api.privacy import REFERENCE_PATTERN, SubjectRef, principal_of
 from socialcrm.api.responses import JSON, documented_errors
@@ -59,6 +59,8 @@ class CustomersRuntime:
     # Who read whose data (socialcrm.privacy.ledger): without it, no personal data is shown.
     ledger: AccessLedger | None = None
     now: Callable[[], datetime] = lambda: datetime.now(tz=UTC)
+    # The teams cases are queued for now: a message is shown to its case's teams (socialcrm.api.callers).
+    case_teams: CaseTeams | None = None
 
 
 class CustomerBody(BaseModel):
@@ -200,7 +202,7 @@ def build_router(runtime: Callable[[], CustomersRuntime]) -> Router:
         caller = caller_of(router)
         return {
             "customer_id": customer_id,
-            "items": [i.model_dump(mode="json") for i in page.items if caller.shown(i)],
+            "items": [i.model_dump(mode="json") for i in caller.visible(page.items, env.case_teams)],
             "next_cursor": page.next_cursor,
         }
 

@@ -43,6 +43,16 @@ from socialcrm.topology import RETENTION_DAYS
 
 _CURSOR_KEYS = frozenset({"case_id", "queue", "rank"})
 
+
+def _after_rank(since: str | None, priority: str | None) -> Any:
+    """The key condition of queue places after ``since`` (a rank), of ``priority`` only if given."""
+    if priority is None:
+        return CaseItem.rank > since if since else None
+    prefix = f"{priority}#"
+    low = since + "\x00" if since and since >= prefix else prefix  # just after ``since``: excluded
+    return CaseItem.rank.between(low, prefix + "\uffff")
+
+
 ALL_TEAMS = "*"
 ECHO_MEMORY = timedelta(days=7)
 UPDATE_ATTEMPTS = 3
@@ -164,24 +174,17 @@ class CaseRepository:
     ) -> tuple[list[Case], str | None]:
         """A page of a work queue, most urgent first (then soonest due); the cursor is opaque.
 
-        ``team``: that team's queue. Else ``teams``: the cases of any of them, from the queue of all teams
-        filtered by DynamoDB (a page may then hold fewer than ``limit`` cases: follow the cursor). Else
-        every team's cases."""
-        key = queue_key(team or ALL_TEAMS, status)
-        only = None
+        ``team``: that team's queue. Else ``teams``: the cases of any of them (one team's queue, or their
+        queues merged). Else every team's cases."""
         if team is None and teams is not None:
-            if len(teams) == 1:
-                (team,) = teams
-                key = queue_key(team, status)
-            else:
-                for name in sorted(teams):
-                    held = CaseItem.body["teams"].contains(name)  # type: ignore[index]
-                    only = held if only is None else only | held
+            if len(teams) > 1:
+                return self._merged_queue(sorted(teams), status, priority, limit, cursor)
+            (team,) = teams
+        key = queue_key(team or ALL_TEAMS, status)
         try:
             results = CaseItem.by_queue.query(
                 key,
                 range_key_condition=CaseItem.rank.startswith(f"{priority}#") if priority else None,
-                filter_condition=only,
                 limit=limit,
                 last_evaluated_key=decode_cursor(
                     cursor, key_names=_CURSOR_KEYS, scope=("queue", key), what="queue"
@@ -192,6 +195,38 @@ class CaseRepository:
         except PynamoDBException as exc:
             raise StoreError("Could not read the work queue.") from exc
         return page, encode_cursor(results.last_evaluated_key)
+
+    def _merged_queue(
+        self, teams: list[str], status: str, priority: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[Case], str | None]:
+        """Several teams' queues merged in queue order: from each team's queue, at most ``limit`` places
+        after the cursor's; a case queued for two of the teams comes once. The cursor is the rank of the
+        page's last case (one of the caller's), bound to the teams, status and priority asked for."""
+        scope = f"{' '.join(teams)}|{status}|{priority or ''}"
+        after = decode_cursor(cursor, key_names=_CURSOR_KEYS, scope=("queue", scope), what="queue")
+        since = after["rank"]["S"] if after else None
+        condition = _after_rank(since, priority)
+        places: dict[str, CaseItem] = {}
+        more = False
+        try:
+            for name in teams:
+                results = CaseItem.by_queue.query(
+                    queue_key(name, status), range_key_condition=condition, limit=limit
+                )
+                for row in results:
+                    places.setdefault(row.case_ref, row)  # a case's places share its rank
+                more = more or results.last_evaluated_key is not None
+            ordered = sorted(places.values(), key=lambda row: row.rank or "")
+            rows = ordered[:limit]
+            page = self._cases_of(rows)
+        except PynamoDBException as exc:
+            raise StoreError("Could not read the work queue.") from exc
+        if not rows or not (more or len(ordered) > limit):
+            return page, None
+        last = rows[-1]
+        return page, encode_cursor(
+            {"queue": {"S": scope}, "rank": {"S": last.rank or ""}, "case_id": {"S": last.case_ref}}
+        )
 
     def _cases_of(self, rows: list[CaseItem]) -> list[Case]:
         """The cases of a page of queue rows, in its order: a team row holds only the case's place in
@@ -208,6 +243,17 @@ class CaseRepository:
             if item is not None:  # None: erased since the index was read
                 page.append(self._case(item))
         return page
+
+    def teams_of(self, case_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The teams each of ``case_ids`` is queued for now (a case that is gone is left out)."""
+        wanted = list(dict.fromkeys(case_ids))[:100]  # BatchGetItem's limit; a page holds at most 100
+        if not wanted:
+            return {}
+        try:
+            items = list(CaseItem.batch_get(wanted, consistent_read=True))
+        except PynamoDBException as exc:
+            raise StoreError("Could not read the cases.") from exc
+        return {item.case_id: self._case(item).teams for item in items if item.row == "case"}
 
     def any_open(self, case_ids: Sequence[str]) -> bool:
         wanted = list(dict.fromkeys(case_ids))[:100]  # BatchGetItem's limit
