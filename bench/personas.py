@@ -45,11 +45,10 @@ def _matrix() -> list[Any]:
         "POWERTOOLS_TRACE_DISABLED": "true",
     }.items():
         os.environ.setdefault(name, value)
-    from socialcrm.local.stack import dev_send_secrets
     from socialcrm.secrets import load_secrets_file
     from tests.conftest import DEV_SECRETS
     from tests.support.matrix import iam_callers, run_matrix
-    from tests.support.privacy import privacy_world
+    from tests.support.privacy import allow_sending, privacy_world
 
     with (
         pytest.MonkeyPatch.context() as monkeypatch,
@@ -57,13 +56,7 @@ def _matrix() -> list[Any]:
         privacy_world(monkeypatch, load_secrets_file(DEV_SECRETS)) as world,
         iam_callers(monkeypatch),
     ):
-        # send credentials, so a reply can be queued (nothing is sent: no send function runs here)
-        document = json.loads(DEV_SECRETS.read_text())
-        document["send"] = dev_send_secrets("http://127.0.0.1:9")
-        secrets = Path(folder) / "secrets.json"
-        secrets.write_text(json.dumps(document))
-        monkeypatch.setenv("SOCIALCRM_SECRETS_FILE", str(secrets))
-        world.handlers["api"].cases_runtime.cache_clear()
+        allow_sending(world, monkeypatch, Path(folder))
         try:
             return run_matrix(world)
         finally:

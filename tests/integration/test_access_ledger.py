@@ -12,14 +12,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from socialcrm.api.path_ids import encode_path_id
-from socialcrm.local.stack import dev_send_secrets
 from socialcrm.personas import PERSONAS
 from socialcrm.privacy.ledger import NO_PERSONAL_DATA, READS_PERSONAL_DATA
 from socialcrm.topology import ROUTES
-from tests.conftest import DEV_SECRETS
 from tests.integration.test_erasure import ANA_WEB, ANA_X, BOB_X, case_of_interaction
 from tests.support.principals import role_arn
-from tests.support.privacy import Person, World, privacy_world
+from tests.support.privacy import Person, World, allow_sending, privacy_world
 
 AGENT = role_arn("team-lead", "ines")  # a team lead: the walk assigns a case
 DPO = "arn:aws:iam::123456789012:user/dpo"
@@ -29,13 +27,7 @@ EARLIER = datetime.now(tz=UTC) - timedelta(hours=3)
 @pytest.fixture
 def world(monkeypatch, dev_secrets, tmp_path):
     with privacy_world(monkeypatch, dev_secrets) as built:
-        # send credentials, so a reply can be queued (nothing is sent: no send function runs here)
-        document = json.loads(DEV_SECRETS.read_text())
-        document["send"] = dev_send_secrets("http://127.0.0.1:9")
-        secrets = tmp_path / "secrets.json"
-        secrets.write_text(json.dumps(document))
-        monkeypatch.setenv("SOCIALCRM_SECRETS_FILE", str(secrets))
-        built.handlers["api"].cases_runtime.cache_clear()
+        allow_sending(built, monkeypatch, tmp_path)
         yield built
         built.handlers["api"].cases_runtime.cache_clear()
 

@@ -3,28 +3,19 @@ their roles' tags in IAM (moto), as the functions read them in AWS."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 import pytest
 
-from socialcrm.local.stack import dev_send_secrets
 from socialcrm.personas import PERSONAS, personas_allowed
-from tests.conftest import DEV_SECRETS
 from tests.support.matrix import iam_callers, run_matrix
-from tests.support.privacy import privacy_world
+from tests.support.privacy import allow_sending, privacy_world
 
 
 @pytest.fixture
 def world(monkeypatch, dev_secrets, tmp_path):
     with privacy_world(monkeypatch, dev_secrets) as built, iam_callers(monkeypatch):
-        # send credentials, so a reply can be queued (nothing is sent: no send function runs here)
-        document = json.loads(DEV_SECRETS.read_text())
-        document["send"] = dev_send_secrets("http://127.0.0.1:9")
-        secrets = tmp_path / "secrets.json"
-        secrets.write_text(json.dumps(document))
-        monkeypatch.setenv("SOCIALCRM_SECRETS_FILE", str(secrets))
-        built.handlers["api"].cases_runtime.cache_clear()
+        allow_sending(built, monkeypatch, tmp_path)
         yield built
         built.handlers["api"].cases_runtime.cache_clear()
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -357,3 +358,16 @@ def privacy_world(monkeypatch: Any, secrets: Any, *, settle_seconds: int = 0) ->
         finally:
             for handler in handlers.values():
                 handler.runtime.cache_clear()
+
+
+def allow_sending(world: World, monkeypatch: Any, folder: Path) -> None:
+    """Send credentials in the functions' secrets, so a reply can be queued (nothing is sent: no send
+    function runs here). The secrets document is written to ``folder``."""
+    from socialcrm.local.stack import dev_send_secrets
+
+    document = json.loads(DEV_SECRETS.read_text())
+    document["send"] = dev_send_secrets("http://127.0.0.1:9")
+    secrets = folder / "secrets.json"
+    secrets.write_text(json.dumps(document))
+    monkeypatch.setenv("SOCIALCRM_SECRETS_FILE", str(secrets))
+    world.handlers["api"].cases_runtime.cache_clear()
