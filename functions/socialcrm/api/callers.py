@@ -44,7 +44,6 @@ TEAMS_TAG = "socialcrm:teams"
 DEV_PERSONA_HEADER = "x-dev-persona"
 DEV_TEAMS_HEADER = "x-dev-teams"
 DEV_HEADERS = (DEV_PERSONA_HEADER, DEV_TEAMS_HEADER)
-DEV_PRINCIPAL = "local-developer"
 # A team name as the rules document spells it (socialcrm.routing.rules.TeamName).
 TEAM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 MAX_TEAMS = 50

@@ -75,7 +75,7 @@ def build_router(runtime: Callable[[], CrmRuntime]) -> Router:
         summary="A customer's timeline, newest first",
         description=(
             "Paginated: pass the returned next_cursor as cursor to read the next page. An agent or team lead "
-            "sees the messages routed to their teams and those in no team's queue (a page may then hold "
+            "sees the messages of their teams' cases and those in no team's queue (a page may then hold "
             "fewer than `limit`)."
         ),
         responses={200: {"description": "A page of interactions"}, **documented_errors(400)},

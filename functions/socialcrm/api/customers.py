@@ -178,7 +178,7 @@ def build_router(runtime: Callable[[], CustomersRuntime]) -> Router:
         summary="A customer's timeline across every linked identity, newest first",
         description=(
             "Paginated: pass the returned next_cursor as cursor to read the next page. The caller sees the "
-            "messages routed to their teams and those in no team's queue (a page may then hold fewer than "
+            "messages of their teams' cases and those in no team's queue (a page may then hold fewer than "
             "`limit`)."
         ),
         responses={200: {"description": "A page of interactions"}, **documented_errors(400, 404)},
