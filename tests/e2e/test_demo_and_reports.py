@@ -59,6 +59,10 @@ def test_the_demo_shows_every_platform_routing_the_report_and_an_erasure(stack, 
         "report.json",
     ]
     # the erasure was verified and the erased subject's retried message was not stored again
+    # who may do what: a team's own cases, and each persona refused outside its routes, naming who may
+    assert "each of a PR case" in output and "of support → 404: another team's case" in output
+    assert "→ 403 compliance-officer only: POST /erasure-requests." in output
+    assert "→ 403 team-lead only: changing a case's priority." in output
     assert "COMPLETED, verified=True" in output
     assert "not stored again: the subject is erased" in output
 

@@ -471,13 +471,14 @@ class Demo:
         pr_cases = pr_queue.json().get("items", []) if pr_queue.status_code == 200 else []
         only_pr = all("pr" in case["teams"] for case in pr_cases)
         self.out(
-            f"  agent of pr        GET /cases                  → {pr_queue.status_code}, {len(pr_cases)} cases, all routed to pr: {only_pr}"
+            f"  agent of pr        GET /cases → {pr_queue.status_code}, {len(pr_cases)} case(s), "
+            f"{'each of a PR case' if only_pr else 'SOME OF ANOTHER TEAM'}"
         )
         if cases:
             theirs = next((c for c in cases if "pr" not in c["teams"]), cases[0])
             hidden = self.http.get(f"/cases/{theirs['case_id']}", headers=_as("agent", "pr")).status_code
             self.out(
-                f"  agent of pr        GET /cases/<support's case> → {hidden} (another team's case is not disclosed)"
+                f"  agent of pr        GET /cases/{{case_id}} of support → {hidden}: another team's case is not disclosed"
             )
         checks = [
             (
