@@ -21,9 +21,9 @@ from socialcrm.api.callers import (
     Callers,
     IamTags,
     entity_of,
+    local_principal,
     parse_tags,
 )
-from socialcrm.api.privacy import local_principal
 from socialcrm.errors import ForbiddenError, PrincipalUnavailableError
 from socialcrm.personas import PERSONAS
 from tests.support.apigw import http_event

@@ -9,7 +9,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from socialcrm.api.privacy import is_reference, principal_of
+from socialcrm.api.callers import principal_of
+from socialcrm.api.privacy import is_reference
 from socialcrm.errors import BadRequestError
 from socialcrm.privacy.ledger import (
     READS_PERSONAL_DATA,

@@ -25,6 +25,7 @@ Errors name the tag or the persona that may, never the principal (a session name
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import threading
 import time
@@ -48,6 +49,10 @@ DEV_HEADERS = (DEV_PERSONA_HEADER, DEV_TEAMS_HEADER)
 TEAM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 MAX_TEAMS = 50
 CONTEXT_KEY = "caller"
+# Who asked, when the request did not come through API Gateway's IAM authoriser (the local stack): the
+# name in SOCIALCRM_LOCAL_PRINCIPAL, else this. Every deployed route is IAM-authorised, so has an ARN.
+LOCAL_PRINCIPAL = "local-stack (unauthenticated loopback)"
+LOCAL_PRINCIPAL_VARIABLE = "SOCIALCRM_LOCAL_PRINCIPAL"
 IAM_ROUTES = route_keys()
 # How long tags read earlier still answer while IAM cannot be read, and how long a failed read is not
 # repeated for the same principal (IAM's control plane is one region's: a burst of failures should not
@@ -256,10 +261,19 @@ class Callers:
                 TEAMS_TAG: headers.get(DEV_TEAMS_HEADER, ""),
             }
             persona, teams = parse_tags(dev, source="(X-Dev-Persona / X-Dev-Teams header, local stack)")
-            from socialcrm.api.privacy import local_principal
-
             return Caller(local_principal(), persona, teams)
         raise ForbiddenError("No IAM principal: this route is IAM-authorised (sign the request with SigV4).")
+
+
+def principal_of(event: Any) -> str:
+    """The caller's IAM principal (API Gateway's IAM authoriser), or the local stack's name for it: who the
+    access log, an erasure request, a reply or a customer link records."""
+    return _user_arn(event) or local_principal()
+
+
+def local_principal() -> str:
+    """Who the local stack (and a CLI command on it) records as the caller: no IAM authoriser there."""
+    return os.environ.get(LOCAL_PRINCIPAL_VARIABLE) or LOCAL_PRINCIPAL
 
 
 def _user_arn(event: Any) -> str:
@@ -270,20 +284,30 @@ def _user_arn(event: Any) -> str:
         return ""
 
 
-def _account_of(event: Any) -> str:
+def _request_context(event: Any) -> dict[str, Any]:
     raw = getattr(event, "raw_event", None) or {}
-    return str((raw.get("requestContext") or {}).get("accountId") or "")
+    return raw.get("requestContext") or {}
+
+
+def _account_of(event: Any) -> str:
+    return str(_request_context(event).get("accountId") or "")
 
 
 def _from_loopback(event: Any) -> bool:
     """True unless the event names a source address that is not loopback (API Gateway always names one;
     the local API only passes on the development headers of loopback clients)."""
-    raw = getattr(event, "raw_event", None) or {}
-    source = ((raw.get("requestContext") or {}).get("http") or {}).get("sourceIp")
-    if not source:
-        return True
+    source = (_request_context(event).get("http") or {}).get("sourceIp")
+    return not source or is_loopback(source)
+
+
+def is_loopback(address: str) -> bool:
+    """Whether ``address`` is a loopback IP address (anything else, a host name included, is not).
+
+    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("192.0.2.7"), is_loopback("localhost")
+    (True, True, False, False)
+    """
     try:
-        return ipaddress.ip_address(source).is_loopback
+        return ipaddress.ip_address(address).is_loopback
     except ValueError:
         return False
 

@@ -15,8 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, create_model
 
 from socialcrm.api.access import record_read
-from socialcrm.api.callers import TEAMS_TAG, Caller, caller_of
-from socialcrm.api.privacy import principal_of
+from socialcrm.api.callers import TEAMS_TAG, Caller, caller_of, principal_of
 from socialcrm.api.responses import JSON, documented_errors
 from socialcrm.errors import BadRequestError, ConfigurationError, ForbiddenError, NotFoundError
 from socialcrm.events.models import CaseStatus, Priority

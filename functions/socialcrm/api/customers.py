@@ -22,9 +22,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from socialcrm.api.access import record_read
-from socialcrm.api.callers import Caller, CaseTeams, caller_of
+from socialcrm.api.callers import Caller, CaseTeams, caller_of, principal_of
 from socialcrm.api.path_ids import UserIdSegment, decode_path_id
-from socialcrm.api.privacy import REFERENCE_PATTERN, SubjectRef, principal_of
+from socialcrm.api.privacy import REFERENCE_PATTERN, SubjectRef
 from socialcrm.api.responses import JSON, documented_errors
 from socialcrm.customers.store import (
     MAX_IDENTITIES,

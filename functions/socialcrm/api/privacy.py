@@ -8,7 +8,6 @@ The access export (Art. 15) is ``GET /subjects/{platform}/{user_id}/export`` on 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -18,6 +17,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from socialcrm.api.callers import principal_of
 from socialcrm.api.path_ids import UserIdSegment, decode_path_id
 from socialcrm.api.responses import JSON, ErrorBody, documented_errors
 from socialcrm.customers.store import CUSTOMER_ID_PATTERN, is_customer_id
@@ -38,10 +38,6 @@ MAX_SUBJECTS = 25
 MAX_ERASED_SUBJECTS = 100
 # A ticket reference, not free text: it is kept for years with the proof, so it must not carry personal data.
 REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}$"
-# Who asked, when the request did not come through API Gateway's IAM authoriser (the local stack): the
-# name in SOCIALCRM_LOCAL_PRINCIPAL, else this. Every deployed route is IAM-authorised, so has an ARN.
-LOCAL_PRINCIPAL = "local-stack (unauthenticated loopback)"
-LOCAL_PRINCIPAL_VARIABLE = "SOCIALCRM_LOCAL_PRINCIPAL"
 
 
 class ConflictError(SocialCrmError):
@@ -181,21 +177,6 @@ def subject_from_path(env: PrivacyRuntime, platform: str, user_id_segment: str) 
     """The subject_id of a ``/subjects/{platform}/{user_id}`` path (``user_id`` in the path-id encoding)."""
     pepper = env.secrets.get().subject_pepper.get_secret_value()
     return subject_of(pepper, platform, decode_path_id(user_id_segment, "user id"))
-
-
-def principal_of(event: Any) -> str:
-    """The caller's IAM principal (API Gateway's IAM authoriser), or the local stack's name for it."""
-    context = getattr(event, "request_context", None)
-    try:
-        arn = context.authorizer.iam.user_arn if context is not None else ""
-    except (AttributeError, KeyError, TypeError):
-        arn = ""
-    return arn or local_principal()
-
-
-def local_principal() -> str:
-    """Who the local stack (and a CLI command on it) records as the caller: no IAM authoriser there."""
-    return os.environ.get(LOCAL_PRINCIPAL_VARIABLE) or LOCAL_PRINCIPAL
 
 
 def is_reference(value: str) -> bool:

@@ -137,13 +137,13 @@ def api_of(args: argparse.Namespace) -> Api:
     if not url.startswith(("http://", "https://")):
         raise CliError(f"--api-url must start with http:// or https://, not {url!r}")
     reason = getattr(args, "reason", None)
-    import botocore.session
-    from botocore.exceptions import BotoCoreError
-
     profile = getattr(args, "profile", None)
     if args.local:
         persona, teams = _local_principal(profile)
         return Api(url, credentials=None, region=None, reason=reason, persona=persona, teams=teams)
+    import botocore.session
+    from botocore.exceptions import BotoCoreError
+
     try:
         session = botocore.session.Session(profile=profile)
         credentials = session.get_credentials()

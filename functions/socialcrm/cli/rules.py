@@ -182,7 +182,7 @@ def _log_access(settings: Any, subjects: Iterable[str], *, reason: str | None, a
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from socialcrm.api.privacy import local_principal
+    from socialcrm.api.callers import local_principal
     from socialcrm.privacy.ledger import Access, AccessLedger
 
     options = {"region_name": settings.aws_region, "endpoint_url": settings.endpoint_url}

@@ -24,7 +24,6 @@ rule (``socialcrm.api.validation.JsonBodyValidation``) on the resolvers that val
 from __future__ import annotations
 
 import importlib
-import ipaddress
 import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -33,7 +32,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import HttpResolverLocal
 
-from socialcrm.api.callers import DEV_HEADERS
+from socialcrm.api.callers import DEV_HEADERS, is_loopback
 from socialcrm.api.composition import Composition
 from socialcrm.local.logs import FUNCTION
 from socialcrm.observability import logger, metrics
@@ -124,11 +123,7 @@ def _trusted(scope: Scope) -> Scope:
     """``scope`` without the development principal's headers unless the client is on loopback: only a
     developer's own machine may say who it is (``socialcrm.local.principals``)."""
     client = scope.get("client") or ("", 0)
-    try:
-        loopback = ipaddress.ip_address(client[0]).is_loopback
-    except ValueError:
-        loopback = False
-    if loopback:
+    if is_loopback(client[0]):
         return scope
     headers = [(k, v) for k, v in scope.get("headers", []) if k.decode("latin-1").lower() not in DEV_HEADERS]
     return {**scope, "headers": headers}

@@ -29,9 +29,8 @@ from typing import Any
 import boto3
 import httpx
 
-from socialcrm.api.callers import DEV_PERSONA_HEADER, DEV_TEAMS_HEADER
+from socialcrm.api.callers import DEV_PERSONA_HEADER, DEV_TEAMS_HEADER, LOCAL_PRINCIPAL_VARIABLE
 from socialcrm.api.path_ids import encode_path_id
-from socialcrm.api.privacy import LOCAL_PRINCIPAL_VARIABLE
 from socialcrm.errors import ConfigurationError
 from socialcrm.local import deliveries as d
 from socialcrm.local import logs

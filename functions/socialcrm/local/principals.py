@@ -23,7 +23,7 @@ import httpx
 import yaml
 
 from socialcrm.api.callers import DEV_PERSONA_HEADER, DEV_TEAMS_HEADER
-from socialcrm.personas import PUBLIC_ROUTES, most_able, route_of
+from socialcrm.personas import most_able, route_of
 
 
 @lru_cache(maxsize=4)
@@ -42,19 +42,17 @@ def local_teams() -> str:
 def dev_headers(
     method: str, path: str, persona: str | None = None, teams: str | None = None
 ) -> dict[str, str]:
-    """The development principal's headers for a request: ``persona`` (default: the first persona the
-    route allows that may do the most) of ``teams`` (default: every local team). None for a webhook or an unknown route.
+    """The development principal's headers for a request: ``persona`` (default: the most able persona the
+    route allows) of ``teams`` (default: every local team); none for a webhook or an unknown route.
 
     >>> dev_headers("POST", "/webhooks/x")
     {}
     """
     route = route_of(method, path)
-    if route is None or route in PUBLIC_ROUTES:
+    most = most_able(route) if route else None
+    if most is None:  # a webhook, or no route: no persona calls it
         return {}
-    persona = persona or most_able(route)
-    if persona is None:
-        return {}
-    return {DEV_PERSONA_HEADER: persona, DEV_TEAMS_HEADER: local_teams() if teams is None else teams}
+    return {DEV_PERSONA_HEADER: persona or most, DEV_TEAMS_HEADER: local_teams() if teams is None else teams}
 
 
 class DevPrincipal(httpx.Auth):

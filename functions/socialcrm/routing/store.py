@@ -246,24 +246,22 @@ class CaseRepository:
 
     def teams_of(self, case_ids: Sequence[str]) -> dict[str, list[str]]:
         """The teams each of ``case_ids`` is queued for now (a case that is gone is left out)."""
-        wanted = list(dict.fromkeys(case_ids))[:100]  # BatchGetItem's limit; a page holds at most 100
-        if not wanted:
-            return {}
-        try:
-            items = list(CaseItem.batch_get(wanted, consistent_read=True))
-        except PynamoDBException as exc:
-            raise StoreError("Could not read the cases.") from exc
-        return {item.case_id: self._case(item).teams for item in items if item.row == "case"}
+        return {case.case_id: case.teams for case in self._batch(case_ids)}
 
     def any_open(self, case_ids: Sequence[str]) -> bool:
-        wanted = list(dict.fromkeys(case_ids))[:100]  # BatchGetItem's limit
+        return any(case.status != "resolved" for case in self._batch(case_ids))
+
+    def _batch(self, case_ids: Sequence[str]) -> list[Case]:
+        """The cases of ``case_ids`` that exist (one consistent batch read of the first 100: BatchGetItem's
+        limit, and the most a page names)."""
+        wanted = list(dict.fromkeys(case_ids))[:100]
         if not wanted:
-            return False
+            return []
         try:
             items = list(CaseItem.batch_get(wanted, consistent_read=True))
         except PynamoDBException as exc:
             raise StoreError("Could not read the cases.") from exc
-        return any(item.row == "case" and self._case(item).status != "resolved" for item in items)
+        return [self._case(item) for item in items if item.row == "case"]
 
     def open_case_ids(self, subject_id: str, teams: frozenset[str] | None = None) -> list[str]:
         """The subject's cases that are not resolved, newest first (its case rows through ``by_subject``);
