@@ -52,6 +52,12 @@ class Linked:
     joined: int = 0  # identities added to an existing customer
     conflicts: int = 0  # both already belonged to different customers: left for a person
     kept_apart: int = 0  # a person unlinked one of them: never linked again automatically
+    # The identity's customer after linking, as read or written (None: none); unknown without a pair.
+    owner: str | None = None
+    owner_known: bool = False
+
+    def found(self, owner: str | None) -> None:
+        self.owner, self.owner_known = owner, True
 
 
 def link_by_keys(identity: Identity, keys: list[str], store: LinkStore, *, at: datetime) -> Linked:
@@ -76,6 +82,7 @@ def _link_pair(
 ) -> None:
     for attempt in range(2):  # a link made by someone else meanwhile: look again once
         mine, theirs = store.owner_of(identity.subject_id), store.owner_of(other.subject_id)
+        outcome.found(mine)
         if mine is not None and theirs is not None:  # linked already (the usual case), or a conflict
             if mine != theirs:
                 outcome.conflicts += 1
@@ -86,15 +93,19 @@ def _link_pair(
             return
         try:
             if mine is None and theirs is None:
-                store.create(new_customer_id(), [other, identity], reason=AUTO_REASON, by=AUTO_LINKER, at=at)
+                created = new_customer_id()
+                store.create(created, [other, identity], reason=AUTO_REASON, by=AUTO_LINKER, at=at)
                 outcome.created += 1
+                outcome.found(created)
             elif mine is not None:
                 outcome.joined += store.link(mine, other, reason=AUTO_REASON, by=AUTO_LINKER, at=at)
             else:
                 assert theirs is not None
                 outcome.joined += store.link(theirs, identity, reason=AUTO_REASON, by=AUTO_LINKER, at=at)
+                outcome.found(theirs)
             return
         except (IdentityLinkedError, NotFoundError):
+            outcome.owner_known = False  # someone else linked one of them meanwhile: look again
             continue
         except TooManyIdentitiesError:
             logger.info("customer full: identity not linked automatically")

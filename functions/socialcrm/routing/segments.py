@@ -56,9 +56,11 @@ def customer_context(
     directory: CustomerDirectory,
     history: HistoryReader,
     days: int = 0,
+    owner: tuple[str | None] | None = None,
 ) -> CustomerContext:
-    """The context of ``interaction``'s sender: ``days`` (at least the segments' own periods) of history."""
-    customer_id = directory.owner_of(interaction.subject_id)
+    """The context of ``interaction``'s sender: ``days`` (at least the segments' own periods) of history.
+    ``owner``: the sender's customer when the caller has just read it (``(None,)``: none), not read again."""
+    customer_id = owner[0] if owner is not None else directory.owner_of(interaction.subject_id)
     view = directory.segment_view(customer_id) if customer_id else None
     identities, stored = view if view is not None else ([], ())
     if view is None:

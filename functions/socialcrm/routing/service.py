@@ -300,9 +300,11 @@ def _customer(interaction: Interaction, compiled: CompiledRules, ports: RoutePor
     if ports.customers is None:
         return None
     try:
+        owner = None  # the sender's customer, once linking has read it
         if interaction.identity_keys:  # the same phone number on another identity: one customer
             sender = Identity(interaction.platform, interaction.subject_id)
-            link_by_keys(sender, interaction.identity_keys, ports.customers, at=datetime.now(tz=UTC))
+            linked = link_by_keys(sender, interaction.identity_keys, ports.customers, at=datetime.now(tz=UTC))
+            owner = (linked.owner,) if linked.owner_known else None
         settings = compiled.document.segments
         if not (settings.enabled or compiled.history_days):
             return None
@@ -312,6 +314,7 @@ def _customer(interaction: Interaction, compiled: CompiledRules, ports: RoutePor
             directory=ports.customers,
             history=ports.history,
             days=compiled.history_days,
+            owner=owner,
         )
     except SocialCrmError as exc:  # the customer is an extra: the message is routed without it
         logger.warning(
