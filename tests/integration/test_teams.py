@@ -308,3 +308,25 @@ def test_a_path_no_route_declares_is_a_404_not_a_refusal(world):
     for path in ("/cases/", "/nothing-here"):
         status, answer = world.call("api", "GET", path, principal=SUPPORT_AGENT)
         assert (status, answer["error"]) == (404, "not_found"), path
+
+
+def test_when_the_cases_cannot_be_read_a_team_check_is_a_503_that_shows_nothing(world, monkeypatch):
+    from socialcrm.dal.repository import StoreError
+    from socialcrm.routing.store import CaseRepository
+
+    # Given a message of a PR case, and a merged queue, while the cases table fails
+    pr_item, _ = routed(world, PIA, "journalist here", ("pr",))
+
+    def failing(*args, **kwargs):
+        raise StoreError("Could not read the cases.")
+
+    monkeypatch.setattr(CaseRepository, "teams_of", failing)
+    monkeypatch.setattr(CaseRepository, "_merged_queue", failing)
+    # When a support agent reads the message, and an agent of two teams their queue
+    hidden = world.call(
+        "api", "GET", f"/interactions/{encode_path_id(pr_item.interaction_id)}", principal=SUPPORT_AGENT
+    )
+    queue = world.call("api", "GET", "/cases", principal=BOTH_AGENT)
+    # Then each is a 503 with its JSON error, and nothing of the message is shown
+    for status, answer in (hidden, queue):
+        assert status == 503 and set(answer) == {"error", "message"}, answer
